@@ -1,0 +1,1 @@
+"""Networks: the image-transformation networks (`transformer`) and the frozen perceptual VGG (`vgg`)."""
