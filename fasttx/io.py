@@ -1,0 +1,197 @@
+"""Files in and out: atomic writes, image decoding that survives odd files, and the model file format.
+
+Everything that touches the disk for fasttx goes through here, so the conventions hold everywhere:
+images become NCHW-ready float32 RGB tensors in [0, 1]; files appear whole or not at all (temp + rename);
+model files load with `torch.load(weights_only=True)`, so opening a shared file never runs pickled code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageFile, ImageOps
+
+from fasttx.errors import FasttxError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+MODEL_FORMAT = "fasttx-model"
+CHECKPOINT_FORMAT = "fasttx-checkpoint"
+FORMAT_VERSION = 1
+
+# Decompression-bomb guard stays on, but real photos up to ~250 MP are fine.
+Image.MAX_IMAGE_PIXELS = 250_000_000
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temp path beside `path`; rename it over `path` only if the block succeeds.
+
+    The temp file keeps the target's suffix (so writers that infer the format from the name work).
+    A full disk or any error leaves the previous file untouched and no temp file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except OSError as e:
+        tmp_path.unlink(missing_ok=True)
+        if e.errno == errno.ENOSPC:
+            raise FasttxError(f"disk full while writing {path}; the previous file (if any) is untouched") from e
+        raise
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file, read in chunks (style images and downloads are identified by it)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- images -------------------------------------------------------------------------------------
+
+
+def open_rgb(path: str | os.PathLike[str], min_side: int | None = None) -> Image.Image:
+    """Decode any image PIL reads into an upright 8-bit RGB image.
+
+    Handles EXIF rotation, CMYK, 16-bit and float greyscale, palette and alpha (composited on white).
+    `min_side` lets JPEG decode at a reduced scale (draft mode) when the image is much larger than needed,
+    which is most of the decode time on COCO-sized photos. Raises FasttxError for unreadable files.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            if min_side is not None and img.format == "JPEG":
+                w, h = img.size
+                scale = min(w, h) / min_side
+                if scale >= 2:
+                    img.draft("RGB", (int(w / scale) + 1, int(h / scale) + 1))
+            img.load()
+            return _to_rgb(ImageOps.exif_transpose(img))
+    except FileNotFoundError as e:
+        raise FasttxError(f"no such image: {path}") from e
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise FasttxError(f"cannot read image {path}: {e}") from e
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        if img.mode == "F" and arr.max() <= 1.0:
+            top = 1.0
+        arr = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, "L").convert("RGB")
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    """8-bit RGB PIL image -> float32 tensor [3, H, W] in [0, 1]."""
+    arr = np.asarray(img, dtype=np.uint8)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def tensor_to_pil(image: torch.Tensor) -> Image.Image:
+    """Float tensor [3, H, W] (or [1, 3, H, W]) in [0, 1] -> 8-bit RGB PIL image (rounded, clamped)."""
+    if image.dim() == 4:
+        if image.shape[0] != 1:
+            raise ValueError(f"expected one image, got a batch of {image.shape[0]}")
+        image = image[0]
+    arr = image.detach().float().clamp(0, 1).mul(255.0).round().byte().permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(arr, "RGB")
+
+
+def load_image(path: str | os.PathLike[str], max_size: int | None = None) -> torch.Tensor:
+    """Read an image file as float32 [3, H, W] RGB in [0, 1], the long side downscaled to `max_size` if given."""
+    img = open_rgb(path, min_side=None)
+    if max_size is not None and max(img.size) > max_size:
+        img = resize_long_side(img, max_size)
+    return pil_to_tensor(img)
+
+
+def resize_long_side(img: Image.Image, size: int) -> Image.Image:
+    """Resize so the longer side is `size` pixels, keeping the aspect ratio (Lanczos)."""
+    w, h = img.size
+    scale = size / max(w, h)
+    return img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+
+
+def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike[str], quality: int = 95) -> Path:
+    """Write an image atomically; the format follows the suffix (JPEG quality `quality`)."""
+    path = Path(path)
+    pil = image if isinstance(image, Image.Image) else tensor_to_pil(image)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise FasttxError(f"unknown image format for {path} (use .jpg, .png, .webp or .bmp)")
+    with atomic_write(path) as tmp:
+        options: dict[str, Any] = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+        pil.save(tmp, format=fmt, **options)
+    return path
+
+
+def find_images(root: str | os.PathLike[str]) -> list[Path]:
+    """All image files under `root` (recursive, sorted, zero-byte files left out), or `root` itself if a file."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    found = [
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and p.stat().st_size > 0 and not p.name.startswith(".")
+    ]
+    return sorted(found)
+
+
+# --- model and checkpoint files -----------------------------------------------------------------
+
+
+def save_torch(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """torch.save through a temp file: an interrupted or failed write never leaves a half file."""
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        torch.save(obj, tmp)
+    return path
+
+
+def load_torch(path: str | os.PathLike[str], expected_format: str) -> dict[str, Any]:
+    """Load a fasttx model or checkpoint safely (weights_only) and check it is what the caller expects."""
+    path = Path(path)
+    if not path.is_file():
+        raise FasttxError(f"no such file: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for foreign or corrupt files
+        raise FasttxError(f"{path} is not a fasttx {_kind(expected_format)} file (cannot be loaded safely: {e})") from e
+    if not isinstance(obj, dict) or obj.get("format") != expected_format:
+        raise FasttxError(f"{path} is not a fasttx {_kind(expected_format)} file")
+    if obj.get("format_version", 0) > FORMAT_VERSION:
+        raise FasttxError(f"{path} was written by a newer fasttx (format {obj['format_version']}); upgrade fasttx")
+    return obj
+
+
+def _kind(fmt: str) -> str:
+    return "model" if fmt == MODEL_FORMAT else "checkpoint"
+
