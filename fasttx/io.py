@@ -21,6 +21,7 @@ import torch
 from PIL import Image, ImageFile, ImageOps
 
 from fasttx.errors import FasttxError
+from fasttx.nets.transformer import NetConfig, StyleNet, build_net
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 MODEL_FORMAT = "fasttx-model"
@@ -195,3 +196,23 @@ def load_torch(path: str | os.PathLike[str], expected_format: str) -> dict[str, 
 def _kind(fmt: str) -> str:
     return "model" if fmt == MODEL_FORMAT else "checkpoint"
 
+
+
+def save_model(net: StyleNet, path: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
+    """Write a shareable model file: weights plus the recipe to rebuild the network and how it was trained."""
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    return save_torch(
+        {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "net": net.config.to_dict(), "state_dict": state, "meta": meta},
+        path,
+    )
+
+
+def load_model(path: str | os.PathLike[str]) -> tuple[StyleNet, dict[str, Any]]:
+    """Rebuild a trained network from its model file (no flags needed), in eval mode on the CPU, with its metadata."""
+    obj = load_torch(path, MODEL_FORMAT)
+    try:
+        net = build_net(NetConfig(**obj["net"]))
+        net.load_state_dict(obj["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as e:
+        raise FasttxError(f"{path} is a damaged fasttx model file: {e}") from e
+    return net.eval(), obj.get("meta", {})

@@ -1,0 +1,42 @@
+"""Picking the compute device and the mixed-precision mode that suits it, in one place."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from fasttx.errors import FasttxError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """'auto' takes CUDA, then Apple MPS, then the CPU; naming an absent device is a user error."""
+    if name not in DEVICES and not name.startswith("cuda:"):
+        raise FasttxError(f"unknown device {name!r}; choose from {', '.join(DEVICES)} (or cuda:N)")
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise FasttxError("--device cuda asked for, but PyTorch sees no CUDA GPU here")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise FasttxError("--device mps asked for, but this machine has no Apple MPS backend")
+    return torch.device(name)
+
+
+def amp_dtype(device: torch.device, enabled: bool = True) -> torch.dtype | None:
+    """bf16 on CUDA GPUs that support it (no loss scaling needed), fp16 on older ones, none elsewhere."""
+    if not enabled or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[None]:
+    """Autocast for `dtype`, or a no-op when mixed precision is off."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)

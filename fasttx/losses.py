@@ -1,0 +1,158 @@
+"""Perceptual losses (Gatys et al. 2016; Johnson et al. 2016): content, Gram style, total variation.
+
+The terms are *relative* errors: squared error divided by the target's squared magnitude. That makes a weight
+mean the same thing whatever VGG weights (ImageNet/torchvision, caffe/Keras, ...) produced the features, and makes
+the numbers readable: 0 is a perfect match, 1 is as far as an all-zero answer. `fasttx evaluate` reports the same
+quantities as content and style distances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fasttx.errors import FasttxError
+from fasttx.nets.vgg import VGGFeatures
+
+_EPS = 1e-8
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] features -> [B, C, C] Gram matrices, normalised by C*H*W so image size does not matter."""
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w).float()
+    return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+
+
+def relative_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample ||output - target||^2 / ||target||^2 over all but the batch dimension (target not differentiated)."""
+    target = target.detach().float()
+    dims = tuple(range(1, target.dim()))
+    num = (output.float() - target).pow(2).sum(dim=dims)
+    return num / target.pow(2).sum(dim=dims).clamp_min(_EPS)
+
+
+def content_loss(output_features: torch.Tensor, content_features: torch.Tensor) -> torch.Tensor:
+    """Relative feature reconstruction error, averaged over the batch."""
+    return relative_error(output_features, content_features).mean()
+
+
+def style_loss(
+    output_features: Mapping[str, torch.Tensor], style_grams: Mapping[str, torch.Tensor], layer_weights: Mapping[str, float]
+) -> torch.Tensor:
+    """Weighted sum over layers of the relative Gram error, averaged over the batch.
+
+    `style_grams[layer]` is [1, C, C] (one style) or [B, C, C]; it broadcasts over the batch.
+    """
+    total = output_features[next(iter(layer_weights))].new_zeros((), dtype=torch.float32)
+    for layer, weight in layer_weights.items():
+        gram = gram_matrix(output_features[layer])
+        target = style_grams[layer].expand_as(gram)
+        total = total + weight * relative_error(gram, target).mean()
+    return total
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (anisotropic total variation) of [B, 3, H, W] in [0, 1]."""
+    dh = (image[..., 1:, :] - image[..., :-1, :]).abs().mean()
+    dw = (image[..., :, 1:] - image[..., :, :-1]).abs().mean()
+    return dh + dw
+
+
+def parse_layer_weights(spec: str) -> dict[str, float]:
+    """'relu1_2:0.5,relu2_2,relu3_3:2' -> {'relu1_2': 0.5, 'relu2_2': 1.0, 'relu3_3': 2.0} (CLI format)."""
+    weights: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, value = item.partition(":")
+        try:
+            weights[name.strip()] = float(value) if value else 1.0
+        except ValueError as e:
+            raise FasttxError(f"bad layer weight {item!r}; expected NAME or NAME:WEIGHT, e.g. relu3_3:2") from e
+    if not weights:
+        raise FasttxError("no style layers given")
+    return weights
+
+
+@dataclass
+class LossConfig:
+    """Which layers and how much of each term. Saved with every model so results can be reproduced."""
+
+    content_layer: str = "relu2_2"
+    style_layers: dict[str, float] = field(
+        default_factory=lambda: {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
+    )
+    content_weight: float = 1.0
+    style_weight: float = 0.5
+    tv_weight: float = 0.0
+    style_size: int | None = None  # long side of the style image for its Gram targets; None: 2x the training size
+
+    @property
+    def layers(self) -> list[str]:
+        return [self.content_layer, *self.style_layers]
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class PerceptualLoss(nn.Module):
+    """Content + style + TV objective against fixed style Gram targets (computed once, at construction).
+
+    Several style images mix as a weighted sum of their Gram targets (Gatys et al.'s style interpolation).
+    """
+
+    def __init__(
+        self,
+        vgg: VGGFeatures,
+        styles: Sequence[torch.Tensor],
+        config: LossConfig,
+        style_mix: Sequence[float] | None = None,
+    ):
+        super().__init__()
+        self.vgg = vgg
+        self.config = config
+        mix = list(style_mix) if style_mix is not None else [1.0] * len(styles)
+        if len(mix) != len(styles) or sum(mix) <= 0:
+            raise FasttxError("need one positive weight per style image")
+        with torch.no_grad():
+            grams: dict[str, torch.Tensor] = {}
+            for style, weight in zip(styles, mix):
+                feats = vgg(style.unsqueeze(0) if style.dim() == 3 else style)
+                for layer in config.style_layers:
+                    g = gram_matrix(feats[layer]) * (weight / sum(mix))
+                    grams[layer] = grams[layer] + g if layer in grams else g
+        for layer, gram in grams.items():
+            self.register_buffer(f"gram_{layer}", gram)
+
+    @property
+    def style_grams(self) -> dict[str, torch.Tensor]:
+        return {layer: getattr(self, f"gram_{layer}") for layer in self.config.style_layers}
+
+    def content_targets(self, content: torch.Tensor) -> torch.Tensor:
+        """Features of the content images at the content layer; no graph is kept."""
+        with torch.no_grad():
+            return self.vgg(content)[self.config.content_layer]
+
+    def forward(self, output: torch.Tensor, content_features: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Weighted loss terms and their sum (`total`) for a batch of outputs [B, 3, H, W] in [0, 1]."""
+        cfg = self.config
+        feats = self.vgg(output)
+        terms = {
+            "content": cfg.content_weight * content_loss(feats[cfg.content_layer], content_features),
+            "style": cfg.style_weight * style_loss(feats, self.style_grams, cfg.style_layers),
+        }
+        if cfg.tv_weight > 0:
+            terms["tv"] = cfg.tv_weight * tv_loss(output.float())
+        terms["total"] = sum(terms.values())  # type: ignore[assignment]
+        return terms
+
+
+def resize_style(style: torch.Tensor, long_side: int) -> torch.Tensor:
+    """[3, H, W] style image resized (antialiased) so its long side is `long_side`."""
+    h, w = style.shape[-2:]
+    scale = long_side / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    return F.interpolate(style.unsqueeze(0), size=size, mode="bilinear", antialias=True, align_corners=False)[0]

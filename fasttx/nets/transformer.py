@@ -1,0 +1,160 @@
+"""Image-transformation networks, selected by name from a small registry.
+
+Every network maps an NCHW RGB image in [0, 1] of any height and width to a stylised image of exactly the
+same size. The size handling lives in one wrapper (`StyleNet`): reflection-pad to the network's stride,
+run the body, crop back. The bodies only see sizes they can handle, and know nothing of losses or files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fasttx.errors import FasttxError
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """What it takes to rebuild a network: saved inside every model file."""
+
+    arch: str = "johnson"
+    # "residual": the body predicts a change to the input in logit space, so an untrained net is the identity
+    # and training starts from the content. "direct": the body paints the image from scratch (pytorch/examples).
+    output: str = "residual"
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {}
+
+
+def register(name: str) -> Callable[[Callable[[], nn.Module]], Callable[[], nn.Module]]:
+    """Add a body constructor to the registry under `name` (timm-style).
+
+    A body is an nn.Module mapping padded [N, 3, H, W] to a 3-channel map of the same size, with class attributes
+    `stride` (H and W must be multiples) and `min_size`, and its last conv as `head` (initialised near zero for
+    residual output).
+    """
+
+    def add(builder: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+        ARCHITECTURES[name] = builder
+        return builder
+
+    return add
+
+
+def build_net(config: NetConfig) -> StyleNet:
+    """The network a config describes, freshly initialised."""
+    if config.arch not in ARCHITECTURES:
+        raise FasttxError(f"unknown architecture {config.arch!r}; choose from {', '.join(sorted(ARCHITECTURES))}")
+    if config.output not in ("residual", "direct"):
+        raise FasttxError(f"unknown output mode {config.output!r}; choose 'residual' or 'direct'")
+    body = ARCHITECTURES[config.arch]()
+    if config.output == "residual":
+        # start at the identity: the body's last conv (its `head`) outputs ~0
+        nn.init.normal_(body.head.weight, std=1e-3)
+        nn.init.zeros_(body.head.bias)
+    return StyleNet(body, config)
+
+
+class StyleNet(nn.Module):
+    """Any-size wrapper: pad to the body's stride with reflection, run it, crop back, map to [0, 1]."""
+
+    def __init__(self, body: nn.Module, config: NetConfig):
+        super().__init__()
+        self.body = body
+        self.config = config
+        self.stride: int = body.stride
+        self.min_size: int = body.min_size
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        height, width = image.shape[-2:]
+        pad_h = max(self.min_size - height, (-height) % self.stride)
+        pad_w = max(self.min_size - width, (-width) % self.stride)
+        pad_h += (-(height + pad_h)) % self.stride
+        pad_w += (-(width + pad_w)) % self.stride
+        x = image
+        if pad_h or pad_w:
+            x = _pad_reflect(x, pad_w, pad_h)
+        y = self.body(x)[..., :height, :width]
+        if self.config.output == "residual":
+            # identity at y == 0; stays strictly inside (0, 1) without clamping away gradients
+            return torch.sigmoid(torch.logit(image.clamp(0.0, 1.0), eps=1e-3) + y)
+        return y
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def _pad_reflect(x: torch.Tensor, pad_w: int, pad_h: int) -> torch.Tensor:
+    """Reflection padding on the right/bottom; falls back to replicate where the image is too small to reflect."""
+    height, width = x.shape[-2:]
+    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+
+
+# --- Johnson et al. 2016 --------------------------------------------------------------------------
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection-padded convolution, optionally followed by InstanceNorm (affine) and ReLU."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, norm: bool = True, relu: bool = True):
+        layers: list[nn.Module] = [nn.ReflectionPad2d(kernel // 2), nn.Conv2d(cin, cout, kernel, stride)]
+        if norm:
+            layers.append(nn.InstanceNorm2d(cout, affine=True))
+        if relu:
+            layers.append(nn.ReLU(inplace=True))
+        super().__init__(*layers)
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 conv layers with an identity shortcut (He et al. 2016, as used by Johnson et al.)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.block = nn.Sequential(ConvLayer(channels, channels, 3), ConvLayer(channels, channels, 3, relu=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+class UpsampleConv(nn.Sequential):
+    """Nearest-neighbour 2x upsampling then a conv: no transposed convolution, so no checkerboard artefacts."""
+
+    def __init__(self, cin: int, cout: int, kernel: int = 3):
+        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), ConvLayer(cin, cout, kernel))
+
+
+class JohnsonNet(nn.Module):
+    """Johnson et al. 2016: 9x9 conv, two stride-2 downsamplings, 5 residual blocks at 128 channels, two upsamplings.
+
+    With instance normalisation (Ulyanov et al. 2016) in place of batch norm, as every modern re-implementation does.
+    """
+
+    stride = 4  # total downsampling: inputs are padded to a multiple of this
+    min_size = 8  # smallest input whose bottleneck still has room for reflection padding
+
+    def __init__(self, width: int = 32, blocks: int = 5):
+        super().__init__()
+        self.features = nn.Sequential(
+            ConvLayer(3, width, 9),
+            ConvLayer(width, width * 2, 3, stride=2),
+            ConvLayer(width * 2, width * 4, 3, stride=2),
+            *[ResidualBlock(width * 4) for _ in range(blocks)],
+            UpsampleConv(width * 4, width * 2),
+            UpsampleConv(width * 2, width),
+            nn.ReflectionPad2d(4),
+        )
+        self.head = nn.Conv2d(width, 3, 9)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+register("johnson")(JohnsonNet)

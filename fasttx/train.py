@@ -1,0 +1,363 @@
+"""Training a style network: the loop, checkpoints and resume, previews, metrics.
+
+Read top to bottom: config, set-up, the loop, the side outputs. A run writes into its output folder:
+  model.pth        weights + the recipe to rebuild the net (fasttx.io.load_model)
+  checkpoint.pt    everything needed to continue exactly where it stopped (--resume)
+  train.jsonl      one JSON line of metrics every `log_every` steps
+  previews/        grids of fixed photos (top) and their stylisation (bottom) every `preview_every` steps
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import signal
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from torchvision.utils import make_grid
+
+from fasttx import __version__
+from fasttx.data import PhotoFolder, SkipReport, photo_batches
+from fasttx.device import amp_dtype, autocast, pick_device
+from fasttx.errors import FasttxError
+from fasttx.io import (
+    CHECKPOINT_FORMAT,
+    FORMAT_VERSION,
+    atomic_write,
+    file_sha256,
+    find_images,
+    load_image,
+    load_torch,
+    open_rgb,
+    pil_to_tensor,
+    resize_long_side,
+    save_image,
+    save_model,
+    save_torch,
+)
+from fasttx.losses import LossConfig, PerceptualLoss, resize_style
+from fasttx.nets.transformer import NetConfig, StyleNet, build_net
+from fasttx.nets.vgg import VGGFeatures, default_weights_source
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run. Stored in checkpoints and model files, so a run can be resumed or reproduced."""
+
+    style: list[str]
+    dataset: str
+    out: str
+    net: NetConfig = field(default_factory=NetConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    vgg_arch: str = "vgg16"
+    vgg_weights: str | None = None  # None: $FASTTX_VGG_WEIGHTS or torchvision's ImageNet weights
+    image_size: int = 256
+    batch_size: int = 4
+    steps: int | None = None  # total optimiser steps, also when resuming
+    epochs: float | None = None  # alternative to steps: passes over the dataset
+    lr: float = 1e-3
+    lr_schedule: str = "constant"  # or "cosine" (decay to lr/10 at the last step)
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # bf16/fp16 autocast on CUDA; ignored on CPU
+    workers: int | None = None
+    log_every: int = 10
+    preview_every: int = 500
+    checkpoint_every: int = 500
+    preview: list[str] = field(default_factory=list)  # photos for the preview grid; default: the first 4 of the dataset
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["net"] = NetConfig(**values.get("net", {}))
+        values["loss"] = LossConfig(**values.get("loss", {}))
+        return cls(**values)
+
+    def total_steps(self, dataset_size: int) -> int:
+        if self.steps is not None:
+            return self.steps
+        if self.epochs is not None:
+            return max(1, math.ceil(self.epochs * dataset_size / self.batch_size))
+        raise FasttxError("give --steps or --epochs")
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    model: Path
+    steps: int
+    interrupted: bool
+    last_metrics: dict[str, float]
+    skipped_files: int
+
+
+class Interrupted(Exception):
+    """Raised after Ctrl-C once the checkpoint is safely on disk."""
+
+    def __init__(self, checkpoint: Path, step: int):
+        super().__init__(f"interrupted at step {step}; checkpoint saved to {checkpoint} (continue with --resume)")
+        self.checkpoint = checkpoint
+        self.step = step
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console: Console | None = None) -> TrainResult:
+    """Train `cfg.net` on `cfg.dataset` for the style(s) in `cfg.style`; continue from the checkpoint if `resume`."""
+    console = console or Console(stderr=True)
+    out = Path(cfg.out)
+    device = pick_device(cfg.device)
+    dtype = amp_dtype(device, cfg.amp)
+    checkpoint_path = out / "checkpoint.pt"
+
+    checkpoint = load_torch(checkpoint_path, CHECKPOINT_FORMAT) if resume else None
+    _seed_everything(cfg.seed)
+
+    dataset = PhotoFolder(cfg.dataset, cfg.image_size)
+    total = cfg.total_steps(len(dataset))
+    vgg = VGGFeatures(cfg.loss.layers, arch=cfg.vgg_arch, weights=cfg.vgg_weights or default_weights_source())
+    styles = [_load_style(path, cfg.loss.style_size or 2 * cfg.image_size) for path in cfg.style]
+    objective = PerceptualLoss(vgg, styles, cfg.loss).to(device)
+    net = build_net(cfg.net).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    if device.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+        objective = objective.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True
+
+    start = 0
+    if checkpoint is not None:
+        net.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scaler.load_state_dict(checkpoint["scaler"])
+        _set_rng_state(checkpoint["rng"])
+        start = int(checkpoint["step"])
+    out.mkdir(parents=True, exist_ok=True)
+    metrics_log = MetricsLog(out / "train.jsonl", keep_until=start)
+    previews = _preview_batch(cfg, dataset).to(device)
+    meta = _model_meta(cfg, vgg)
+    skips = SkipReport()
+
+    def save_checkpoint(step: int) -> Path:
+        return save_torch(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "format_version": FORMAT_VERSION,
+                "config": cfg.to_dict(),
+                "step": step,
+                "model": net.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(),
+                "rng": _get_rng_state(),
+            },
+            checkpoint_path,
+        )
+
+    batches = photo_batches(
+        dataset, cfg.batch_size, cfg.seed, start_batch=start, workers=cfg.workers, pin_memory=device.type == "cuda"
+    )
+    stop = _StopFlag()
+    last: dict[str, float] = {}
+    step = start
+    window_start, window_images = time.perf_counter(), 0
+    bar = _progress_bar(console, enabled=progress)
+    with stop, bar:
+        task = bar.add_task("training", total=total, completed=start, metrics="")
+        while step < total and not stop.requested:
+            try:
+                images, skipped = next(batches)
+            except RuntimeError:
+                if stop.requested:  # Ctrl-C reached the DataLoader workers first
+                    break
+                raise
+            for path in skips.add(skipped):
+                warnings.warn(f"skipping unreadable image {path}", stacklevel=1)
+            images = images.to(device, non_blocking=True)
+            if device.type == "cuda":
+                images = images.contiguous(memory_format=torch.channels_last)
+
+            for group in optimizer.param_groups:
+                group["lr"] = _lr_at(cfg, step, total)
+            with autocast(device, dtype):
+                content_features = objective.content_targets(images)
+                stylised = net(images)
+                terms = objective(stylised, content_features)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(terms["total"]).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            window_images += images.shape[0]
+
+            if step % cfg.log_every == 0 or step == total:
+                elapsed = time.perf_counter() - window_start
+                last = {name: float(value) for name, value in terms.items()}
+                last.update(step=step, lr=_lr_at(cfg, step - 1, total), images_per_s=window_images / max(elapsed, 1e-9))
+                metrics_log.write(last)
+                bar.update(task, metrics=_format_metrics(last))
+                window_start, window_images = time.perf_counter(), 0
+            if step % cfg.preview_every == 0 or step == total:
+                _write_preview(net, previews, out / "previews" / f"step_{step:06d}.jpg")
+            if step % cfg.checkpoint_every == 0 and step < total:
+                save_checkpoint(step)
+            bar.update(task, completed=step)
+
+    if stop.requested and step < total:
+        raise Interrupted(save_checkpoint(step), step)
+    save_checkpoint(step)
+    model_path = save_model(net, out / "model.pth", {**meta, "steps": step, "final_metrics": last})
+    return TrainResult(out, model_path, step, False, last, skips.count)
+
+
+def load_resume_config(path: str | Path) -> TrainConfig:
+    """The config of the run whose checkpoint is `path` (a checkpoint file or a run folder)."""
+    path = Path(path)
+    checkpoint = load_torch(path / "checkpoint.pt" if path.is_dir() else path, CHECKPOINT_FORMAT)
+    cfg = TrainConfig.from_dict(checkpoint["config"])
+    cfg.out = str(path if path.is_dir() else path.parent)
+    return cfg
+
+
+# --- pieces of the loop ---------------------------------------------------------------------------
+
+
+def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    if cfg.lr_schedule == "cosine":
+        progress = step / max(1, total - 1)
+        return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    raise FasttxError(f"unknown lr schedule {cfg.lr_schedule!r}; choose 'constant' or 'cosine'")
+
+
+def _load_style(path: str, long_side: int) -> torch.Tensor:
+    return resize_style(load_image(path), long_side)
+
+
+def _preview_batch(cfg: TrainConfig, dataset: PhotoFolder) -> torch.Tensor:
+    """The fixed photos shown in every preview: centre crops at the training size."""
+    paths = [p for spec in cfg.preview for p in find_images(spec)] or dataset.paths[:4]
+    crops = []
+    for path in paths[:8]:
+        img = open_rgb(path)
+        side = min(img.size)
+        left, top = (img.width - side) // 2, (img.height - side) // 2
+        crops.append(pil_to_tensor(resize_long_side(img.crop((left, top, left + side, top + side)), cfg.image_size)))
+    return torch.stack(crops)
+
+
+@torch.no_grad()
+def _write_preview(net: StyleNet, photos: torch.Tensor, path: Path) -> None:
+    stylised = torch.cat([net(photo.unsqueeze(0)) for photo in photos]).float().clamp(0, 1)
+    grid = make_grid(torch.cat([photos.float(), stylised]).cpu(), nrow=len(photos), padding=2, pad_value=1.0)
+    save_image(grid, path)
+
+
+def _model_meta(cfg: TrainConfig, vgg: VGGFeatures) -> dict[str, Any]:
+    return {
+        "style_name": Path(cfg.style[0]).stem if len(cfg.style) == 1 else "+".join(Path(s).stem for s in cfg.style),
+        "style_sha256": [file_sha256(s) for s in cfg.style],
+        "vgg": vgg.weights_source,
+        "train_config": cfg.to_dict(),
+        "fasttx_version": __version__,
+    }
+
+
+def _format_metrics(m: dict[str, float]) -> str:
+    terms = " ".join(f"{k}={m[k]:.3g}" for k in ("content", "style", "tv", "total") if k in m)
+    return f"{terms} {m['images_per_s']:.1f} img/s"
+
+
+def _progress_bar(console: Console, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[metrics]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+    )
+
+
+class MetricsLog:
+    """train.jsonl: append-only; on resume, lines past the checkpoint's step are dropped so the log stays exact."""
+
+    def __init__(self, path: Path, keep_until: int):
+        self.path = path
+        if path.exists():
+            kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= keep_until]
+            with atomic_write(path) as tmp:
+                tmp.write_text("".join(line + "\n" for line in kept))
+
+    def write(self, record: dict[str, float]) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps({"time": time.time(), **record}) + "\n")
+
+
+class _StopFlag:
+    """First Ctrl-C asks the loop to stop at the end of the current step (then it checkpoints); a second one kills."""
+
+    requested = False
+
+    def __enter__(self) -> _StopFlag:
+        self._previous = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: keep the default behaviour
+            self._previous = None
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _get_rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "python": list(random.getstate()[1]),
+        "numpy": _numpy_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _numpy_state() -> tuple[torch.Tensor, int, int, float]:
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    return torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), None))
+    keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+

@@ -1,0 +1,43 @@
+"""Shared fixtures: the shared test data folder (skipped cleanly when absent) and tiny generated photo folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+def write_photo(path: Path, size: tuple[int, int] = (48, 40), seed: int = 0) -> Path:
+    """A smooth random colour image (gradients plus blobs), so VGG features are not degenerate."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w] / max(w, h)
+    channels = [np.sin(xx * rng.uniform(2, 9) + yy * rng.uniform(2, 9) + rng.uniform(0, 6)) for _ in range(3)]
+    arr = ((np.stack(channels, -1) + 1) * 127.5).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr, "RGB").save(path)
+    return path
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    for i in range(6):
+        write_photo(folder / f"p{i}.jpg", size=(48 + 4 * i, 40), seed=i)
+    return folder
+
+
+@pytest.fixture
+def style_image(tmp_path: Path) -> Path:
+    return write_photo(tmp_path / "style.png", size=(64, 64), seed=99)
