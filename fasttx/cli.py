@@ -217,9 +217,12 @@ def coco2014(
 
 
 def main() -> None:
-    """Console entry point: user mistakes become one red line and exit status 1."""
+    """Console entry point: user mistakes become one red line and exit status 1; Ctrl-C exits with 130."""
     try:
         app()
     except FasttxError as e:
         err.print(f"[red]error:[/] {e}", highlight=False)
         sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]")
+        sys.exit(130)

@@ -203,7 +203,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
 
             if step % cfg.log_every == 0 or step == total:
                 elapsed = time.perf_counter() - window_start
-                last = {name: float(value) for name, value in terms.items()}
+                last = {name: float(value.detach()) for name, value in terms.items()}
                 last.update(step=step, lr=_lr_at(cfg, step - 1, total), images_per_s=window_images / max(elapsed, 1e-9))
                 metrics_log.write(last)
                 bar.update(task, metrics=_format_metrics(last))
