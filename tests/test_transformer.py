@@ -4,21 +4,23 @@ import pytest
 import torch
 
 from fasttx.errors import FasttxError
-from fasttx.nets.transformer import ARCHITECTURES, NetConfig, build_net
+from fasttx.nets.transformer import ARCHITECTURES, NetConfig, build_net, count_macs
 
 
+@pytest.mark.parametrize("arch", ["johnson", "small", "tiny"])
 @pytest.mark.parametrize("size", [(64, 64), (17, 23), (3, 5), (1, 1), (33, 64), (100, 31)])
-def test_output_has_exactly_the_input_size(size: tuple[int, int]) -> None:
-    net = build_net(NetConfig())
+def test_output_has_exactly_the_input_size(arch: str, size: tuple[int, int]) -> None:
+    net = build_net(NetConfig(arch=arch))
     x = torch.rand(2, 3, *size)
     y = net(x)
     assert y.shape == x.shape
     assert torch.isfinite(y).all()
 
 
-def test_residual_net_starts_near_identity_and_stays_in_range() -> None:
+@pytest.mark.parametrize("arch", ["johnson", "small", "tiny"])
+def test_residual_net_starts_near_identity_and_stays_in_range(arch: str) -> None:
     torch.manual_seed(0)
-    net = build_net(NetConfig(output="residual"))
+    net = build_net(NetConfig(arch=arch, output="residual"))
     x = torch.rand(1, 3, 32, 32)
     y = net(x)
     assert (y - x).abs().mean() < 0.02
@@ -47,3 +49,15 @@ def test_unknown_architecture_is_a_user_error() -> None:
     with pytest.raises(FasttxError, match="johnson"):
         build_net(NetConfig(arch="nope"))
     assert "johnson" in ARCHITECTURES
+
+
+def test_count_macs_by_hand() -> None:
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+    assert count_macs(conv, 10, 20) == 10 * 20 * 8 * 3 * 9
+    grouped = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
+    assert count_macs(torch.nn.Sequential(conv, grouped), 10, 20) == 10 * 20 * 8 * (3 * 9 + 9)
+
+
+def test_compact_nets_are_much_cheaper_than_johnson() -> None:
+    macs = {arch: count_macs(build_net(NetConfig(arch=arch)), 720, 1280) for arch in ("johnson", "small", "tiny")}
+    assert macs["johnson"] > 50 * macs["small"] > 50 * macs["tiny"]

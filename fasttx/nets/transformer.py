@@ -158,3 +158,89 @@ class JohnsonNet(nn.Module):
 
 
 register("johnson")(JohnsonNet)
+
+
+# --- compact networks for real-time CPU and mobile use ----------------------------------------------
+
+
+class SeparableResidualBlock(nn.Module):
+    """Residual block of two depthwise-separable 3x3 convs (MobileNet-style): ~8x fewer MACs than a full block."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.block = nn.Sequential(
+            SeparableConv(channels, channels),
+            nn.InstanceNorm2d(channels, affine=True),
+            nn.ReLU(inplace=True),
+            SeparableConv(channels, channels),
+            nn.InstanceNorm2d(channels, affine=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+class SeparableConv(nn.Sequential):
+    """Reflection-padded depthwise 3x3 conv followed by a pointwise 1x1 conv."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__(nn.ReflectionPad2d(1), nn.Conv2d(cin, cin, 3, groups=cin), nn.Conv2d(cin, cout, 1))
+
+
+class CompactNet(nn.Module):
+    """A Johnson-style network built for speed: most work happens at 1/8 resolution.
+
+    Three stride-2 convs (downsample early), depthwise-separable residual blocks, nearest-upsample +
+    separable convs on the way up, and a 1x1 conv + pixel shuffle (depth-to-space) as the full-resolution
+    output, so no convolution ever runs at full resolution except the 3-channel stem.
+    """
+
+    stride = 8
+    min_size = 16
+
+    def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), blocks: int = 4):
+        super().__init__()
+        w1, w2, w3 = widths
+        self.features = nn.Sequential(
+            ConvLayer(3, w1, 3, stride=2),
+            ConvLayer(w1, w2, 3, stride=2),
+            ConvLayer(w2, w3, 3, stride=2),
+            *[SeparableResidualBlock(w3) for _ in range(blocks)],
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            SeparableConv(w3, w2),
+            nn.InstanceNorm2d(w2, affine=True),
+            nn.ReLU(inplace=True),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            SeparableConv(w2, w1),
+            nn.InstanceNorm2d(w1, affine=True),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Conv2d(w1, 3 * 4, 1)
+        self.to_full_resolution = nn.PixelShuffle(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.to_full_resolution(self.head(self.features(x)))
+
+
+register("small")(lambda: CompactNet((16, 32, 64), blocks=4))
+register("tiny")(lambda: CompactNet((8, 16, 32), blocks=3))
+
+
+def count_macs(net: nn.Module, height: int, width: int) -> int:
+    """Multiply-accumulates of the convolutions for one [1, 3, height, width] image (the cost that matters)."""
+    total = 0
+
+    def add(module: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor) -> None:
+        nonlocal total
+        assert isinstance(module, nn.Conv2d)
+        kh, kw = module.kernel_size
+        total += output.numel() * (module.in_channels // module.groups) * kh * kw
+
+    hooks = [m.register_forward_hook(add) for m in net.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            net(torch.zeros(1, 3, height, width))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total

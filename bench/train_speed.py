@@ -1,0 +1,115 @@
+"""Training throughput: `fasttx train` vs a plain pytorch/examples-style loop, same model and losses, one run.
+
+    python bench/train_speed.py [--photos ../shared/data/photos] [--sizes 128,256] [--steps 10] [--vgg-weights hed]
+
+The plain loop is the pytorch/examples fast_neural_style recipe: ImageFolder-style decoding in the main process
+(no workers), Resize + CenterCrop, fp32, the full VGG run on both the output and the content batch, 0-255 images.
+Both use the same Johnson network and the same VGG16 weights; warm-up steps are excluded; images/s is the median
+over timed windows. Prints a table and the fasttx/plain ratio per size (`--json` for a machine-readable copy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from fasttx.io import find_images, pil_to_tensor
+from fasttx.losses import LossConfig, gram_matrix
+from fasttx.nets.transformer import NetConfig, build_net
+from fasttx.nets.vgg import VGGFeatures
+from fasttx.train import TrainConfig, train
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def fasttx_images_per_s(photos: Path, style: Path, size: int, steps: int, batch: int, weights: str) -> float:
+    """Median images/s of `fasttx train` over logged windows of 2 steps, the first window (warm-up) dropped."""
+    with tempfile.TemporaryDirectory() as out:
+        cfg = TrainConfig(
+            style=[str(style)],
+            dataset=str(photos),
+            out=out,
+            vgg_weights=weights,
+            image_size=size,
+            batch_size=batch,
+            steps=steps,
+            log_every=2,
+            preview_every=10**9,
+            checkpoint_every=10**9,
+        )
+        train(cfg, progress=False)
+        records = [json.loads(line) for line in (Path(out) / "train.jsonl").read_text().splitlines()]
+    return statistics.median(r["images_per_s"] for r in records[1:])
+
+
+def plain_images_per_s(photos: Path, style: Path, size: int, steps: int, batch: int, weights: str) -> float:
+    """The pytorch/examples loop, written out: decode in-process, full VGG on output and content, fp32."""
+    paths = find_images(photos)
+    loss_cfg = LossConfig()
+    vgg = VGGFeatures(loss_cfg.layers, weights=weights)
+    net = build_net(NetConfig(output="direct"))
+    optimizer = torch.optim.Adam(net.parameters(), 1e-3)
+
+    def load(path: Path) -> torch.Tensor:
+        img = Image.open(path).convert("RGB")
+        scale = size / min(img.size)
+        img = img.resize((max(size, round(img.width * scale)), max(size, round(img.height * scale))), Image.BILINEAR)
+        left, top = (img.width - size) // 2, (img.height - size) // 2
+        return pil_to_tensor(img.crop((left, top, left + size, top + size))) * 255
+
+    style_img = load(style).unsqueeze(0).repeat(batch, 1, 1, 1)
+    style_grams = {k: gram_matrix(v) for k, v in vgg(style_img / 255).items()}
+    mse = torch.nn.MSELoss()
+    times = []
+    for step in range(steps):
+        start = time.perf_counter()
+        x = torch.stack([load(paths[(step * batch + i) % len(paths)]) for i in range(batch)])
+        y = net(x / 255) * 255
+        features_y, features_x = vgg(y / 255), vgg(x / 255)
+        content = mse(features_y[loss_cfg.content_layer], features_x[loss_cfg.content_layer])
+        style = sum(mse(gram_matrix(features_y[layer]), style_grams[layer]) for layer in loss_cfg.style_layers)
+        loss = 1e5 * content + 1e10 * style
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    windows = [sum(times[i : i + 2]) for i in range(2, len(times) - 1, 2)]  # same windows as fasttx, warm-up dropped
+    return statistics.median(2 * batch / w for w in windows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=Path, default=SHARED / "photos")
+    parser.add_argument("--style", type=Path, default=SHARED / "styles" / "mosaic.jpg")
+    parser.add_argument("--sizes", default="128,256")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--vgg-weights", default="hed")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not args.photos.is_dir():
+        sys.exit(f"no photos at {args.photos} (give --photos DIR)")
+
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        ours = fasttx_images_per_s(args.photos, args.style, size, args.steps, args.batch_size, args.vgg_weights)
+        plain = plain_images_per_s(args.photos, args.style, size, args.steps, args.batch_size, args.vgg_weights)
+        rows.append({"size": size, "fasttx_img_s": ours, "plain_img_s": plain, "ratio": ours / plain})
+    if args.json:
+        print(json.dumps({"device": "cpu", "threads": torch.get_num_threads(), "rows": rows}, indent=2))
+        return
+    print(f"{'size':>6} {'fasttx img/s':>13} {'plain img/s':>12} {'ratio':>6}")
+    for r in rows:
+        print(f"{r['size']:>6} {r['fasttx_img_s']:>13.2f} {r['plain_img_s']:>12.2f} {r['ratio']:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()
