@@ -67,7 +67,7 @@ def train(
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     lr_schedule: Annotated[str, typer.Option(help="'constant' or 'cosine' (decays to lr/10).")] = "constant",
     content_weight: Annotated[float, typer.Option(help="Weight of the content loss (relative feature error).")] = 1.0,
-    style_weight: Annotated[float, typer.Option(help="Weight of the style loss (relative Gram error).")] = 0.5,
+    style_weight: Annotated[float, typer.Option(help="Weight of the style loss (relative Gram error).")] = 1.0,
     tv_weight: Annotated[float, typer.Option(help="Weight of the total-variation smoothness loss.")] = 0.0,
     content_layer: Annotated[str, typer.Option(help="VGG layer for the content loss.")] = "relu2_2",
     style_layers: Annotated[
@@ -87,6 +87,10 @@ def train(
     ] = None,
     preview: Annotated[Optional[list[Path]], typer.Option(help="Photos (or folders) for the preview grids.")] = None,
     preview_every: Annotated[int, typer.Option(help="Write a preview grid every N steps.")] = 500,
+    val: Annotated[
+        Optional[Path], typer.Option(help="Held-out photos: content/style distances logged and the best model kept as best.pth.")
+    ] = None,
+    val_every: Annotated[int, typer.Option(help="Validate every N steps (with --val).")] = 500,
     checkpoint_every: Annotated[int, typer.Option(help="Write checkpoint.pt every N steps.")] = 500,
     log_every: Annotated[int, typer.Option(help="Append metrics to train.jsonl every N steps.")] = 10,
     seed: Annotated[int, typer.Option(help="Random seed (data order, crops, init).")] = 0,
@@ -158,6 +162,8 @@ def train(
             preview_every=preview_every,
             checkpoint_every=checkpoint_every,
             preview=[str(p) for p in preview or []],
+            val=str(val) if val else None,
+            val_every=val_every,
         )
     try:
         result = run_training(cfg, resume=resume is not None, progress=progress, console=err)

@@ -85,7 +85,7 @@ def pick_vgg_weights(console: Console) -> str:
 
 def main(
     out: Path = typer.Option(Path("demo-out"), help="Where the demo writes everything."),
-    steps: int = typer.Option(400, help="Training steps (the demo's quality/time trade-off)."),
+    steps: int = typer.Option(200, help="Training steps (the demo's quality/time trade-off)."),
     image_size: int = typer.Option(128, help="Training crop size."),
 ) -> None:
     """Train a demo style on scikit-image's photos and stylize one of them."""
@@ -123,4 +123,8 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    try:
+        typer.run(main)
+    except FasttxError as e:
+        Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False)
+        raise SystemExit(1) from None

@@ -86,7 +86,7 @@ class LossConfig:
         default_factory=lambda: {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
     )
     content_weight: float = 1.0
-    style_weight: float = 0.5
+    style_weight: float = 1.0
     tv_weight: float = 0.0
     style_size: int | None = None  # long side of the style image for its Gram targets; None: 2x the training size
 
@@ -136,14 +136,19 @@ class PerceptualLoss(nn.Module):
         with torch.no_grad():
             return self.vgg(content)[self.config.content_layer]
 
+    def distances(self, output: torch.Tensor, content_features: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Unweighted content and style distances (relative errors) of a batch of outputs [B, 3, H, W] in [0, 1]."""
+        feats = self.vgg(output)
+        return {
+            "content": content_loss(feats[self.config.content_layer], content_features),
+            "style": style_loss(feats, self.style_grams, self.config.style_layers),
+        }
+
     def forward(self, output: torch.Tensor, content_features: torch.Tensor) -> dict[str, torch.Tensor]:
         """Weighted loss terms and their sum (`total`) for a batch of outputs [B, 3, H, W] in [0, 1]."""
         cfg = self.config
-        feats = self.vgg(output)
-        terms = {
-            "content": cfg.content_weight * content_loss(feats[cfg.content_layer], content_features),
-            "style": cfg.style_weight * style_loss(feats, self.style_grams, cfg.style_layers),
-        }
+        dist = self.distances(output, content_features)
+        terms = {"content": cfg.content_weight * dist["content"], "style": cfg.style_weight * dist["style"]}
         if cfg.tv_weight > 0:
             terms["tv"] = cfg.tv_weight * tv_loss(output.float())
         terms["total"] = sum(terms.values())  # type: ignore[assignment]

@@ -74,6 +74,8 @@ class TrainConfig:
     preview_every: int = 500
     checkpoint_every: int = 500
     preview: list[str] = field(default_factory=list)  # photos for the preview grid; default: the first 4 of the dataset
+    val: str | None = None  # held-out photos: distances logged and the best model kept as best.pth
+    val_every: int = 500
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,7 +148,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
         start = int(checkpoint["step"])
     out.mkdir(parents=True, exist_ok=True)
     metrics_log = MetricsLog(out / "train.jsonl", keep_until=start)
-    previews = _preview_batch(cfg, dataset).to(device)
+    previews = _centre_crops([p for spec in cfg.preview for p in find_images(spec)] or dataset.paths[:4], cfg.image_size)
+    previews = previews.to(device)
+    val_photos = _centre_crops(find_images(cfg.val), cfg.image_size, limit=16).to(device) if cfg.val else None
+    best_val = float(checkpoint.get("best_val", math.inf)) if checkpoint is not None else math.inf
     meta = _model_meta(cfg, vgg)
     skips = SkipReport()
 
@@ -161,6 +166,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
                 "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict(),
                 "rng": _get_rng_state(),
+                "best_val": best_val,
             },
             checkpoint_path,
         )
@@ -210,6 +216,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
                 window_start, window_images = time.perf_counter(), 0
             if step % cfg.preview_every == 0 or step == total:
                 _write_preview(net, previews, out / "previews" / f"step_{step:06d}.jpg")
+            if val_photos is not None and (step % cfg.val_every == 0 or step == total):
+                record = _validate(net, objective, val_photos, cfg, out / "previews" / f"val_step_{step:06d}.jpg")
+                metrics_log.write({"step": step, **record})
+                if record["val_total"] < best_val:
+                    best_val = record["val_total"]
+                    save_model(net, out / "best.pth", {**meta, "steps": step, "val": record})
             if step % cfg.checkpoint_every == 0 and step < total:
                 save_checkpoint(step)
             bar.update(task, completed=step)
@@ -246,23 +258,38 @@ def _load_style(path: str, long_side: int) -> torch.Tensor:
     return resize_style(load_image(path), long_side)
 
 
-def _preview_batch(cfg: TrainConfig, dataset: PhotoFolder) -> torch.Tensor:
-    """The fixed photos shown in every preview: centre crops at the training size."""
-    paths = [p for spec in cfg.preview for p in find_images(spec)] or dataset.paths[:4]
+def _centre_crops(paths: list[Path], size: int, limit: int = 8) -> torch.Tensor:
+    """Fixed photos for previews and validation: square centre crops at the training size."""
+    if not paths:
+        raise FasttxError("no photos found for the preview / validation set")
     crops = []
-    for path in paths[:8]:
+    for path in paths[:limit]:
         img = open_rgb(path)
         side = min(img.size)
         left, top = (img.width - side) // 2, (img.height - side) // 2
-        crops.append(pil_to_tensor(resize_long_side(img.crop((left, top, left + side, top + side)), cfg.image_size)))
+        crops.append(pil_to_tensor(resize_long_side(img.crop((left, top, left + side, top + side)), size)))
     return torch.stack(crops)
 
 
 @torch.no_grad()
-def _write_preview(net: StyleNet, photos: torch.Tensor, path: Path) -> None:
+def _write_preview(net: StyleNet, photos: torch.Tensor, path: Path) -> torch.Tensor:
+    """Save photos (top row) over their stylisation (bottom row); return the stylised batch."""
     stylised = torch.cat([net(photo.unsqueeze(0)) for photo in photos]).float().clamp(0, 1)
     grid = make_grid(torch.cat([photos.float(), stylised]).cpu(), nrow=len(photos), padding=2, pad_value=1.0)
     save_image(grid, path)
+    return stylised
+
+
+@torch.no_grad()
+def _validate(
+    net: StyleNet, objective: PerceptualLoss, photos: torch.Tensor, cfg: TrainConfig, preview: Path
+) -> dict[str, float]:
+    """Held-out content/style distances (unweighted relative errors) and their weighted sum; writes a preview."""
+    stylised = _write_preview(net, photos, preview)
+    dist = objective.distances(stylised, objective.content_targets(photos))
+    content, style = float(dist["content"]), float(dist["style"])
+    total = cfg.loss.content_weight * content + cfg.loss.style_weight * style
+    return {"val_content": content, "val_style": style, "val_total": total}
 
 
 def _model_meta(cfg: TrainConfig, vgg: VGGFeatures) -> dict[str, Any]:

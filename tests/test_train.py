@@ -42,14 +42,21 @@ def final_weights(out: Path) -> dict[str, torch.Tensor]:
 def test_training_lowers_the_loss_and_writes_every_output(photo_folder: Path, style_image: Path, tmp_path: Path) -> None:
     cfg = tiny_config(photo_folder, style_image, tmp_path / "run", steps=12)
     cfg.lr = 1e-2
+    cfg.val, cfg.val_every = str(photo_folder), 6
     result = train(cfg, progress=False)
     out = tmp_path / "run"
     assert result.steps == 12 and result.model == out / "model.pth"
-    lines = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    val = [r for r in records if "val_total" in r]
+    assert [r["step"] for r in val] == [6, 12]
+    best = min(val, key=lambda r: r["val_total"])
+    assert load_model(out / "best.pth")[1]["val"]["val_total"] == pytest.approx(best["val_total"])
+    assert (out / "previews" / "val_step_000012.jpg").exists()
+    lines = [r for r in records if "total" in r]
     assert [rec["step"] for rec in lines] == list(range(1, 13))
     assert {"content", "style", "tv", "total", "lr", "images_per_s"} <= set(lines[0])
     assert sum(r["style"] for r in lines[-3:]) < sum(r["style"] for r in lines[:3])
-    previews = sorted((out / "previews").glob("*.jpg"))
+    previews = sorted((out / "previews").glob("step_*.jpg"))
     assert [p.name for p in previews] == [f"step_{s:06d}.jpg" for s in range(2, 13, 2)]
     w, h = Image.open(previews[-1]).size
     assert w > h > 32  # photos above, stylised below
