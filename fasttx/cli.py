@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 
 from fasttx import __version__
 from fasttx.errors import FasttxError
+
+if TYPE_CHECKING:
+    from fasttx.train import TrainConfig
 
 err = Console(stderr=True)
 
@@ -111,8 +114,7 @@ def train(
     """
     from fasttx.losses import LossConfig, parse_layer_weights
     from fasttx.nets.transformer import NetConfig
-    from fasttx.train import Interrupted, TrainConfig, load_resume_config
-    from fasttx.train import train as run_training
+    from fasttx.train import TrainConfig, load_resume_config
 
     if resume is not None:
         cfg = load_resume_config(resume)
@@ -165,8 +167,53 @@ def train(
             val=str(val) if val else None,
             val_every=val_every,
         )
+    _run_training(cfg, resume=resume is not None, progress=progress, as_json=as_json)
+
+
+@app.command()
+def distill(
+    teacher: Annotated[Path, typer.Option(help="A trained model.pth to reproduce.")],
+    arch: Annotated[str, typer.Option(help="Student architecture: small, tiny, ...")] = "small",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder. Default: <teacher folder>-<arch>/.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Total steps. Default: the teacher's.")] = None,
+    dataset: Annotated[Optional[Path], typer.Option(help="Training photos. Default: the teacher's dataset.")] = None,
+    style: Annotated[Optional[list[Path]], typer.Option(help="Style image(s). Default: the teacher's.")] = None,
+    distill_weight: Annotated[float, typer.Option(help="Weight of the mean absolute difference to the teacher's output.")] = 10.0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Start afresh even if the output folder holds a previous run.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+) -> None:
+    """Train a small, fast student network to reproduce a trained teacher (its outputs plus the perceptual losses).
+
+    The student inherits the teacher's recipe (style, dataset, losses, VGG); options given here override it.
+    Resume an interrupted distillation with [bold]fasttx train --resume FOLDER[/].
+    """
+    from fasttx.train import distill_config
+
+    cfg = distill_config(teacher, arch, out)
+    if steps is not None:
+        cfg.steps = steps
+    if dataset is not None:
+        cfg.dataset = str(dataset)
+    if style:
+        cfg.style = [str(p) for p in style]
+    missing = [p for p in [*cfg.style, cfg.dataset] if not Path(p).exists()]
+    if missing:
+        raise FasttxError(f"the teacher's {missing[0]} is not on this machine; give --style/--dataset")
+    if (Path(cfg.out) / "checkpoint.pt").exists() and not overwrite:
+        raise FasttxError(f"{cfg.out} holds a previous run; continue it with fasttx train --resume {cfg.out} or pass --overwrite")
+    cfg.distill_weight, cfg.device, cfg.workers = distill_weight, device, workers
+    _run_training(cfg, resume=False, progress=progress, as_json=as_json)
+
+
+def _run_training(cfg: "TrainConfig", resume: bool, progress: bool, as_json: bool) -> None:
+    from fasttx.train import Interrupted
+    from fasttx.train import train as run_training
+
     try:
-        result = run_training(cfg, resume=resume is not None, progress=progress, console=err)
+        result = run_training(cfg, resume=resume, progress=progress, console=err)
     except Interrupted as stopped:
         err.print(f"[yellow]{stopped}[/]")
         raise typer.Exit(130) from None

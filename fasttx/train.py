@@ -36,6 +36,7 @@ from fasttx.io import (
     file_sha256,
     find_images,
     load_image,
+    load_model,
     load_torch,
     open_rgb,
     pil_to_tensor,
@@ -76,6 +77,8 @@ class TrainConfig:
     preview: list[str] = field(default_factory=list)  # photos for the preview grid; default: the first 4 of the dataset
     val: str | None = None  # held-out photos: distances logged and the best model kept as best.pth
     val_every: int = 500
+    teacher: str | None = None  # distillation: a trained model.pth whose outputs the network also learns to reproduce
+    distill_weight: float = 10.0  # weight of the mean absolute pixel difference to the teacher's output
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,6 +135,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
     styles = [_load_style(path, cfg.loss.style_size or 2 * cfg.image_size) for path in cfg.style]
     objective = PerceptualLoss(vgg, styles, cfg.loss).to(device)
     net = build_net(cfg.net).to(device)
+    teacher = load_model(cfg.teacher)[0].to(device).requires_grad_(False) if cfg.teacher else None
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     if device.type == "cuda":
@@ -200,6 +204,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
                 content_features = objective.content_targets(images)
                 stylised = net(images)
                 terms = objective(stylised, content_features)
+                if teacher is not None:
+                    target = teacher(images).float()
+                    terms["distill"] = cfg.distill_weight * (stylised.float() - target).abs().mean()
+                    terms["total"] = terms["total"] + terms["distill"]
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(terms["total"]).backward()
             scaler.step(optimizer)
@@ -231,6 +239,19 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
     save_checkpoint(step)
     model_path = save_model(net, out / "model.pth", {**meta, "steps": step, "final_metrics": last})
     return TrainResult(out, model_path, step, False, last, skips.count)
+
+
+def distill_config(teacher: str | Path, arch: str, out: str | Path | None = None) -> TrainConfig:
+    """The teacher's own training recipe, retargeted at a `arch` student that also learns from the teacher's outputs."""
+    _, meta = load_model(teacher)
+    if "train_config" not in meta:
+        raise FasttxError(f"{teacher} does not record how it was trained; cannot derive a distillation recipe")
+    cfg = TrainConfig.from_dict(meta["train_config"])
+    cfg.net = NetConfig(arch=arch, output=cfg.net.output)
+    cfg.teacher = str(teacher)
+    cfg.val = None
+    cfg.out = str(out or Path(teacher).parent.with_name(f"{Path(teacher).parent.name}-{arch}"))
+    return cfg
 
 
 def load_resume_config(path: str | Path) -> TrainConfig:
@@ -303,7 +324,7 @@ def _model_meta(cfg: TrainConfig, vgg: VGGFeatures) -> dict[str, Any]:
 
 
 def _format_metrics(m: dict[str, float]) -> str:
-    terms = " ".join(f"{k}={m[k]:.3g}" for k in ("content", "style", "tv", "total") if k in m)
+    terms = " ".join(f"{k}={m[k]:.3g}" for k in ("content", "style", "tv", "distill", "total") if k in m)
     return f"{terms} {m['images_per_s']:.1f} img/s"
 
 

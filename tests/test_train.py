@@ -165,3 +165,17 @@ def test_empty_dataset_is_a_one_line_error(
     args = ["train", "--style", str(style_image), "--dataset", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]
     assert run_cli(monkeypatch, *args, "--vgg-weights", "random") == 1
     assert "no images" in capsys.readouterr().err
+
+
+def test_distill_trains_a_small_student_from_a_teacher(
+    photo_folder: Path, style_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train(tiny_config(photo_folder, style_image, tmp_path / "teacher", steps=2), progress=False)
+    student = tmp_path / "student"
+    args = ["distill", "--teacher", str(tmp_path / "teacher" / "model.pth"), "--arch", "tiny", "--out", str(student)]
+    assert run_cli(monkeypatch, *args, "--steps", "3", "--workers", "0", "--no-progress") == 0
+    net, meta = load_model(student / "model.pth")
+    assert net.config.arch == "tiny" and meta["train_config"]["teacher"].endswith("model.pth")
+    records = [json.loads(line) for line in (student / "train.jsonl").read_text().splitlines()]
+    assert all(r["distill"] > 0 for r in records)
+    assert records[-1]["total"] == pytest.approx(records[-1]["content"] + records[-1]["style"] + records[-1]["tv"] + records[-1]["distill"], rel=1e-5)
