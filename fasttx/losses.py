@@ -134,7 +134,7 @@ class PerceptualLoss(nn.Module):
     def content_targets(self, content: torch.Tensor) -> torch.Tensor:
         """Features of the content images at the content layer; no graph is kept."""
         with torch.no_grad():
-            return self.vgg(content)[self.config.content_layer]
+            return self.vgg(content, stop_after=self.config.content_layer)[self.config.content_layer]
 
     def distances(self, output: torch.Tensor, content_features: torch.Tensor) -> dict[str, torch.Tensor]:
         """Unweighted content and style distances (relative errors) of a batch of outputs [B, 3, H, W] in [0, 1]."""

