@@ -98,7 +98,7 @@ def train(
     log_every: Annotated[int, typer.Option(help="Append metrics to train.jsonl every N steps.")] = 10,
     seed: Annotated[int, typer.Option(help="Random seed (data order, crops, init).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
-    amp: Annotated[bool, typer.Option(help="Mixed precision on CUDA (bf16 where supported).")] = True,
+    amp: Annotated[bool, typer.Option(help="Mixed precision: bf16/fp16 on CUDA, bf16 on CPUs that run it natively (AVX512-BF16, AMX).")] = True,
     workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes. Default: min(4, cores-1).")] = None,
     resume: Annotated[
         Optional[Path], typer.Option(help="Continue the run in this folder (or from this checkpoint.pt) exactly where it stopped.")
@@ -267,6 +267,160 @@ def coco2014(
 
     folder = download_and_extract(COCO2014_TRAIN, directory, progress=True, keep_zip=keep_zip)
     err.print(f"[green]ready[/]: train with --dataset {folder}")
+
+
+@app.command()
+def optimize(
+    content: Annotated[Path, typer.Option(help="The photo to stylize.")],
+    style: Annotated[list[Path], typer.Option("--style", "-s", help="Style image. Repeat to mix several (see --style-mix).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg, .webp, .bmp).")],
+    style_mix: Annotated[
+        Optional[str], typer.Option(help="One weight per --style, comma-separated (e.g. 0.7,0.3). Default: equal.")
+    ] = None,
+    size: Annotated[int, typer.Option(help="Long side of the output in pixels (the photo is resized to it).")] = 512,
+    steps: Annotated[int, typer.Option(help="Optimiser steps per scale.")] = 300,
+    optimizer: Annotated[str, typer.Option(help="'lbfgs' (one objective evaluation per step) or 'adam'.")] = "lbfgs",
+    lr: Annotated[Optional[float], typer.Option(help="Step size on the image's logits. Default: 1.0 (L-BFGS), 0.05 (Adam).")] = None,
+    content_weight: Annotated[float, typer.Option(help="alpha: weight of the content distance.")] = 1.0,
+    style_weight: Annotated[float, typer.Option(help="beta: weight of the style distance.")] = 1.0,
+    tv_weight: Annotated[float, typer.Option(help="Weight of the total-variation smoothness term.")] = 0.0,
+    content_layer: Annotated[str, typer.Option(help="VGG layer for the content distance.")] = "relu2_2",
+    style_layers: Annotated[
+        str, typer.Option(help="VGG layers for the style distance, NAME[:WEIGHT] comma-separated.")
+    ] = "relu1_2,relu2_2,relu3_3,relu4_3",
+    style_size: Annotated[
+        Optional[int], typer.Option(help="Long side of the style images for their Grams. Default: 2x --size, as in training.")
+    ] = None,
+    init: Annotated[str, typer.Option(help="Start from the 'content' photo or from uniform 'noise'.")] = "content",
+    scales: Annotated[int, typer.Option(help="Coarse-to-fine: 2 optimises at size/2 then size; 3 at size/4, size/2, size.")] = 1,
+    save_every: Annotated[int, typer.Option(help="Also write OUTPUT_stepNNNN every N steps (0: never).")] = 0,
+    vgg: Annotated[str, typer.Option(help="Perceptual network: vgg16 or vgg19.")] = "vgg16",
+    vgg_weights: Annotated[
+        Optional[str], typer.Option(help="VGG weights: torchvision, hed, or a .pth/.h5 file. Default: $FASTTX_VGG_WEIGHTS or torchvision.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of the noise init.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+) -> None:
+    """Stylize one photo by optimising its pixels (Gatys et al.) on the training objective; no model needed.
+
+    Slow (seconds per step on a CPU) but the best the objective can do for this photo.
+    """
+    from fasttx.device import pick_device
+    from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side, save_image
+    from fasttx.losses import LossConfig, parse_layer_weights, resize_style
+    from fasttx.nets.vgg import VGGFeatures
+    from fasttx.optimize import optimize_image
+    from fasttx.train import _progress_bar
+
+    if output.exists() and not overwrite:
+        raise FasttxError(f"{output} exists; pass --overwrite to replace it")
+    if output.resolve() == content.resolve():
+        raise FasttxError(f"output {output} would overwrite its input")
+    try:
+        mix = [float(w) for w in style_mix.split(",")] if style_mix else None
+    except ValueError as e:
+        raise FasttxError(f"bad --style-mix {style_mix!r}; expected comma-separated numbers like 0.7,0.3") from e
+    loss = LossConfig(
+        content_layer=content_layer,
+        style_layers=parse_layer_weights(style_layers),
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=tv_weight,
+        style_size=style_size,
+    )
+    dev = pick_device(device)
+    photo = pil_to_tensor(resize_long_side(open_rgb(content), size))
+    styles = [resize_style(load_image(path), style_size or 2 * size) for path in style]
+    features = VGGFeatures(loss.layers, arch=vgg, weights=vgg_weights).to(dev)
+    bar = _progress_bar(err, enabled=progress)
+
+    def on_step(step: int, objective: float, image: Any) -> None:
+        bar.update(task, completed=step, metrics=f"objective {objective:.4g}")
+        if save_every and step % save_every == 0:
+            save_image(image, output.with_name(f"{output.stem}_step{step:04d}{output.suffix}"))
+
+    with bar:
+        task = bar.add_task("optimizing", total=steps * scales, metrics="")
+        result = optimize_image(
+            photo, styles, features, loss, steps=steps, optimizer=optimizer, lr=lr, init=init, scales=scales,
+            style_mix=mix, callback=on_step, seed=seed,
+        )
+    save_image(result.image, output)
+    err.print(f"[green]done[/]: {output} (objective {result.history[0]:.4g} -> {result.history[-1]:.4g})")
+    if as_json:
+        _print_json({"output": output, "steps": len(result.history), "history": result.history})
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Option("--model", "-m", help="A trained model.pth, or an exported .onnx (onnxruntime, CPU).")],
+    style: Annotated[Path, typer.Option("--style", "-s", help="The style image the model was trained for.")],
+    photos: Annotated[Path, typer.Option(help="A photo or a folder of photos (recursive).")],
+    size: Annotated[int, typer.Option(help="Long side the photos are resized to.")] = 256,
+    style_size: Annotated[
+        Optional[int], typer.Option(help="Long side of the style image for its Grams. Default: 2x --size, as in training.")
+    ] = None,
+    vs_optimize: Annotated[
+        int, typer.Option(help="Also optimise each photo for N L-BFGS steps (Gatys, on the model's training loss) as a reference.")
+    ] = 0,
+    report: Annotated[Optional[Path], typer.Option(help="Write index.html, contact_sheet.png and the images into this folder.")] = None,
+    vgg_weights: Annotated[
+        Optional[str], typer.Option(help="VGG16 weights: torchvision, hed, or a .pth/.h5 file. Default: $FASTTX_VGG_WEIGHTS or torchvision.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+) -> None:
+    """Measure a model: content and style distances of its outputs, per photo and on average (see README).
+
+    The unstyled photo is the baseline (content 0, style = how far a photo is from the style); --vs-optimize N
+    adds Gatys optimisation as the reference.
+    """
+    from rich.table import Table
+
+    from fasttx.device import pick_device
+    from fasttx.evaluate import METRIC, evaluate_model, load_stylizer
+    from fasttx.io import find_images
+    from fasttx.losses import LossConfig
+    from fasttx.nets.vgg import VGGFeatures
+    from fasttx.report import write_report
+    from fasttx.train import _progress_bar
+
+    if not photos.exists():
+        raise FasttxError(f"no such photo or folder: {photos}")
+    paths = find_images(photos)
+    if not paths:
+        raise FasttxError(f"no images found in {photos}")
+    dev = pick_device(device)
+    stylizer, meta = load_stylizer(model, dev)
+    trained = meta.get("train_config", {}).get("loss")
+    objective = LossConfig(**trained) if trained else METRIC
+    features = VGGFeatures(sorted(set(METRIC.layers) | set(objective.layers)), weights=vgg_weights).to(dev)
+    bar = _progress_bar(err, enabled=progress)
+    with bar:
+        task = bar.add_task("evaluating", total=len(paths), metrics="")
+        result = evaluate_model(
+            stylizer, style, paths, features, size=size, style_size=style_size, vs_optimize=vs_optimize,
+            optimize_loss=objective, image_dir=report / "images" if report else None, model_name=str(model),
+            callback=lambda photo: bar.update(task, advance=1, metrics=Path(photo).name),
+        )
+    table = Table(title=f"{model.name} on {len(result.rows)} photos ({result.vgg})")
+    table.add_column("photo")
+    kinds = list(result.means)
+    for kind in kinds:
+        table.add_column(f"{kind} content", justify="right")
+        table.add_column(f"{kind} style", justify="right")
+    for name, scores in [*((Path(r.photo).name, r.scores) for r in result.rows), ("mean", result.means)]:
+        table.add_row(name, *(f"{getattr(scores[k], m):.4f}" for k in kinds for m in ("content", "style")))
+    err.print(table)
+    if report:
+        files = write_report(result, report)
+        err.print(f"[green]report[/]: {files.html} and {files.contact_sheet}")
+    if as_json:
+        sys.stdout.write(result.to_json() + "\n")
 
 
 def main() -> None:

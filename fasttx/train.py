@@ -69,7 +69,7 @@ class TrainConfig:
     lr_schedule: str = "constant"  # or "cosine" (decay to lr/10 at the last step)
     seed: int = 0
     device: str = "auto"
-    amp: bool = True  # bf16/fp16 autocast on CUDA; ignored on CPU
+    amp: bool = True  # mixed precision where the hardware runs it natively (fasttx.device.amp_dtype)
     workers: int | None = None
     log_every: int = 10
     preview_every: int = 500
