@@ -1,0 +1,211 @@
+"""How good is a trained model? Content and style distances of its outputs, against a photo and a Gatys baseline.
+
+The distances are the training loss terms, unweighted, on fixed layers (`METRIC`) so numbers compare across
+models whatever they were trained with. For a photo x (resized so its long side is `size`), an image y scored
+against it, and the style image s (resized so its long side is `style_size`, by default 2 x `size` as in
+training), with phi_j the VGG activations at layer j and G_j(y) = phi_j(y) phi_j(y)^T / (C_j H_j W_j) the Gram
+matrix:
+
+    content distance  D_c(y, x) = ||phi_c(y) - phi_c(x)||^2 / ||phi_c(x)||^2,        c = relu2_2
+    style distance    D_s(y, s) = sum_j ||G_j(y) - G_j(s)||_F^2 / ||G_j(s)||_F^2,  j in relu1_2 relu2_2 relu3_3 relu4_3
+
+Both are relative squared errors (`fasttx.losses.relative_error`): 0 is a perfect match, 1 as far as an all-zero
+answer. Every photo gets three rows of numbers: the photo itself (the baseline: D_c = 0, D_s = how far an
+unstyled photo is from the style), the model's output, and with `vs_optimize=N` the Gatys optimisation of the
+photo for N L-BFGS steps (the reference: what the objective can reach for this one photo). The numbers depend
+on the VGG weights (torchvision vs hed), which the report records: compare models under the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from fasttx.errors import FasttxError
+from fasttx.io import load_image, load_model, open_rgb, pil_to_tensor, resize_long_side, save_image
+from fasttx.losses import LossConfig, PerceptualLoss, resize_style
+from fasttx.nets.vgg import VGGFeatures
+from fasttx.optimize import optimize_image
+
+METRIC = LossConfig(
+    content_layer="relu2_2", style_layers={"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
+)
+KINDS = ("photo", "model", "gatys")  # the images scored per photo, in report order
+
+Stylizer = Callable[[Tensor], Tensor]  # [1, 3, H, W] in [0, 1] -> [1, 3, H, W] in [0, 1]
+
+
+@dataclass
+class Distances:
+    content: float
+    style: float
+
+
+@dataclass
+class PhotoRow:
+    photo: str
+    width: int
+    height: int
+    scores: dict[str, Distances]  # by kind: "photo" (unstyled baseline), "model", "gatys" (with vs_optimize)
+    images: dict[str, str] = field(default_factory=dict)  # kind -> saved PNG, when images were kept
+
+
+@dataclass
+class EvaluationReport:
+    model: str
+    style: str
+    size: int
+    style_size: int
+    vgg: str
+    vs_optimize: int
+    rows: list[PhotoRow]
+    style_image: str | None = None  # the resized style image, when images were kept
+    skipped: list[str] = field(default_factory=list)  # unreadable photos
+
+    @property
+    def means(self) -> dict[str, Distances]:
+        """Average distances per kind over the photos."""
+        kinds = [k for k in KINDS if self.rows and k in self.rows[0].scores]
+        return {
+            k: Distances(
+                float(np.mean([r.scores[k].content for r in self.rows])),
+                float(np.mean([r.scores[k].style for r in self.rows])),
+            )
+            for k in kinds
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "means": {k: asdict(v) for k, v in self.means.items()}}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def evaluate_model(
+    model: Stylizer,
+    style: str | os.PathLike[str],
+    photos: Sequence[str | os.PathLike[str]],
+    vgg: VGGFeatures,
+    *,
+    size: int = 256,
+    style_size: int | None = None,
+    vs_optimize: int = 0,
+    optimize_loss: LossConfig | None = None,
+    image_dir: str | os.PathLike[str] | None = None,
+    model_name: str = "model",
+    callback: Callable[[str], None] | None = None,
+) -> EvaluationReport:
+    """Score `model` on every photo (see the module docstring for the formulas).
+
+    `vs_optimize`: Gatys steps per photo (0: none) on `optimize_loss` (default: METRIC, weights 1); pass the
+    model's training LossConfig to compare it with the optimum of its own objective. `image_dir`: also save the
+    resized photos, outputs and style there as PNGs (for `fasttx.report`). `callback(photo)` runs after each photo.
+    Everything runs on `vgg`'s device; `model` is called with tensors there.
+    """
+    if not photos:
+        raise FasttxError("no photos to evaluate")
+    needed = set(METRIC.layers) | set(optimize_loss.layers if optimize_loss else [])
+    missing = sorted(needed - set(vgg.layers))
+    if missing:
+        raise FasttxError(f"the VGG features lack layer(s) {', '.join(missing)} needed for evaluation")
+    device = next(vgg.parameters()).device
+    style_size = style_size or 2 * size
+    style_image = resize_style(load_image(style), style_size).to(device)
+    metric = PerceptualLoss(vgg, [style_image], METRIC)
+    out = Path(image_dir) if image_dir is not None else None
+    report = EvaluationReport(
+        model=model_name,
+        style=str(style),
+        size=size,
+        style_size=style_size,
+        vgg=vgg.weights_source,
+        vs_optimize=vs_optimize,
+        rows=[],
+        style_image=str(save_image(style_image, out / "style.png")) if out else None,
+    )
+    for index, path in enumerate(photos):
+        try:
+            photo = pil_to_tensor(resize_long_side(open_rgb(path), size)).unsqueeze(0).to(device)
+        except FasttxError as e:
+            warnings.warn(f"skipping {e}", stacklevel=2)
+            report.skipped.append(str(path))
+            continue
+        images = {"photo": photo, "model": _stylize(model, photo, path)}
+        if vs_optimize > 0:
+            gatys = optimize_image(photo, [style_image], vgg, optimize_loss or METRIC, steps=vs_optimize)
+            images["gatys"] = gatys.image
+        with torch.no_grad():
+            targets = metric.content_targets(photo)
+            scores = {}
+            for kind, image in images.items():
+                dist = metric.distances(image, targets)
+                scores[kind] = Distances(float(dist["content"]), float(dist["style"]))
+        row = PhotoRow(str(path), photo.shape[-1], photo.shape[-2], scores)
+        if out is not None:
+            stem = f"{index:03d}_{Path(path).stem}"
+            row.images = {kind: str(save_image(image, out / f"{stem}_{kind}.png")) for kind, image in images.items()}
+        report.rows.append(row)
+        if callback is not None:
+            callback(str(path))
+    if not report.rows:
+        raise FasttxError("none of the photos could be read")
+    return report
+
+
+def _stylize(model: Stylizer, photo: Tensor, path: str | os.PathLike[str]) -> Tensor:
+    with torch.no_grad():
+        output = model(photo).float().clamp(0, 1)  # scored as it would be saved
+    if output.shape != photo.shape:
+        raise FasttxError(f"the model turned {path} {tuple(photo.shape)} into {tuple(output.shape)}; need equal shapes")
+    return output
+
+
+def load_stylizer(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> tuple[Stylizer, dict[str, Any]]:
+    """A model file as a function of images, with its metadata: `.pth` via fasttx.io on `device`, `.onnx` via
+    onnxruntime on the CPU (it takes and returns tensors on any device)."""
+    path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        return _onnx_stylizer(path), {}
+    net, meta = load_model(path)
+    return net.to(device), meta
+
+
+def _onnx_stylizer(path: Path) -> Stylizer:
+    """onnxruntime on the CPU; float or uint8 (0..255) I/O, NCHW or NHWC, told from the graph's declared types."""
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise FasttxError(f"no such model: {path}")
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types for foreign or corrupt files
+        raise FasttxError(f"cannot load {path} with onnxruntime: {e}") from e
+    inp, out = session.get_inputs()[0], session.get_outputs()[0]
+    dtypes = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
+    if inp.type not in dtypes or out.type not in dtypes:
+        raise FasttxError(f"{path}: unsupported input/output types {inp.type} / {out.type}")
+
+    def run(image: Tensor) -> Tensor:
+        x = image.detach().float().cpu()
+        if inp.shape[-1] == 3:
+            x = x.permute(0, 2, 3, 1)
+        if inp.type == "tensor(uint8)":
+            x = x.clamp(0, 1).mul(255).round()
+        (y,) = session.run([out.name], {inp.name: np.ascontiguousarray(x.numpy().astype(dtypes[inp.type]))})
+        result = torch.from_numpy(np.asarray(y, dtype=np.float32))
+        if out.type == "tensor(uint8)":
+            result = result / 255
+        if out.shape[-1] == 3:
+            result = result.permute(0, 3, 1, 2)
+        return result.to(image.device)
+
+    return run

@@ -1,0 +1,148 @@
+"""Gatys et al. (2016) style transfer by image optimisation, on the same perceptual objective as training.
+
+No network is trained: the pixels of one image are optimised until its VGG features match the photo's (content)
+and its Gram matrices match the style's. It is slow, but it is the best the objective can do for one photo, which
+makes it the reference `fasttx evaluate --vs-optimize` measures a trained model against.
+
+Parameterisation: the optimised variable is the *logit* of the image, `image = sigmoid(z)`, not the pixels
+clamped after each step. L-BFGS builds its curvature estimate from the steps it takes; clamping would silently
+change those steps (and zero the gradient of every clamped pixel), corrupting its history. In logit space the
+problem is unconstrained, every value of `z` is a valid image, and L-BFGS and Adam run exactly as designed
+(the residual transformation networks edit photos in the same logit space). The price: a pixel near 0 or 1 moves
+slowly, so the initial image is clamped to [0.01, 0.99] before taking its logit.
+
+Coarse-to-fine (`scales`): optimise at 1/2^(scales-1) of the size first, upsample the result as the start of the
+next scale, up to the full size. Style images shrink by the same factor, so the brush strokes keep their size
+relative to the picture at every scale. Each scale runs `steps` steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from fasttx.errors import FasttxError
+from fasttx.losses import LossConfig, PerceptualLoss
+from fasttx.nets.vgg import VGGFeatures
+
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise")
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.05}  # adam: ~0.0125 per step in pixel terms at mid-grey (sigmoid' = 1/4)
+MIN_SIDE = 16  # VGG's relu4_3 is 1/8 of the input: below this the deep style layers see a pixel or two
+_EDGE = 0.01  # init clamp, keeps sigmoid' >= ~0.01 so saturated pixels can still move
+
+
+@dataclass
+class OptimizeResult:
+    image: Tensor  # [1, 3, H, W] in [0, 1], at the content's size
+    history: list[float]  # the objective at the start of every step, all scales in order (`steps` per scale)
+
+
+# step (1-based, counted over all scales), objective at the start of that step, image after it ([1, 3, h, w])
+StepCallback = Callable[[int, float, Tensor], None]
+
+
+def optimize_image(
+    content: Tensor,
+    styles: Sequence[Tensor],
+    vgg: VGGFeatures,
+    loss: LossConfig,
+    *,
+    steps: int = 300,
+    optimizer: str = "lbfgs",
+    lr: float | None = None,
+    init: str = "content",
+    scales: int = 1,
+    style_mix: Sequence[float] | None = None,
+    callback: StepCallback | None = None,
+    seed: int = 0,
+) -> OptimizeResult:
+    """Optimise an image of `content`'s size to minimise `loss`'s weighted content + style (+ TV) objective.
+
+    `content`: [3, H, W] or [1, 3, H, W] in [0, 1]. `styles`: [3, h, w] images at the size whose Grams are the
+    target at full resolution (training uses 2x the image size). `style_mix` weights the styles' Gram targets.
+    `lr`: None takes DEFAULT_LR[optimizer]. Runs on `vgg`'s device.
+    """
+    if optimizer not in OPTIMIZERS:
+        raise FasttxError(f"unknown optimizer {optimizer!r}; choose {' or '.join(OPTIMIZERS)}")
+    if init not in INITS:
+        raise FasttxError(f"unknown init {init!r}; choose {' or '.join(INITS)}")
+    if steps < 1 or scales < 1:
+        raise FasttxError("--steps and --scales must be at least 1")
+    if not styles:
+        raise FasttxError("give at least one style image")
+    device = next(vgg.parameters()).device
+    content = (content.unsqueeze(0) if content.dim() == 3 else content).to(device, torch.float32)
+    height, width = content.shape[-2:]
+    factors = [0.5 ** (scales - 1 - i) for i in range(scales)]
+    if min(height, width) * factors[0] < MIN_SIDE:
+        raise FasttxError(
+            f"{width}x{height} at 1/{2 ** (scales - 1)} scale is under {MIN_SIDE} px; use a larger size or fewer scales"
+        )
+    sizes = [(round(height * f), round(width * f)) for f in factors]
+    if init == "content":
+        image = _resize(content, sizes[0])
+    else:
+        image = torch.rand((1, 3, *sizes[0]), generator=torch.Generator().manual_seed(seed)).to(device)
+    history: list[float] = []
+    for factor, size in zip(factors, sizes, strict=True):
+        target = _resize(content, size)
+        objective = PerceptualLoss(vgg, [_scaled(s.to(device), factor) for s in styles], loss, style_mix)
+        start = _resize(image, size)
+        image = _run(objective, objective.content_targets(target), start, steps, optimizer, lr, history, callback)
+    return OptimizeResult(image, history)
+
+
+def _run(
+    objective: PerceptualLoss,
+    content_features: Tensor,
+    start: Tensor,
+    steps: int,
+    optimizer: str,
+    lr: float | None,
+    history: list[float],
+    callback: StepCallback | None,
+) -> Tensor:
+    """`steps` optimiser steps on logit(start); appends the objectives to `history`, returns the final image."""
+    z = torch.logit(start.clamp(_EDGE, 1 - _EDGE)).contiguous().requires_grad_(True)  # L-BFGS views grads flat
+    lr = DEFAULT_LR[optimizer] if lr is None else lr
+    if optimizer == "lbfgs":
+        # one iteration per .step() call (its state persists between calls) and no line search: exactly one
+        # objective evaluation per step, as in jcjohnson/neural-style; tolerances off so a small relative-error
+        # gradient never ends the run early without saying so
+        opt: torch.optim.Optimizer = torch.optim.LBFGS([z], lr=lr, max_iter=1, tolerance_grad=0.0, tolerance_change=0.0)
+    else:
+        opt = torch.optim.Adam([z], lr=lr)
+
+    def closure() -> Tensor:
+        opt.zero_grad(set_to_none=True)
+        total = objective(torch.sigmoid(z), content_features)["total"]
+        total.backward()
+        return total.detach()
+
+    for _ in range(steps):
+        value = float(opt.step(closure))
+        if not math.isfinite(value):
+            raise FasttxError(f"the objective diverged ({value}); lower --lr or use --optimizer adam")
+        history.append(value)
+        if callback is not None:
+            callback(len(history), value, torch.sigmoid(z.detach()))
+    return torch.sigmoid(z.detach())
+
+
+def _resize(image: Tensor, size: tuple[int, int]) -> Tensor:
+    """[1, 3, H, W] -> [1, 3, *size], antialiased when shrinking; unchanged if already that size."""
+    if tuple(image.shape[-2:]) == size:
+        return image
+    return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
+def _scaled(style: Tensor, factor: float) -> Tensor:
+    """[3, h, w] style image shrunk by `factor` (at least 1 px a side)."""
+    h, w = style.shape[-2:]
+    return _resize(style.unsqueeze(0), (max(1, round(h * factor)), max(1, round(w * factor))))[0]

@@ -1,0 +1,144 @@
+"""The visual side of `fasttx evaluate --report DIR`: an offline HTML page and the same grid as one PNG.
+
+One row per photo: content | model output | Gatys output (when computed) | style, each with its content and
+style distances. The page links the PNGs that `evaluate_model(image_dir=...)` saved, by relative paths, so the
+folder can be zipped, moved or opened from disk with no server; the contact sheet is for places that show a
+single image (chat, issue trackers).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from fasttx.evaluate import KINDS, METRIC, Distances, EvaluationReport, PhotoRow
+from fasttx.io import atomic_write, save_image
+
+THUMB = 192  # contact-sheet cell, pixels
+_LABEL_H = 30  # two lines of PIL's default font under each cell
+_HEADER_H = 20
+_PAD = 6
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin: 0 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: center; vertical-align: top; }
+caption { text-align: left; font-weight: bold; padding: 4px 0; }
+img { width: 256px; height: 256px; object-fit: contain; display: block; }
+code { background: #f3f3f3; padding: 0 3px; }
+"""
+
+
+@dataclass
+class ReportFiles:
+    html: Path
+    contact_sheet: Path
+
+
+def write_report(report: EvaluationReport, directory: str | os.PathLike[str]) -> ReportFiles:
+    """Write `index.html` and `contact_sheet.png` into `directory`, from a report whose images were saved."""
+    directory = Path(directory)
+    if report.style_image is None or any(not row.images for row in report.rows):
+        raise ValueError("write_report needs an EvaluationReport made with evaluate_model(image_dir=...)")
+    page = directory / "index.html"
+    with atomic_write(page) as tmp:
+        tmp.write_text(_html(report, directory), encoding="utf-8")
+    sheet = save_image(contact_sheet(report), directory / "contact_sheet.png")
+    return ReportFiles(page, sheet)
+
+
+def _columns(report: EvaluationReport) -> list[tuple[str, str]]:
+    """(kind, heading) per column; kind "style" is the style image."""
+    names = {"photo": "content", "model": "model output", "gatys": f"Gatys output ({report.vs_optimize} steps)"}
+    kinds = [k for k in KINDS if report.rows and k in report.rows[0].scores]
+    return [(k, names[k]) for k in kinds] + [("style", "style")]
+
+
+def _numbers(d: Distances) -> tuple[str, str]:
+    return f"content {d.content:.3f}", f"style {d.style:.3f}"
+
+
+def _cell_image(report: EvaluationReport, row: PhotoRow, kind: str) -> str:
+    return report.style_image if kind == "style" else row.images[kind]  # type: ignore[return-value]
+
+
+def _html(report: EvaluationReport, directory: Path) -> str:
+    esc = html.escape
+    columns = _columns(report)
+
+    def src(path: str) -> str:
+        return quote(Path(os.path.relpath(Path(path).resolve(), directory.resolve())).as_posix())
+
+    averages = report.means
+    means = "".join(
+        f"<tr><th>{esc('unstyled photo (baseline)' if kind == 'photo' else heading)}</th>"
+        f"<td>{averages[kind].content:.4f}</td><td>{averages[kind].style:.4f}</td></tr>"
+        for kind, heading in columns
+        if kind in averages
+    )
+    phi = f"φ<sub>{METRIC.content_layer}</sub>"
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>fasttx evaluation: {esc(Path(report.model).name)} / {esc(Path(report.style).name)}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>{esc(report.model)}</h1>",
+        f"<p>style <code>{esc(report.style)}</code>; photos at long side {report.size} px, style at "
+        f"{report.style_size} px; VGG: {esc(report.vgg)}.</p>",
+        f"<p>content distance = ‖{phi}(y) − {phi}(photo)‖² / ‖{phi}(photo)‖²; style distance = "
+        f"Σ<sub>j ∈ {', '.join(METRIC.style_layers)}</sub> ‖G<sub>j</sub>(y) − G<sub>j</sub>(style)‖² / "
+        "‖G<sub>j</sub>(style)‖², G the Gram matrix. 0 is a perfect match.</p>",
+        f"<table><caption>Means over {len(report.rows)} photos</caption>",
+        f"<tr><th></th><th>content distance</th><th>style distance</th></tr>{means}</table>",
+    ]
+    if report.skipped:
+        parts.append(f"<p>Unreadable photos skipped: {esc(', '.join(report.skipped))}</p>")
+    for row in report.rows:
+        heads = "".join(f"<th>{esc(heading)}</th>" for _, heading in columns)
+        images = "".join(
+            f'<td><img src="{src(_cell_image(report, row, kind))}" alt="{esc(heading)}"></td>'
+            for kind, heading in columns
+        )
+        numbers = "".join(
+            "<td>" + "<br>".join(_numbers(row.scores[kind])) + "</td>" if kind in row.scores else "<td></td>"
+            for kind, _ in columns
+        )
+        parts.append(
+            f"<table><caption>{esc(Path(row.photo).name)} ({row.width}×{row.height})</caption>"
+            f"<tr>{heads}</tr><tr>{images}</tr><tr>{numbers}</tr></table>"
+        )
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def contact_sheet(report: EvaluationReport) -> Image.Image:
+    """The report's grid as one image: a header row, then per photo its thumbnails with the distances below."""
+    columns = _columns(report)
+    font = ImageFont.load_default()
+    cell_w, cell_h = THUMB + 2 * _PAD, THUMB + _LABEL_H + 2 * _PAD
+    sheet = Image.new("RGB", (cell_w * len(columns), _HEADER_H + cell_h * len(report.rows)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for col, (_, heading) in enumerate(columns):
+        draw.text((col * cell_w + _PAD, 4), heading, fill="black", font=font)
+    for r, row in enumerate(report.rows):
+        top = _HEADER_H + r * cell_h
+        for col, (kind, _) in enumerate(columns):
+            left = col * cell_w + _PAD
+            with Image.open(_cell_image(report, row, kind)) as img:
+                thumb = _thumbnail(img)
+            sheet.paste(thumb, (left + (THUMB - thumb.width) // 2, top + _PAD + (THUMB - thumb.height) // 2))
+            lines = ["  ".join(_numbers(row.scores[kind]))] if kind in row.scores else []
+            if kind == "photo":
+                lines.append(Path(row.photo).name[:32])
+            for i, line in enumerate(lines):
+                draw.text((left, top + _PAD + THUMB + 2 + i * _LABEL_H // 2), line, fill="black", font=font)
+    return sheet
+
+
+def _thumbnail(img: Image.Image) -> Image.Image:
+    """Scaled (up or down) to fit the cell, so every column reads at the same size."""
+    return ImageOps.contain(img.convert("RGB"), (THUMB, THUMB), Image.Resampling.LANCZOS)
