@@ -36,23 +36,32 @@ def relative_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return num / target.pow(2).sum(dim=dims).clamp_min(_EPS)
 
 
-def content_loss(output_features: torch.Tensor, content_features: torch.Tensor) -> torch.Tensor:
-    """Relative feature reconstruction error, averaged over the batch."""
-    return relative_error(output_features, content_features).mean()
+def mean_squared_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample mean squared error (the absolute errors of pytorch/examples, kept to reproduce its recipe)."""
+    return (output.float() - target.detach().float()).pow(2).flatten(1).mean(dim=1)
+
+
+def content_loss(output_features: torch.Tensor, content_features: torch.Tensor, relative: bool = True) -> torch.Tensor:
+    """Feature reconstruction error (relative by default), averaged over the batch."""
+    error = relative_error if relative else mean_squared_error
+    return error(output_features, content_features).mean()
 
 
 def style_loss(
-    output_features: Mapping[str, torch.Tensor], style_grams: Mapping[str, torch.Tensor], layer_weights: Mapping[str, float]
+    output_features: Mapping[str, torch.Tensor],
+    style_grams: Mapping[str, torch.Tensor],
+    layer_weights: Mapping[str, float],
+    relative: bool = True,
 ) -> torch.Tensor:
-    """Weighted sum over layers of the relative Gram error, averaged over the batch.
+    """Weighted sum over layers of the Gram error (relative by default), averaged over the batch.
 
     `style_grams[layer]` is [1, C, C] (one style) or [B, C, C]; it broadcasts over the batch.
     """
+    error = relative_error if relative else mean_squared_error
     total = output_features[next(iter(layer_weights))].new_zeros((), dtype=torch.float32)
     for layer, weight in layer_weights.items():
         gram = gram_matrix(output_features[layer])
-        target = style_grams[layer].expand_as(gram)
-        total = total + weight * relative_error(gram, target).mean()
+        total = total + weight * error(gram, style_grams[layer].expand_as(gram)).mean()
     return total
 
 
@@ -89,6 +98,7 @@ class LossConfig:
     style_weight: float = 1.0
     tv_weight: float = 0.0
     style_size: int | None = None  # long side of the style image for its Gram targets; None: 2x the training size
+    relative: bool = True  # relative errors (weights independent of the VGG source); False: plain MSE as pytorch/examples
 
     @property
     def layers(self) -> list[str]:
@@ -137,11 +147,12 @@ class PerceptualLoss(nn.Module):
             return self.vgg(content, stop_after=self.config.content_layer)[self.config.content_layer]
 
     def distances(self, output: torch.Tensor, content_features: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Unweighted content and style distances (relative errors) of a batch of outputs [B, 3, H, W] in [0, 1]."""
+        """Unweighted content and style errors of a batch of outputs [B, 3, H, W] in [0, 1]."""
         feats = self.vgg(output)
+        relative = self.config.relative
         return {
-            "content": content_loss(feats[self.config.content_layer], content_features),
-            "style": style_loss(feats, self.style_grams, self.config.style_layers),
+            "content": content_loss(feats[self.config.content_layer], content_features, relative),
+            "style": style_loss(feats, self.style_grams, self.config.style_layers, relative),
         }
 
     def forward(self, output: torch.Tensor, content_features: torch.Tensor) -> dict[str, torch.Tensor]:

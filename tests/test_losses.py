@@ -86,3 +86,12 @@ def test_perceptual_loss_is_zero_for_the_style_image_itself_and_mixes_styles() -
         assert torch.allclose(gram, 0.75 * g_style + 0.25 * g_other, atol=1e-6)
     with pytest.raises(FasttxError):
         PerceptualLoss(vgg, [style], cfg, style_mix=[1.0, 2.0])
+
+
+def test_absolute_mode_is_plain_mse_as_in_pytorch_examples() -> None:
+    out, target = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
+    assert content_loss(out, target, relative=False).item() == pytest.approx(torch.nn.functional.mse_loss(out, target).item())
+    feats = {"a": torch.rand(2, 3, 4, 4)}
+    grams = {"a": gram_matrix(torch.rand(1, 3, 4, 4))}
+    expected = torch.nn.functional.mse_loss(gram_matrix(feats["a"]), grams["a"].expand(2, 3, 3)).item()
+    assert style_loss(feats, grams, {"a": 1.0}, relative=False).item() == pytest.approx(expected)

@@ -1,0 +1,124 @@
+"""Quality at a fixed budget: the fasttx default recipe vs the pytorch/examples recipe, judged by `fasttx evaluate`.
+
+    python bench/quality.py [--styles starry_night,great_wave] [--steps 1000] [--image-size 128] [--vgg-weights hed]
+
+Budget (the quality issue's): `--steps` Adam steps at `--image-size` px, batch 4, on ../shared/data/photos minus the
+Kodak photos, which are held out and used for the evaluation (content and style distances at 256 px, see
+fasttx/evaluate.py). Recipes:
+  fasttx    the defaults: residual output (the net edits the photo), relative loss terms, style weight 1.
+  examples  pytorch/examples fast_neural_style: direct output, plain MSE losses, Adam 1e-3, content relu2_2,
+            style relu1_2..relu4_3, weights 1e5 / 1e10 rescaled to the VGG weight source. Caffe-style weights see
+            inputs 255 x 0.226 = 57.6 times larger than torchvision's ImageNet normalisation; with ReLU networks
+            features scale by that factor k, so feature MSE scales by k^2 and Gram MSE by k^4: the weights become
+            1e5 / k^2 and 1e10 / k^4 (k = 1 for torchvision weights).
+Writes bench/results/quality/<style>/<recipe>/ (train.jsonl, evaluation JSON, contact sheet) and prints a Markdown
+table for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from fasttx.evaluate import evaluate_model
+from fasttx.io import load_model
+from fasttx.losses import LossConfig
+from fasttx.nets.transformer import NetConfig
+from fasttx.nets.vgg import VGGFeatures
+from fasttx.report import write_report
+from fasttx.train import TrainConfig, train
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+RESULTS = Path(__file__).resolve().parent / "results" / "quality"
+HELD_OUT = ["kodak_kodim01.jpg", "kodak_kodim03.jpg", "kodak_kodim07.jpg", "kodak_kodim14.jpg", "kodak_kodim19.jpg", "kodak_kodim23.jpg"]
+CAFFE_SCALE = 255 * 0.226  # caffe input units per torchvision-normalised input unit
+
+
+def recipe(name: str, vgg_weights: str) -> tuple[NetConfig, LossConfig]:
+    if name == "fasttx":
+        return NetConfig(), LossConfig()
+    k = 1.0 if vgg_weights == "torchvision" else CAFFE_SCALE
+    loss = LossConfig(content_weight=1e5 / k**2, style_weight=1e10 / k**4, relative=False)
+    return NetConfig(output="direct"), loss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--styles", default="starry_night,great_wave")
+    parser.add_argument("--recipes", default="fasttx,examples")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--vgg-weights", default="hed")
+    parser.add_argument("--eval-size", type=int, default=256)
+    args = parser.parse_args()
+
+    photos = sorted(p for p in (SHARED / "photos").iterdir() if p.suffix == ".jpg")
+    held_out = [p for p in photos if p.name in HELD_OUT]
+    with tempfile.TemporaryDirectory() as tmp:
+        train_dir = Path(tmp) / "train"
+        train_dir.mkdir()
+        for p in photos:
+            if not p.name.startswith("kodak_"):
+                os.symlink(p, train_dir / p.name)
+        vgg = VGGFeatures(LossConfig().layers, weights=args.vgg_weights)
+        rows = []
+        for style_name in args.styles.split(","):
+            style = SHARED / "styles" / f"{style_name}.jpg"
+            for recipe_name in args.recipes.split(","):
+                out = RESULTS / style_name / recipe_name
+                net_cfg, loss_cfg = recipe(recipe_name, args.vgg_weights)
+                cfg = TrainConfig(
+                    style=[str(style)],
+                    dataset=str(train_dir),
+                    out=str(Path(tmp) / f"{style_name}-{recipe_name}"),
+                    net=net_cfg,
+                    loss=loss_cfg,
+                    vgg_weights=args.vgg_weights,
+                    image_size=args.image_size,
+                    steps=args.steps,
+                    log_every=50,
+                    preview_every=args.steps,
+                    checkpoint_every=args.steps,
+                    preview=[str(p) for p in held_out[:4]],
+                )
+                result = train(cfg)
+                net, _ = load_model(result.model)
+                with torch.no_grad():
+                    report = evaluate_model(
+                        lambda x: net(x).clamp(0, 1),
+                        style,
+                        held_out,
+                        vgg,
+                        size=args.eval_size,
+                        image_dir=Path(tmp) / "eval" / style_name / recipe_name,
+                        model_name=f"{style_name}/{recipe_name}",
+                    )
+                out.mkdir(parents=True, exist_ok=True)
+                (out / "train.jsonl").write_text((result.out / "train.jsonl").read_text())
+                (out / "evaluation.json").write_text(report.to_json())
+                files = write_report(report, Path(tmp) / "report" / style_name / recipe_name)
+                (out / "contact_sheet.png").write_bytes(files.contact_sheet.read_bytes())
+                means = report.means
+                rows.append(
+                    {
+                        "style": style_name,
+                        "recipe": recipe_name,
+                        "content": means["model"].content,
+                        "style_distance": means["model"].style,
+                        "photo_style_distance": means["photo"].style,
+                    }
+                )
+                print(json.dumps(rows[-1]), flush=True)
+    print(f"\n| style | recipe | content distance | style distance | (unstyled photo: style distance) |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['style']} | {r['recipe']} | {r['content']:.3f} | {r['style_distance']:.3f} | {r['photo_style_distance']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
