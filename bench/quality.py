@@ -85,6 +85,7 @@ def main() -> None:
                     preview_every=args.steps,
                     checkpoint_every=args.steps,
                     preview=[str(p) for p in held_out[:4]],
+                    onnx=False,
                 )
                 result = train(cfg)
                 net, _ = load_model(result.model)

@@ -44,6 +44,7 @@ def fasttx_images_per_s(photos: Path, style: Path, size: int, steps: int, batch:
             log_every=2,
             preview_every=10**9,
             checkpoint_every=10**9,
+            onnx=False,
         )
         train(cfg, progress=False)
         records = [json.loads(line) for line in (Path(out) / "train.jsonl").read_text().splitlines()]

@@ -104,6 +104,7 @@ def train(
         Optional[Path], typer.Option(help="Continue the run in this folder (or from this checkpoint.pt) exactly where it stopped.")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Start afresh even if the output folder holds a previous run.")] = False,
+    onnx: Annotated[bool, typer.Option(help="Also export model.onnx at the end (checked against PyTorch).")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
@@ -166,6 +167,7 @@ def train(
             preview=[str(p) for p in preview or []],
             val=str(val) if val else None,
             val_every=val_every,
+            onnx=onnx,
         )
     _run_training(cfg, resume=resume is not None, progress=progress, as_json=as_json)
 
@@ -421,6 +423,67 @@ def evaluate(
         err.print(f"[green]report[/]: {files.html} and {files.contact_sheet}")
     if as_json:
         sys.stdout.write(result.to_json() + "\n")
+
+
+@app.command("export")
+def export_model(
+    model: Annotated[Path, typer.Argument(help="A trained model.pth.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write (replaced atomically).")],
+    uint8_io: Annotated[
+        bool, typer.Option("--uint8-io", help="uint8 NHWC RGB in and out (decoded frames as they are) instead of float32 NCHW in [0, 1].")
+    ] = False,
+    fp16: Annotated[bool, typer.Option("--fp16", help="float16 weights and compute (GPUs); I/O stays float32 or uint8.")] = False,
+    int8: Annotated[bool, typer.Option("--int8", help="Static int8 quantization (CPUs); needs --calibration.")] = False,
+    calibration: Annotated[
+        Optional[Path], typer.Option(help="Folder of photos whose activation ranges calibrate --int8 (the first 32 are read).")
+    ] = None,
+    opset: Annotated[Optional[int], typer.Option(help="ONNX opset, 18 or newer. Default: fasttx.export.DEFAULT_OPSET (18).")] = None,
+    verify: Annotated[bool, typer.Option(help="Check the file against PyTorch (onnxruntime, CPU) before writing it.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+) -> None:
+    """Export a trained model to ONNX: any batch, height and width; checked against PyTorch before it is written."""
+    from fasttx.export import DEFAULT_OPSET, export_onnx
+
+    if int8 != (calibration is not None):
+        raise FasttxError("--int8 and --calibration DIR go together (int8 quantization is calibrated on photos)")
+    with err.status(f"exporting {model} and checking it against PyTorch"):
+        report = export_onnx(
+            model, output, uint8_io=uint8_io, fp16=fp16, int8_calibration=calibration, opset=opset or DEFAULT_OPSET, verify=verify
+        )
+    err.print(f"[green]wrote[/] {report.path}: {report.variant}, {report.io} I/O, opset {report.opset}, {report.size_bytes / 1e6:.2f} MB")
+    for size, diff in report.max_abs_diff.items():
+        err.print(f"  {size:>9}  max |diff| {diff:.2e}  PSNR {report.psnr_db[size]:.1f} dB")
+    if report.max_abs_diff:
+        bound = f"PSNR >= {report.tolerance:g} dB" if report.criterion == "psnr_db" else f"max |diff| <= {report.tolerance:.1e}"
+        err.print(f"  matches PyTorch fp32 ({bound})")
+    if as_json:
+        _print_json(report.to_dict())
+
+
+@app.command()
+def info(
+    model: Annotated[Path, typer.Argument(help="A model.pth or an exported .onnx.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,
+) -> None:
+    """Show what a model file holds: style, training recipe, I/O convention, variant, quality figures.
+
+    The description is this command's result, so it goes to stdout (also without --json).
+    """
+    from fasttx.export import describe_model
+
+    details = describe_model(model)
+    if as_json:
+        _print_json(details)
+        return
+    for key, value in details.items():
+        if isinstance(value, dict):
+            typer.echo(f"{key}:")
+            for name, item in value.items():
+                typer.echo(f"  {name}: {item if isinstance(item, str) else json.dumps(item, default=str)}")
+        elif isinstance(value, list):
+            typer.echo(f"{key}: " + ", ".join(f"{v['name']} {v['dtype']} {v['shape']}" for v in value))
+        else:
+            typer.echo(f"{key}: {value}")
 
 
 def main() -> None:

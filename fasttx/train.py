@@ -2,6 +2,7 @@
 
 Read top to bottom: config, set-up, the loop, the side outputs. A run writes into its output folder:
   model.pth        weights + the recipe to rebuild the net (fasttx.io.load_model)
+  model.onnx       the same network for onnxruntime, checked against PyTorch (fasttx.export)
   checkpoint.pt    everything needed to continue exactly where it stopped (--resume)
   train.jsonl      one JSON line of metrics every `log_every` steps
   previews/        grids of fixed photos (top) and their stylisation (bottom) every `preview_every` steps
@@ -29,6 +30,7 @@ from fasttx import __version__
 from fasttx.data import PhotoFolder, SkipReport, photo_batches
 from fasttx.device import amp_dtype, autocast, pick_device
 from fasttx.errors import FasttxError
+from fasttx.export import export_onnx
 from fasttx.io import (
     CHECKPOINT_FORMAT,
     FORMAT_VERSION,
@@ -79,6 +81,7 @@ class TrainConfig:
     val_every: int = 500
     teacher: str | None = None  # distillation: a trained model.pth whose outputs the network also learns to reproduce
     distill_weight: float = 10.0  # weight of the mean absolute pixel difference to the teacher's output
+    onnx: bool = True  # also write model.onnx (verified against PyTorch) at the end
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -237,7 +240,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
     if stop.requested and step < total:
         raise Interrupted(save_checkpoint(step), step)
     save_checkpoint(step)
-    model_path = save_model(net, out / "model.pth", {**meta, "steps": step, "final_metrics": last})
+    final_meta = {**meta, "steps": step, "final_metrics": last}
+    model_path = save_model(net, out / "model.pth", final_meta)
+    if cfg.onnx:
+        export_onnx(net, out / "model.onnx", meta=final_meta)
     return TrainResult(out, model_path, step, False, last, skips.count)
 
 

@@ -32,6 +32,7 @@ def tiny_config(photo_folder: Path, style_image: Path, out: Path, steps: int) ->
         log_every=1,
         preview_every=2,
         checkpoint_every=2,
+        onnx=False,  # the export has its own tests (tests/test_export.py); it costs seconds per run
     )
 
 
@@ -119,7 +120,7 @@ def test_cli_train_then_stylize(
     out = tmp_path / "model"
     args = ["train", "--style", str(style_image), "--dataset", str(photo_folder), "--out", str(out), "--steps", "4"]
     args += ["--image-size", "32", "--batch-size", "2", "--vgg-weights", "random", "--workers", "0", "--no-progress"]
-    args += ["--style-layers", "relu1_2,relu2_2", "--preview-every", "2", "--json"]
+    args += ["--style-layers", "relu1_2,relu2_2", "--preview-every", "2", "--no-onnx", "--json"]
     assert run_cli(monkeypatch, *args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["steps"] == 4
