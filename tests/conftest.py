@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from fasttx.cli import main
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -16,6 +19,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    """Run `fasttx ARGS...` through the real entry point (one-line errors, exit codes); return the exit status."""
+    monkeypatch.setattr(sys, "argv", ["fasttx", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return int(exited.value.code or 0)
 
 
 def write_photo(path: Path, size: tuple[int, int] = (48, 40), seed: int = 0) -> Path:

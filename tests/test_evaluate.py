@@ -15,8 +15,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from conftest import write_photo
-from fasttx.cli import main
+from conftest import run_cli, write_photo
 from fasttx.evaluate import METRIC, evaluate_model, load_stylizer
 from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side, save_model
 from fasttx.losses import LossConfig
@@ -147,13 +146,6 @@ def test_unreadable_photos_are_skipped(vgg: VGGFeatures, photos: list[Path], sty
     with pytest.warns(UserWarning, match="broken.jpg"):
         report = evaluate_model(nn.Identity(), style, [*photos, bad], vgg, size=32)
     assert report.skipped == [str(bad)] and len(report.rows) == 2
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["fasttx", *args])
-    with pytest.raises(SystemExit) as exited:
-        main()
-    return int(exited.value.code or 0)
 
 
 def test_cli_evaluate_json_and_report(

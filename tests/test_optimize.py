@@ -14,8 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import write_photo
-from fasttx.cli import main
+from conftest import run_cli, write_photo
 from fasttx.errors import FasttxError
 from fasttx.io import load_image
 from fasttx.losses import LossConfig, PerceptualLoss
@@ -103,13 +102,6 @@ def test_user_mistakes(vgg: VGGFeatures, images: dict[str, Path]) -> None:
         optimize_image(content, [style], vgg, LOSS, steps=1, scales=3)  # 32 px / 4 = 8 px
     with pytest.raises(FasttxError, match="one positive weight per style"):
         optimize_image(content, [style], vgg, LOSS, steps=1, style_mix=[0.5, 0.5])
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["fasttx", *args])
-    with pytest.raises(SystemExit) as exited:
-        main()
-    return int(exited.value.code or 0)
 
 
 def test_cli_optimize_writes_the_image_and_intermediates(

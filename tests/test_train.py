@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fasttx.cli import main
+from conftest import run_cli
 from fasttx.io import load_model, load_torch
 from fasttx.losses import LossConfig, PerceptualLoss
 from fasttx.train import Interrupted, TrainConfig, load_resume_config, train
@@ -105,13 +105,6 @@ def test_ctrl_c_checkpoints_and_resume_continues(
     train(cfg, resume=True, progress=False)
     straight, resumed = final_weights(tmp_path / "straight"), final_weights(tmp_path / "run")
     assert all(torch.allclose(v, resumed[k], atol=1e-6) for k, v in straight.items())
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["fasttx", *args])
-    with pytest.raises(SystemExit) as exited:
-        main()
-    return int(exited.value.code or 0)
 
 
 def test_cli_train_then_stylize(
