@@ -111,8 +111,9 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
     """8-bit RGB PIL image -> float32 tensor [3, H, W] in [0, 1]."""
-    arr = np.asarray(img, dtype=np.uint8)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
+    # numpy, not torch: torch's multi-threaded permute+cast of one small image costs ~15 ms, numpy's ~0.2 ms
+    arr = np.asarray(img, dtype=np.float32).transpose(2, 0, 1) * np.float32(1 / 255)
+    return torch.from_numpy(np.ascontiguousarray(arr))
 
 
 def tensor_to_pil(image: torch.Tensor) -> Image.Image:
@@ -121,8 +122,8 @@ def tensor_to_pil(image: torch.Tensor) -> Image.Image:
         if image.shape[0] != 1:
             raise ValueError(f"expected one image, got a batch of {image.shape[0]}")
         image = image[0]
-    arr = image.detach().float().clamp(0, 1).mul(255.0).round().byte().permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray(arr, "RGB")
+    arr = image.detach().cpu().float().numpy().transpose(1, 2, 0)
+    return Image.fromarray(np.ascontiguousarray(np.clip(arr * 255.0 + 0.5, 0, 255).astype(np.uint8)), "RGB")
 
 
 def load_image(path: str | os.PathLike[str], max_size: int | None = None) -> torch.Tensor:

@@ -72,7 +72,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True  # mixed precision where the hardware runs it natively (fasttx.device.amp_dtype)
-    workers: int | None = None
+    workers: int | None = None  # DataLoader processes; None: 0 on the CPU, min(4, cores - 1) on an accelerator
     log_every: int = 10
     preview_every: int = 500
     checkpoint_every: int = 500
@@ -178,8 +178,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
             checkpoint_path,
         )
 
+    # Training on the CPU, decoding in worker processes only steals cores from the compute threads (measured:
+    # 1.2 vs 6.9 img/s at 128 px on 2 cores); on an accelerator the workers keep it fed.
+    workers = cfg.workers if cfg.workers is not None else (0 if device.type == "cpu" else None)
     batches = photo_batches(
-        dataset, cfg.batch_size, cfg.seed, start_batch=start, workers=cfg.workers, pin_memory=device.type == "cuda"
+        dataset, cfg.batch_size, cfg.seed, start_batch=start, workers=workers, pin_memory=device.type == "cuda"
     )
     stop = _StopFlag()
     last: dict[str, float] = {}
