@@ -99,7 +99,7 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed (data order, crops, init).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     amp: Annotated[bool, typer.Option(help="Mixed precision: bf16/fp16 on CUDA, bf16 on CPUs that run it natively (AVX512-BF16, AMX).")] = True,
-    workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes. Default: min(4, cores-1).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes. Default: 0 on CPU (cores compute), min(4, cores-1) on GPU.")] = None,
     resume: Annotated[
         Optional[Path], typer.Option(help="Continue the run in this folder (or from this checkpoint.pt) exactly where it stopped.")
     ] = None,
@@ -230,33 +230,65 @@ def _run_training(cfg: "TrainConfig", resume: bool, progress: bool, as_json: boo
 
 @app.command()
 def stylize(
-    inputs: Annotated[list[Path], typer.Argument(help="Images to stylize.")],
-    model: Annotated[Path, typer.Option("--model", "-m", help="A trained model.pth.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output image (one input) or folder (several).")],
-    max_size: Annotated[Optional[int], typer.Option(help="Downscale so the long side is at most this many pixels.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    inputs: Annotated[
+        list[str],
+        typer.Argument(help="Images, videos (mp4 mov mkv webm avi gif), folders (recursive) or quoted globs like 'photos/*.jpg'."),
+    ],
+    model: Annotated[Path, typer.Option("--model", "-m", help="A trained model.pth (PyTorch) or an exported .onnx (onnxruntime).")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o",
+            help="One image or video in and a file name with its kind of suffix: that file. Otherwise a folder: folders are "
+            "mirrored under it, images keep their format, videos become H.264 (GIF, WebM and AVI inputs become .mp4).",
+        ),
+    ],
+    device: Annotated[
+        str, typer.Option(help="auto, cpu, cuda, mps (PyTorch) or tensorrt (.onnx; builds an engine per frame size first).")
+    ] = "auto",
+    max_size: Annotated[Optional[int], typer.Option(help="Downscale so the long side is at most this many pixels (images and videos).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Video frames, same-size images or tiles per network call.")] = 4,
+    tile: Annotated[
+        Optional[int],
+        typer.Option(help="Run images in NxN tiles that share one set of InstanceNorm statistics (no seams); for images too large for memory. .pth models only."),
+    ] = None,
+    overlap: Annotated[int, typer.Option(help="Pixels neighbouring tiles share, blended with linear weights.")] = 32,
+    preserve_color: Annotated[
+        bool, typer.Option("--preserve-color", help="Keep the photo's colours: take only the luminance (Y of YCbCr) from the style.")
+    ] = False,
+    strength: Annotated[
+        float, typer.Option(help="How much style, 0 to 1: the output is strength x stylized + (1 - strength) x photo, per pixel.")
+    ] = 1.0,
+    crf: Annotated[int, typer.Option(help="H.264 quality for videos: 0 lossless, 18 visually lossless, 23 x264's default.")] = 18,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outputs, failures and timings as JSON on stdout.")] = False,
 ) -> None:
-    """Apply a trained style to images."""
-    import torch
+    """Apply a trained style to images, folders and videos.
 
-    from fasttx.device import pick_device
-    from fasttx.io import load_image, load_model, save_image
+    Unreadable files are reported and skipped; the others are written, and the exit status is 1 if any failed.
+    Outputs appear whole or not at all, never replace an input, and replace existing files only with --overwrite.
+    Videos keep their frame count, frame rate, size and audio.
+    """
+    from fasttx.runtime.stylize import StylizeOptions, stylize_inputs
 
-    dev = pick_device(device)
-    net, _ = load_model(model)
-    net = net.to(dev)
-    targets = [output] if len(inputs) == 1 and output.suffix else [output / f"{p.stem}.jpg" for p in inputs]
-    for source, target in zip(inputs, targets):
-        if target.resolve() == source.resolve():
-            raise FasttxError(f"output {target} would overwrite its input")
-        if target.exists() and not overwrite:
-            raise FasttxError(f"{target} exists; pass --overwrite to replace it")
-        image = load_image(source, max_size=max_size).unsqueeze(0).to(dev)
-        with torch.no_grad():
-            result = net(image)
-        save_image(result, target)
-        err.print(f"{source} -> {target}")
+    options = StylizeOptions(
+        max_size=max_size, batch_size=batch_size, tile=tile, overlap=overlap, preserve_color=preserve_color,
+        strength=strength, crf=crf,
+    )
+    report = stylize_inputs(model, inputs, output, options, device=device, overwrite=overwrite, console=err, progress=progress)
+    done = [f"{report.images} image(s)"] if report.images or not report.videos else []
+    if report.videos:
+        rate = f" at {report.frames / report.seconds:.1f} frames/s" if report.seconds else ""
+        done.append(f"{len(report.videos)} video(s), {report.frames} frames{rate}")
+    failed = f"; [red]{len(report.failed)} failed[/]" if report.failed else ""
+    err.print(f"[green]done[/]: {' and '.join(done)} in {report.seconds:.1f} s on {report.backend} ({report.device}){failed}")
+    if len(report.outputs) == 1:
+        err.print(f"wrote {report.outputs[0]}")
+    if as_json:
+        _print_json(report.to_dict())
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @datasets_app.command("coco2014")
@@ -484,6 +516,62 @@ def info(
             typer.echo(f"{key}: " + ", ".join(f"{v['name']} {v['dtype']} {v['shape']}" for v in value))
         else:
             typer.echo(f"{key}: {value}")
+
+
+@app.command()
+def bench(
+    model: Annotated[Path, typer.Option("--model", "-m", help="A trained model.pth (or one exported .onnx).")],
+    sizes: Annotated[str, typer.Option(help="Comma-separated: N (NxN), WxH, 360p, 480p, 720p, 1080p, 4k.")] = "256,512,720p,1080p",
+    backends: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Comma-separated from torch, ort, ort-fp16, ort-int8, each run on every provider here. Default: torch "
+            "and ort everywhere, ort-fp16 on GPUs, ort-int8 on the CPU (given an int8 file or --calibration)."
+        ),
+    ] = None,
+    repeat: Annotated[int, typer.Option(help="Timed runs per size; the median is reported.")] = 5,
+    warmup: Annotated[int, typer.Option(help="Untimed runs first (graph optimisation, autotuning, engine builds).")] = 2,
+    batch: Annotated[int, typer.Option(help="Images per run.")] = 1,
+    calibration: Annotated[
+        Optional[Path], typer.Option(help="Photos to calibrate an int8 export when no <model>.int8.onnx sits beside the model.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every row as JSON on stdout.")] = False,
+) -> None:
+    """Measure latency and throughput per backend, execution provider and resolution.
+
+    ORT variants of a .pth come from <model>.onnx, <model>.fp16.onnx, <model>.int8.onnx beside it, or are exported
+    into a temporary folder. Warm-up runs are excluded; figures are medians and include host/device copies.
+    """
+    from rich.table import Table
+
+    from fasttx.runtime.bench import BenchRow, bench as run_bench, parse_sizes
+
+    size_list = parse_sizes(sizes)
+    backend_list = [b.strip() for b in backends.split(",") if b.strip()] if backends else None
+
+    def show(row: BenchRow) -> None:
+        result = f"{row.latency_ms:.1f} ms, {row.fps:.2f} img/s" if row.error is None else f"[red]{row.error}[/]"
+        err.print(f"  {row.backend:<9} {row.device:<26} {row.size:>9}  {result}", highlight=False)
+
+    report = run_bench(
+        model, size_list, backend_list, repeat=repeat, warmup=warmup, batch=batch, calibration=calibration, on_row=show
+    )
+    table = Table(title=f"{model.name}: median of {repeat} runs, batch {batch}")
+    for name in ("backend", "device", "size", "latency ms", "min ms", "images/s", "MP/s"):
+        table.add_column(name, justify="left" if name in ("backend", "device") else "right")
+    for row in report.rows:
+        device = row.device.removesuffix("ExecutionProvider")
+        size = row.size if row.size == f"{row.width}x{row.height}" else f"{row.size} {row.width}x{row.height}"
+        if row.error is not None:
+            table.add_row(row.backend, device, size, f"[red]{row.error}[/]", "", "", "")
+        else:
+            numbers = (row.latency_ms, row.min_ms, row.fps, row.megapixels_per_s)
+            table.add_row(row.backend, device, size, *(f"{v:.1f}" if v >= 10 else f"{v:.2f}" for v in numbers))
+    err.print(table)
+    for note in report.skipped:
+        err.print(f"[yellow]not measured[/]: {note}", highlight=False)
+    if as_json:
+        _print_json(report.to_dict())
 
 
 def main() -> None:

@@ -1,0 +1,252 @@
+"""`fasttx bench`: latency and throughput of one style model per backend, provider and resolution.
+
+Every backend is measured through the same `Session` interface stylize uses, so the numbers are what stylize gets
+(host<->device copies included). Warm-up runs (graph optimisation, cuDNN autotuning, TensorRT engine builds) are
+excluded; each figure is the median of `repeat` timed runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fasttx.errors import FasttxError
+from fasttx.io import load_model
+from fasttx.runtime.session import OrtSession, Session, TorchSession
+
+SIZE_NAMES = {"360p": (640, 360), "480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
+BACKENDS = ("torch", "ort", "ort-fp16", "ort-int8")
+VARIANT_OF = {"ort": "fp32", "ort-fp16": "fp16", "ort-int8": "int8"}
+
+
+@dataclass(frozen=True)
+class BenchSize:
+    label: str
+    width: int
+    height: int
+
+
+@dataclass
+class BenchRow:
+    backend: str  # torch | ort | ort-fp16 | ort-int8
+    device: str  # torch device, or the onnxruntime execution provider that ran it
+    size: str
+    width: int
+    height: int
+    batch: int
+    latency_ms: float | None = None  # median of the timed runs, per batch
+    min_ms: float | None = None
+    fps: float | None = None  # images per second: batch / median latency
+    megapixels_per_s: float | None = None
+    error: str | None = None  # why this combination has no numbers
+
+
+@dataclass
+class BenchReport:
+    model: str
+    repeat: int
+    warmup: int
+    rows: list[BenchRow] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # backends that could not run here, and why
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "repeat": self.repeat,
+            "warmup": self.warmup,
+            "rows": [asdict(r) for r in self.rows],
+            "skipped": self.skipped,
+        }
+
+
+def parse_sizes(text: str) -> list[BenchSize]:
+    """'256,512,720p,1080p,640x360' -> sizes: N is NxN, WxH is as written, 360p/480p/720p/1080p/4k are 16:9."""
+    sizes = []
+    for item in (part.strip().lower() for part in text.split(",") if part.strip()):
+        try:
+            if item in SIZE_NAMES:
+                width, height = SIZE_NAMES[item]
+            elif "x" in item:
+                width, height = (int(v) for v in item.split("x"))
+            else:
+                width = height = int(item)
+        except ValueError as e:
+            raise FasttxError(f"bad size {item!r} in --sizes; use N, WxH or one of {', '.join(SIZE_NAMES)}") from e
+        if width < 1 or height < 1:
+            raise FasttxError(f"bad size {item!r} in --sizes: width and height must be positive")
+        sizes.append(BenchSize(item, width, height))
+    if not sizes:
+        raise FasttxError("--sizes is empty")
+    return sizes
+
+
+def bench(
+    model: str | os.PathLike[str],
+    sizes: Sequence[BenchSize],
+    backends: Sequence[str] | None = None,
+    *,
+    repeat: int = 5,
+    warmup: int = 2,
+    batch: int = 1,
+    calibration: str | os.PathLike[str] | None = None,
+    on_row: Callable[[BenchRow], None] | None = None,
+) -> BenchReport:
+    """Time `model` on each backend x provider x size.
+
+    `backends` None: PyTorch and ORT fp32 everywhere, fp16 on GPU providers, int8 on the CPU when a file or
+    `calibration` photos exist. ORT variants of a `.pth` model come from `<stem>.onnx`, `<stem>.fp16.onnx`,
+    `<stem>.int8.onnx` beside it when present, else are exported into a temporary folder.
+    """
+    if repeat < 1 or warmup < 0 or batch < 1:
+        raise FasttxError("--repeat and --batch must be at least 1 and --warmup at least 0")
+    model = Path(model)
+    if not model.is_file():
+        raise FasttxError(f"no such model: {model}")
+    unknown = [b for b in backends or () if b not in BACKENDS]
+    if unknown:
+        raise FasttxError(f"unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}")
+    report = BenchReport(str(model), repeat, warmup)
+    with ExitStack() as stack:
+        for backend, device, open_session in _targets(model, backends, calibration, report.skipped, stack):
+            try:
+                session = open_session()
+            except FasttxError as e:
+                report.skipped.append(f"{backend} on {device}: {e}")
+                continue
+            for size in sizes:
+                row = _measure(session, backend, size, batch, repeat, warmup)
+                report.rows.append(row)
+                if on_row is not None:
+                    on_row(row)
+            del session
+    return report
+
+
+def _targets(
+    model: Path,
+    backends: Sequence[str] | None,
+    calibration: str | os.PathLike[str] | None,
+    skipped: list[str],
+    stack: ExitStack,
+) -> Iterator[tuple[str, str, Callable[[], Session]]]:
+    """(backend, device, session factory) for everything that can run here; what cannot is noted in `skipped`."""
+    from fasttx.runtime.session import ort_providers
+
+    gpu = torch.cuda.is_available()
+    ort_devices = ["cpu"]
+    for device in ("cuda", "tensorrt"):
+        try:
+            ort_providers(device)
+            ort_devices.append(device)
+        except FasttxError:
+            pass
+    if model.suffix.lower() == ".onnx":
+        from fasttx.export import read_metadata
+
+        backend = next((b for b, v in VARIANT_OF.items() if v == read_metadata(model).get("variant", "fp32")), "ort")
+        if backends and backend not in backends:
+            raise FasttxError(f"{model} is an {backend} model; benchmark other backends from the .pth it came from")
+        for device in ort_devices:
+            yield backend, device, lambda device=device: OrtSession(model, device)  # type: ignore[misc]
+        return
+    wanted = list(backends) if backends else ["torch", "ort", "ort-fp16", "ort-int8"]
+    if "torch" in wanted:
+        net, _ = load_model(model)
+        for device in ["cpu", *(["cuda"] if gpu else [])]:
+            # a copy per device: moving a network to a device moves it in place
+            yield "torch", device, lambda device=device: TorchSession(copy.deepcopy(net), torch.device(device))  # type: ignore[misc]
+    for backend in (b for b in wanted if b != "torch"):
+        variant = VARIANT_OF[backend]
+        devices = ort_devices
+        if backends is None:  # the defaults: each variant where it is meant to run
+            devices = (
+                [d for d in ort_devices if d != "cpu"]
+                if variant == "fp16"
+                else ["cpu"]
+                if variant == "int8"
+                else ort_devices
+            )
+        if not devices:
+            skipped.append(f"{backend}: no GPU provider here")
+            continue
+        path = _onnx_file(model, variant, calibration, skipped, stack, required=backends is not None)
+        if path is None:
+            continue
+        for device in devices:
+            yield backend, device, lambda device=device, path=path: OrtSession(path, device)  # type: ignore[misc]
+
+
+def _onnx_file(
+    model: Path,
+    variant: str,
+    calibration: str | os.PathLike[str] | None,
+    skipped: list[str],
+    stack: ExitStack,
+    required: bool,
+) -> Path | None:
+    """The model's ONNX `variant` beside it, or exported on the fly into a temporary folder."""
+    from fasttx.export import export_onnx, read_metadata
+
+    beside = model.with_suffix(".onnx" if variant == "fp32" else f".{variant}.onnx")
+    if beside.is_file() and read_metadata(beside).get("variant", "fp32") == variant:
+        return beside
+    if variant == "int8" and calibration is None:
+        if required:
+            skipped.append(f"ort-int8: no {beside.name} beside the model; pass --calibration PHOTOS to export one")
+        return None
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fasttx-bench-")))
+    path = folder / beside.name
+    try:
+        export_onnx(
+            model,
+            path,
+            fp16=variant == "fp16",
+            int8_calibration=calibration if variant == "int8" else None,
+            verify=False,
+        )
+    except FasttxError as e:
+        skipped.append(f"ort-{variant}: export failed ({e})")
+        return None
+    return path
+
+
+def _measure(session: Session, backend: str, size: BenchSize, batch: int, repeat: int, warmup: int) -> BenchRow:
+    row = BenchRow(backend, session.device, size.label, size.width, size.height, batch)
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(batch, 3, size.height, size.width, generator=gen)
+    frames = images.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    uint8_graph = isinstance(session, OrtSession) and session.uint8_io
+
+    def once() -> None:
+        if uint8_graph:
+            session.run_frames(frames)
+        else:
+            session.run(images)  # returns on the CPU, so GPU work is finished when it returns
+
+    times = []
+    try:
+        for _ in range(warmup):
+            once()
+        for _ in range(repeat):
+            start = time.perf_counter()
+            once()
+            times.append(time.perf_counter() - start)
+    except Exception as e:  # noqa: BLE001 - out of memory and provider failures come in many types; other rows still count
+        row.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200]
+        return row
+    median = statistics.median(times)
+    row.latency_ms = median * 1e3
+    row.min_ms = min(times) * 1e3
+    row.fps = batch / median
+    row.megapixels_per_s = batch * size.width * size.height / median / 1e6
+    return row

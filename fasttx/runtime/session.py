@@ -1,0 +1,187 @@
+"""Inference sessions: one small interface over onnxruntime (`.onnx`) and PyTorch (`.pth`).
+
+Callers hand a session either float32 NCHW RGB batches in [0, 1] (images) or uint8 NHWC RGB batches (decoded video
+frames, as PyAV gives them) and get the same layout back. Each backend takes the cheap route for what it holds:
+an ONNX graph exported with uint8 I/O eats frames as they are, a float graph gets them converted once.
+A session is built once per run (graph optimisation and provider start-up cost more than a frame).
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from fasttx.device import pick_device
+from fasttx.errors import FasttxError
+from fasttx.io import load_model
+from fasttx.nets.transformer import StyleNet
+
+ORT_DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+
+
+class Session(ABC):
+    """A loaded style network, ready to run batches."""
+
+    backend: str  # "torch" | "onnxruntime"
+    device: str  # where it runs, for people: "cpu", "cuda", "CUDAExecutionProvider", ...
+
+    @abstractmethod
+    def run(self, images: torch.Tensor) -> torch.Tensor:
+        """[N, 3, H, W] float32 RGB in [0, 1] (any device) -> stylised, same shape, float32 on the CPU."""
+
+    def run_frames(self, frames: np.ndarray) -> np.ndarray:
+        """[N, H, W, 3] uint8 RGB -> stylised, same shape and dtype."""
+        images = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
+        return to_frames(self.run(images))
+
+
+class TorchSession(Session):
+    """PyTorch eager on any device; also what tiling needs (hooks into the network's InstanceNorm layers)."""
+
+    backend = "torch"
+
+    def __init__(self, net: StyleNet, device: torch.device):
+        self.torch_device = device
+        self.device = str(device)
+        self.net = net.to(device).eval()
+        if device.type == "cuda":
+            self.net = self.net.to(memory_format=torch.channels_last)
+            torch.backends.cudnn.benchmark = True  # frames of one video share a size: autotune once
+
+    def run(self, images: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return self._forward(images.to(self.torch_device, torch.float32, non_blocking=True)).float().cpu()
+
+    def run_frames(self, frames: np.ndarray) -> np.ndarray:
+        # upload uint8 (a quarter of the bytes) and convert on the device
+        with torch.inference_mode():
+            x = (
+                torch.from_numpy(frames)
+                .to(self.torch_device, non_blocking=True)
+                .permute(0, 3, 1, 2)
+                .float()
+                .div_(255.0)
+            )
+            y = self._forward(x).mul_(255.0).round_().to(torch.uint8)
+            return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.torch_device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x).clamp_(0.0, 1.0)
+
+
+class OrtSession(Session):
+    """onnxruntime with the graph optimised once; the I/O convention is read from the graph's input type."""
+
+    backend = "onnxruntime"
+
+    def __init__(self, path: str | os.PathLike[str], device: str = "auto"):
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise FasttxError(f"no such model: {path}")
+        providers = ort_providers(device)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = os.cpu_count() or 0  # 0 lets onnxruntime pick
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # a chain of convs: nothing to run in parallel
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as e:  # onnxruntime raises its own types for foreign, corrupt or unsupported files
+            raise FasttxError(f"cannot load {path} with onnxruntime: {e}") from e
+        self.device = self.session.get_providers()[0]
+        wanted = providers[0] if isinstance(providers[0], str) else providers[0][0]
+        if device != "auto" and self.device != wanted:
+            raise FasttxError(f"onnxruntime could not start {wanted} for {path} (it fell back to {self.device})")
+        inputs, out = self.session.get_inputs(), self.session.get_outputs()[0]
+        if len(inputs) != 1:
+            raise FasttxError(f"{path}: expected one image input, found {len(inputs)} inputs")
+        inp = inputs[0]
+        self.input_name, self.output_name = inp.name, out.name
+        kinds = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
+        if inp.type not in kinds or len(inp.shape) != 4:
+            raise FasttxError(f"{path}: expected a 4-D float32 or uint8 image input, found {inp.type} {inp.shape}")
+        self.input_dtype = kinds[inp.type]
+        # the export convention: uint8 graphs take NHWC (decoded frames), float graphs NCHW in [0, 1]
+        self.uint8_io = self.input_dtype == np.uint8
+        channels = inp.shape[3] if self.uint8_io else inp.shape[1]
+        if isinstance(channels, int) and channels != 3:
+            raise FasttxError(f"{path}: input {inp.name} {inp.shape} is not {'NHWC' if self.uint8_io else 'NCHW'} RGB")
+
+    def run(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.detach().float().cpu()
+        if self.uint8_io:
+            return torch.from_numpy(self.run_frames(to_frames(images))).permute(0, 3, 1, 2).float().div_(255.0)
+        result = self._run(images.numpy().astype(self.input_dtype, copy=False))
+        return torch.from_numpy(result.astype(np.float32, copy=False)).clamp_(0.0, 1.0)
+
+    def run_frames(self, frames: np.ndarray) -> np.ndarray:
+        if self.uint8_io:
+            return self._run(frames)
+        return super().run_frames(frames)
+
+    def _run(self, feed: np.ndarray) -> Any:
+        (result,) = self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(feed)})
+        return result
+
+
+def to_frames(images: torch.Tensor) -> np.ndarray:
+    """[N, 3, H, W] float in [0, 1] -> [N, H, W, 3] uint8 (rounded, clamped)."""
+    return images.clamp(0, 1).mul(255.0).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+def ort_providers(device: str = "auto") -> list[str | tuple[str, dict[str, str]]]:
+    """onnxruntime execution providers for `device`: auto takes CUDA when it can really run, else the CPU.
+
+    onnxruntime-gpu lists CUDA even where no GPU (or no CUDA library) is present and then fails at session start,
+    so CUDA is asked for only when PyTorch sees a GPU too; `preload_dlls` first lets onnxruntime use the CUDA and
+    cuDNN libraries that PyTorch's wheels installed. TensorRT builds an engine per input shape (seconds to
+    minutes), which pays off for long videos only, so it is used when asked for by name; its engines are cached in
+    $XDG_CACHE_HOME/fasttx/tensorrt (~/.cache/...) so the next run at the same size starts at once.
+    """
+    import onnxruntime as ort
+
+    if device not in ORT_DEVICES:
+        raise FasttxError(f"--device {device} is not for ONNX models; choose from {', '.join(ORT_DEVICES)}")
+    available = ort.get_available_providers()
+    gpu = torch.cuda.is_available()
+    wanted = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}.get(device)
+    if wanted is not None and (wanted not in available or not gpu):
+        raise FasttxError(
+            f"--device {device} asked for, but {'no GPU is visible' if not gpu else f'onnxruntime lacks {wanted}'} here"
+        )
+    use_cuda = device in ("cuda", "tensorrt") or (device == "auto" and gpu and "CUDAExecutionProvider" in available)
+    if not use_cuda:
+        return ["CPUExecutionProvider"]
+    if hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()
+    gpu_providers: list[str | tuple[str, dict[str, str]]] = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device == "tensorrt":
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fasttx" / "tensorrt"
+        cache.mkdir(parents=True, exist_ok=True)
+        options = {
+            "trt_engine_cache_enable": "True",
+            "trt_engine_cache_path": str(cache),
+            "trt_timing_cache_enable": "True",
+        }
+        return [("TensorrtExecutionProvider", options), *gpu_providers]
+    return gpu_providers
+
+
+def open_session(model: str | os.PathLike[str], device: str = "auto") -> Session:
+    """`.onnx` -> onnxruntime, anything else -> a fasttx model file on PyTorch; `device` as for the CLI."""
+    model = Path(model)
+    if model.suffix.lower() == ".onnx":
+        return OrtSession(model, device)
+    if device == "tensorrt":
+        raise FasttxError("--device tensorrt needs an exported .onnx model (fasttx export)")
+    net, _ = load_model(model)
+    return TorchSession(net, pick_device(device))

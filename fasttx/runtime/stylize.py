@@ -1,0 +1,283 @@
+"""`fasttx stylize` without the CLI: images, folders and videos through one session, bad files skipped and reported.
+
+Images are decoded on a thread pool ahead of the network, consecutive images of one size go through it as one
+batch, and results are written (atomically) on the pool while the next batch runs. Videos go through
+`fasttx.runtime.video`. A file that cannot be read or written is reported on one line and skipped; the others go
+on, and the report lists the failures so the caller can exit non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from fasttx.errors import FasttxError
+from fasttx.io import load_image, save_image
+from fasttx.runtime.color import blend, check_strength, preserve_color
+from fasttx.runtime.images import Job, plan_jobs
+from fasttx.runtime.session import Session, TorchSession, open_session, to_frames
+from fasttx.runtime.tiling import stylize_tiled
+from fasttx.runtime.video import VideoResult, probe, stylize_video
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class StylizeOptions:
+    """Everything about how each input is stylized (the CLI's options minus paths, model and device)."""
+
+    max_size: int | None = None  # downscale so the long side is at most this (images and videos)
+    batch_size: int = 4  # images of one size or video frames per network call; tiles per call with `tile`
+    tile: int | None = None  # run images in tiles of this many pixels (PyTorch models only)
+    overlap: int = 32  # pixels shared by neighbouring tiles, blended
+    preserve_color: bool = False  # keep the photo's chroma, take only the luminance from the style
+    strength: float = 1.0  # 0: the photo, 1: full style; a pixel-space mix
+    crf: int = 18  # H.264 quality (lower is better; 18 is visually lossless for most content)
+
+
+class Stylizer:
+    """A session plus the per-image options: what every image and every frame goes through."""
+
+    def __init__(self, session: Session, options: StylizeOptions):
+        check_strength(options.strength)
+        if options.batch_size < 1:
+            raise FasttxError(f"--batch-size must be at least 1, got {options.batch_size}")
+        if options.max_size is not None and options.max_size < 1:
+            raise FasttxError(f"--max-size must be a positive number of pixels, got {options.max_size}")
+        if options.tile is not None and not isinstance(session, TorchSession):
+            raise FasttxError(
+                "--tile needs the PyTorch model (.pth): tiles share InstanceNorm statistics via hooks in the network"
+            )
+        self.session = session
+        self.options = options
+        self.plain = options.tile is None and not options.preserve_color and options.strength == 1.0
+
+    def images(self, images: torch.Tensor) -> torch.Tensor:
+        """[N, 3, H, W] float in [0, 1] -> stylised, same shape, on the CPU."""
+        opts = self.options
+        if opts.tile is not None:
+            assert isinstance(self.session, TorchSession)
+            out = torch.cat(
+                [
+                    stylize_tiled(self.session.net, image[None], opts.tile, opts.overlap, opts.batch_size)
+                    for image in images
+                ]
+            )
+        else:
+            out = self.session.run(images)
+        if opts.preserve_color:
+            out = preserve_color(out, images)
+        return blend(out, images, opts.strength)
+
+    def frames(self, frames: np.ndarray) -> np.ndarray:
+        """[N, H, W, 3] uint8 -> stylised, same shape; straight through the session when no option needs floats."""
+        if self.plain:
+            return self.session.run_frames(frames)
+        images = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
+        return to_frames(self.images(images))
+
+
+@dataclass
+class Failure:
+    source: Path
+    error: str
+
+
+@dataclass
+class StylizeReport:
+    """What a run wrote, what it could not, and how fast it went."""
+
+    backend: str
+    device: str
+    outputs: list[Path] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+    images: int = 0
+    frames: int = 0
+    videos: dict[str, VideoResult] = field(default_factory=dict)  # output path -> what was written
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "device": self.device,
+            "outputs": [str(p) for p in self.outputs],
+            "failed": [{"input": str(f.source), "error": f.error} for f in self.failed],
+            "images": self.images,
+            "videos": {path: asdict(result) for path, result in self.videos.items()},
+            "frames": self.frames,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def stylize_inputs(
+    model: str | os.PathLike[str],
+    inputs: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    options: StylizeOptions = StylizeOptions(),
+    *,
+    device: str = "auto",
+    overwrite: bool = False,
+    console: Console | None = None,
+    progress: bool = True,
+) -> StylizeReport:
+    """Stylize images, folders (mirrored under `output`) and videos with `model` (.pth or .onnx).
+
+    Argument mistakes (missing inputs, outputs that exist or would replace an input) raise FasttxError before any
+    work; unreadable inputs are reported on `console` and listed in the report's `failed`.
+    """
+    console = console or Console(stderr=True)
+    jobs = plan_jobs(inputs, output, overwrite)  # the cheap checks before loading the model
+    stylizer = Stylizer(open_session(model, device), options)
+    report = StylizeReport(stylizer.session.backend, stylizer.session.device)
+    start = time.perf_counter()
+
+    def failed(job: Job, error: str) -> None:
+        report.failed.append(Failure(job.source, error))
+        console.print(f"[yellow]skipped[/] {job.source}: {error}", highlight=False)
+
+    images = [job for job in jobs if job.kind == "image"]
+    videos = [job for job in jobs if job.kind == "video"]
+    with _progress_bar(console, progress) as bar:
+        if images:
+            task = bar.add_task("images", total=len(images), unit="img")
+
+            def written(job: Job) -> None:
+                report.outputs.append(job.target)
+                report.images += 1
+                bar.advance(task)
+
+            def lost(job: Job, error: str) -> None:
+                failed(job, error)
+                bar.advance(task)
+
+            _stylize_images(stylizer, images, written, lost)
+        for job in videos:
+            try:
+                total = probe(job.source, options.max_size).frames
+                task = bar.add_task(job.source.name, total=total, unit="frames")
+                result = stylize_video(
+                    job.source,
+                    job.target,
+                    stylizer.frames,
+                    batch_size=options.batch_size,
+                    max_size=options.max_size,
+                    crf=options.crf,
+                    on_frames=lambda n, task=task: bar.advance(task, n),  # type: ignore[misc]
+                )
+            except FasttxError as e:
+                failed(job, str(e))
+                continue
+            report.outputs.append(job.target)
+            report.videos[str(job.target)] = result
+            report.frames += result.frames
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _stylize_images(
+    stylizer: Stylizer, jobs: list[Job], written: Callable[[Job], None], lost: Callable[[Job, str], None]
+) -> None:
+    """Decode ahead on a pool, batch consecutive same-size images, write results on the pool."""
+    max_size = stylizer.options.max_size
+    batch_size = 1 if stylizer.options.tile is not None else stylizer.options.batch_size  # tiles batch instead
+    workers = min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers, thread_name_prefix="fasttx-io") as pool:
+        saves: deque[tuple[Job, Future[Any]]] = deque()
+        batch: list[tuple[Job, torch.Tensor]] = []
+
+        def collect(block: bool) -> None:
+            while saves and (block or saves[0][1].done()):
+                job, future = saves.popleft()
+                try:
+                    future.result()
+                except (FasttxError, OSError) as e:
+                    lost(job, str(e))
+                else:
+                    written(job)
+
+        def run_batch() -> None:
+            images = torch.stack([image for _, image in batch])
+            try:
+                results = stylizer.images(images)
+            except (MemoryError, torch.OutOfMemoryError):
+                size = f"{images.shape[-1]}x{images.shape[-2]}"
+                for job, _ in batch:
+                    lost(job, f"out of memory at {size}; use --max-size, --tile or a smaller --batch-size")
+            else:
+                saves.extend(
+                    (job, pool.submit(save_image, result, job.target)) for (job, _), result in zip(batch, results)
+                )
+            batch.clear()
+
+        def load(job: Job) -> torch.Tensor | FasttxError:
+            try:
+                return load_image(job.source, max_size=max_size)
+            except FasttxError as e:
+                return e
+
+        for job, image in zip(jobs, _prefetch(pool, load, jobs, depth=2 * batch_size + workers)):
+            if isinstance(image, FasttxError):
+                lost(job, str(image))
+                continue
+            if batch and (len(batch) == batch_size or batch[0][1].shape != image.shape):
+                run_batch()
+            batch.append((job, image))
+            collect(block=False)
+        if batch:
+            run_batch()
+        collect(block=True)
+
+
+def _prefetch(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], depth: int) -> Iterator[R]:
+    """`map(fn, items)` computed on `pool`, at most `depth` results ahead of the consumer, in order."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) > depth:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+class _RateColumn(ProgressColumn):
+    """Items per second of a task (images or frames), from rich's moving estimate."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        unit = task.fields.get("unit", "it")
+        return Text(f"{speed:.1f} {unit}/s" if speed else f"- {unit}/s", style="progress.data.speed")
+
+
+def _progress_bar(console: Console, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+    )

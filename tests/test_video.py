@@ -1,0 +1,198 @@
+"""Video end to end: frame count, frame rate, size (odd ones too), audio, GIF input, failures leave no file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fasttx.errors import FasttxError
+from fasttx.io import save_model
+from fasttx.nets.transformer import NetConfig, build_net
+from fasttx.runtime.session import open_session
+from fasttx.runtime.stylize import StylizeOptions, stylize_inputs
+from fasttx.runtime.video import probe, stylize_video
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    """Tensors here are tiny: one intra-op thread beats two that wait on each other on a busy 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.pth"
+    save_model(build_net(NetConfig(arch="tiny", output="direct")).eval(), path, {})
+    return path
+
+
+def make_video(
+    path: Path,
+    width: int,
+    height: int,
+    frames: int = 20,
+    fps: int = 10,
+    audio: str | None = "aac",
+    pixel_format: str = "yuv420p",
+) -> Path:
+    """A moving colour pattern, with a 440 Hz sine track of the same duration when `audio` names a codec."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, pixel_format
+        sound = None
+        if audio:
+            sound = out.add_stream(audio, rate=16000)
+            sound.layout = "mono"
+        yy, xx = np.mgrid[0:height, 0:width]
+        for i in range(frames):
+            rgb = np.stack([(xx * 4 + i * 10) % 256, (yy * 4) % 256, ((xx + yy) * 2 + i * 5) % 256], -1).astype(
+                np.uint8
+            )
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if sound is not None:
+            rate, total = 16000, 16000 * frames // fps
+            for start in range(0, total, 1024):
+                t = np.arange(start, min(start + 1024, total)) / rate
+                wave = (0.3 * np.sin(2 * np.pi * 440 * t))[None]
+                if audio == "pcm_s16le":
+                    chunk = av.AudioFrame.from_ndarray((wave * 32767).astype(np.int16), format="s16", layout="mono")
+                else:
+                    chunk = av.AudioFrame.from_ndarray(wave.astype(np.float32), format="flt", layout="mono")
+                chunk.sample_rate, chunk.pts, chunk.time_base = rate, start, Fraction(1, rate)
+                out.mux(sound.encode(chunk))
+            out.mux(sound.encode(None))
+    return path
+
+
+def decode(path: Path) -> tuple[list[np.ndarray], float | None, dict[str, object]]:
+    """RGB frames, seconds of audio, and stream facts of a video file."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        facts = {
+            "rate": stream.average_rate,
+            "codec": stream.codec_context.name,
+            "pix_fmt": stream.codec_context.pix_fmt,
+        }
+        facts["audio"] = (
+            container.streams.audio[0].codec_context.codec.canonical_name if container.streams.audio else None
+        )
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    seconds = None
+    if facts["audio"]:
+        with av.open(str(path)) as container:
+            audio = container.streams.audio[0]
+            seconds = sum(f.samples for f in container.decode(audio)) / audio.codec_context.sample_rate
+    return frames, seconds, facts
+
+
+def test_video_with_audio_keeps_frames_rate_size_and_sound(model: Path, tmp_path: Path) -> None:
+    source = make_video(tmp_path / "clip.mp4", 64, 48)
+    report = stylize_inputs(
+        model, [source], tmp_path / "out", StylizeOptions(batch_size=3), device="cpu", progress=False
+    )
+    target = tmp_path / "out" / "clip.mp4"
+    assert report.outputs == [target] and report.frames == 20 and not report.failed
+    assert report.videos[str(target)].audio == "copied (aac)"
+    frames, seconds, facts = decode(target)
+    originals, original_seconds, _ = decode(source)
+    assert len(frames) == 20 and frames[0].shape == (48, 64, 3)
+    assert facts["rate"] == 10 and facts["codec"] == "h264" and facts["pix_fmt"] == "yuv420p"
+    assert facts["audio"] == "aac" and seconds == pytest.approx(original_seconds, abs=0.07)
+    # every frame is the network's output for its own input frame, in order, up to H.264 loss: compared in luma,
+    # since 4:2:0 halves the chroma resolution of the network's fine texture
+    expected = luma(open_session(model, "cpu").run_frames(np.stack(originals)))
+    got = luma(np.stack(frames))
+    error = np.abs(got - expected).mean(axis=(1, 2))
+    assert error.max() < 6
+    assert np.abs(got[1:] - expected[:-1]).mean() > 3 * error.mean()  # a frame off would show
+
+
+def luma(frames: np.ndarray) -> np.ndarray:
+    return frames.astype(float) @ np.array([0.299, 0.587, 0.114])
+
+
+def test_odd_sized_video_keeps_its_exact_size(model: Path, tmp_path: Path) -> None:
+    source = make_video(tmp_path / "odd.mkv", 65, 49, frames=8, audio=None, pixel_format="yuv444p")
+    result = stylize_video(source, tmp_path / "odd_out.mkv", open_session(model, "cpu").run_frames, batch_size=4)
+    assert (result.width, result.height, result.frames, result.pixel_format) == (65, 49, 8, "yuv444p")
+    frames, _, facts = decode(tmp_path / "odd_out.mkv")
+    assert len(frames) == 8 and frames[0].shape == (49, 65, 3) and facts["audio"] is None
+
+
+def test_gif_becomes_mp4_and_pcm_audio_is_reencoded(model: Path, tmp_path: Path) -> None:
+    images = [Image.fromarray(np.full((30, 40, 3), 40 * i, np.uint8)) for i in range(6)]
+    images[0].save(tmp_path / "anim.gif", save_all=True, append_images=images[1:], duration=100, loop=0)
+    avi = make_video(tmp_path / "talk.avi", 48, 32, frames=10, audio="pcm_s16le")
+    report = stylize_inputs(model, [tmp_path / "anim.gif", avi], tmp_path / "out", device="cpu", progress=False)
+    assert sorted(p.name for p in report.outputs) == ["anim.mp4", "talk.mp4"]  # H.264 needs mp4, not gif/avi
+    frames, _, facts = decode(tmp_path / "out" / "anim.mp4")
+    assert len(frames) == 6 and frames[0].shape == (30, 40, 3) and facts["rate"] == 10
+    assert report.videos[str(tmp_path / "out" / "talk.mp4")].audio == "re-encoded (pcm_s16le -> aac)"
+    frames, seconds, facts = decode(tmp_path / "out" / "talk.mp4")
+    assert len(frames) == 10 and facts["audio"] == "aac" and seconds == pytest.approx(1.0, abs=0.07)
+
+
+def test_mp3_in_avi_is_copied_into_mp4(model: Path, tmp_path: Path) -> None:
+    source = make_video(tmp_path / "song.avi", 32, 32, frames=10, audio="libmp3lame")
+    result = stylize_video(source, tmp_path / "song.mp4", open_session(model, "cpu").run_frames)
+    assert result.audio == "copied (mp3)"  # the format's name, not the decoder's (mp3float)
+    frames, seconds, facts = decode(tmp_path / "song.mp4")
+    assert len(frames) == 10 and facts["audio"] == "mp3" and seconds == pytest.approx(1.0, abs=0.1)
+
+
+def test_unreadable_video_is_reported_and_leaves_no_file(model: Path, tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+    make_video(tmp_path / "in" / "good.mp4", 32, 32, frames=4, audio=None)
+    report = stylize_inputs(model, [tmp_path / "in"], tmp_path / "out", device="cpu", progress=False)
+    assert [f.source.name for f in report.failed] == ["broken.mp4"] and "broken.mp4" in report.failed[0].error
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.mp4"]
+
+
+def test_failure_mid_video_leaves_no_partial_file(model: Path, tmp_path: Path) -> None:
+    source = make_video(tmp_path / "clip.mp4", 32, 32, frames=12)
+    target = tmp_path / "out" / "clip.mp4"
+    session = open_session(model, "cpu")
+    calls = []
+
+    def fail_on_third_batch(frames: np.ndarray) -> np.ndarray:
+        calls.append(len(frames))
+        if len(calls) == 3:
+            raise FasttxError("the network broke")
+        return session.run_frames(frames)
+
+    with pytest.raises(FasttxError, match="the network broke"):
+        stylize_video(source, target, fail_on_third_batch, batch_size=2)
+    assert calls == [2, 2, 2]
+    assert list((tmp_path / "out").iterdir()) == []  # neither the video nor a temp file
+
+
+def test_probe_reads_size_rate_and_audio(tmp_path: Path) -> None:
+    info = probe(make_video(tmp_path / "clip.mp4", 64, 48, frames=5), max_size=32)
+    assert (info.width, info.height, info.rate, info.frames, info.audio) == (32, 24, 10, 5, "aac")
+    with pytest.raises(FasttxError, match="cannot read video"):
+        probe(tmp_path / "missing.mp4")
+
+
+@pytest.mark.slow
+def test_shared_gif(model: Path, tmp_path: Path, shared_data: Path) -> None:
+    source = shared_data / "video" / "sintel_2s.gif"
+    options = StylizeOptions(max_size=64, batch_size=25)
+    report = stylize_inputs(model, [source], tmp_path / "sintel.mp4", options, device="cpu", progress=False)
+    result = report.videos[str(tmp_path / "sintel.mp4")]
+    assert (result.frames, result.width, result.height, result.fps, result.audio) == (50, 64, 26, 25.0, "none")
+    assert result.pixel_format == "yuv420p"  # a size fasttx picks is even
