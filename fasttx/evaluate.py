@@ -171,41 +171,19 @@ def _stylize(model: Stylizer, photo: Tensor, path: str | os.PathLike[str]) -> Te
 
 def load_stylizer(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> tuple[Stylizer, dict[str, Any]]:
     """A model file as a function of images, with its metadata: `.pth` via fasttx.io on `device`, `.onnx` via
-    onnxruntime on the CPU (it takes and returns tensors on any device)."""
+    the runtime's onnxruntime session on the CPU (it takes and returns tensors on any device)."""
     path = Path(path)
     if path.suffix.lower() == ".onnx":
-        return _onnx_stylizer(path), {}
+        from fasttx.export import read_metadata
+        from fasttx.runtime.session import OrtSession
+
+        session = OrtSession(path, device="cpu")
+        meta: dict[str, Any] = {}
+        for key, value in read_metadata(path).items():
+            try:
+                meta[key] = json.loads(value)
+            except json.JSONDecodeError:
+                meta[key] = value
+        return (lambda image: session.run(image).to(image.device)), meta
     net, meta = load_model(path)
     return net.to(device), meta
-
-
-def _onnx_stylizer(path: Path) -> Stylizer:
-    """onnxruntime on the CPU; float or uint8 (0..255) I/O, NCHW or NHWC, told from the graph's declared types."""
-    import onnxruntime as ort
-
-    if not path.is_file():
-        raise FasttxError(f"no such model: {path}")
-    try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as e:  # onnxruntime raises its own exception types for foreign or corrupt files
-        raise FasttxError(f"cannot load {path} with onnxruntime: {e}") from e
-    inp, out = session.get_inputs()[0], session.get_outputs()[0]
-    dtypes = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
-    if inp.type not in dtypes or out.type not in dtypes:
-        raise FasttxError(f"{path}: unsupported input/output types {inp.type} / {out.type}")
-
-    def run(image: Tensor) -> Tensor:
-        x = image.detach().float().cpu()
-        if inp.shape[-1] == 3:
-            x = x.permute(0, 2, 3, 1)
-        if inp.type == "tensor(uint8)":
-            x = x.clamp(0, 1).mul(255).round()
-        (y,) = session.run([out.name], {inp.name: np.ascontiguousarray(x.numpy().astype(dtypes[inp.type]))})
-        result = torch.from_numpy(np.asarray(y, dtype=np.float32))
-        if out.type == "tensor(uint8)":
-            result = result / 255
-        if out.shape[-1] == 3:
-            result = result.permute(0, 3, 1, 2)
-        return result.to(image.device)
-
-    return run
