@@ -54,30 +54,32 @@ class RangeHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         data, rng = self.server.payload, self.headers.get("Range")
         if self.path != "/train2014.zip":
-            self.send_error(404)
             self.server.log.append(Served(rng, 404, 0))
+            self.send_error(404)
             return
         start, status = 0, 200
         if rng is not None and self.server.honour_range:
             start, status = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1)), 206
             if start >= len(data):
+                self.server.log.append(Served(rng, 416, 0))
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(data)}")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                self.server.log.append(Served(rng, 416, 0))
                 return
         body = data[start:]
+        promised = len(body)
+        if self.server.cut_next_after is not None:  # a dropped connection: promise everything, send less
+            body, self.server.cut_next_after = body[: self.server.cut_next_after], None
+        # Logged before anything is sent: the client may act on the response before this thread runs again.
+        self.server.log.append(Served(rng, status, len(body)))
         self.send_response(status)
         self.send_header("Content-Type", "application/zip")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(promised))
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.end_headers()
-        if self.server.cut_next_after is not None:  # a dropped connection: promise everything, send less
-            body, self.server.cut_next_after = body[: self.server.cut_next_after], None
         self.wfile.write(body)
-        self.server.log.append(Served(rng, status, len(body)))
 
     def log_message(self, format: str, *args: object) -> None:  # keep pytest output clean
         pass
