@@ -1,6 +1,7 @@
 """Quality at a fixed budget: the fasttx default recipe vs the pytorch/examples recipe, judged by `fasttx evaluate`.
 
-    python bench/quality.py [--styles starry_night,great_wave] [--steps 1000] [--image-size 128] [--vgg-weights hed]
+    python bench/quality.py [--styles starry_night,great_wave] [--recipes fasttx,examples] [--steps 1000] [--image-size 128]
+    python bench/quality.py --recipes fasttx,fasttx:lr=3e-3,fasttx:lr=3e-3:style_weight=3 --steps 500 --results bench/results/tuning
 
 Budget (the quality issue's): `--steps` Adam steps at `--image-size` px, batch 4, on ../shared/data/photos minus the
 Kodak photos, which are held out and used for the evaluation (content and style distances at 256 px, see
@@ -11,17 +12,22 @@ fasttx/evaluate.py). Recipes:
             inputs 255 x 0.226 = 57.6 times larger than torchvision's ImageNet normalisation; with ReLU networks
             features scale by that factor k, so feature MSE scales by k^2 and Gram MSE by k^4: the weights become
             1e5 / k^2 and 1e10 / k^4 (k = 1 for torchvision weights).
-Writes bench/results/quality/<style>/<recipe>/ (train.jsonl, evaluation JSON, contact sheet) and prints a Markdown
+  RECIPE:key=value:...  a recipe with settings changed, for tuning studies; keys are fields of TrainConfig,
+            LossConfig or NetConfig (lr, lr_schedule, style_weight, content_layer, tv_weight, style_size, ...).
+Writes <results>/<style>/<recipe>/ (train.jsonl, evaluation JSON, contact sheet) and prints a Markdown
 table for the README.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import tempfile
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -39,12 +45,41 @@ HELD_OUT = ["kodak_kodim01.jpg", "kodak_kodim03.jpg", "kodak_kodim07.jpg", "koda
 CAFFE_SCALE = 255 * 0.226  # caffe input units per torchvision-normalised input unit
 
 
-def recipe(name: str, vgg_weights: str) -> tuple[NetConfig, LossConfig]:
+def literal(text: str) -> Any:
+    """'3e-3' -> 0.003, '256' -> 256, 'None' -> None, 'cosine' -> 'cosine'."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def recipe(spec: str, vgg_weights: str) -> tuple[NetConfig, LossConfig, dict[str, Any]]:
+    """'fasttx' | 'examples', optionally followed by ':key=value' overrides -> net, loss and TrainConfig settings."""
+    name, *overrides = spec.split(":")
     if name == "fasttx":
-        return NetConfig(), LossConfig()
-    k = 1.0 if vgg_weights == "torchvision" else CAFFE_SCALE
-    loss = LossConfig(content_weight=1e5 / k**2, style_weight=1e10 / k**4, relative=False)
-    return NetConfig(output="direct"), loss
+        net, loss = NetConfig(), LossConfig()
+    elif name == "examples":
+        k = 1.0 if vgg_weights == "torchvision" else CAFFE_SCALE
+        net, loss = NetConfig(output="direct"), LossConfig(content_weight=1e5 / k**2, style_weight=1e10 / k**4, relative=False)
+    else:
+        raise SystemExit(f"unknown recipe {name!r}: fasttx or examples")
+    train_settings: dict[str, Any] = {}
+    for item in overrides:
+        key, _, text = item.partition("=")
+        for target in (TrainConfig, LossConfig, NetConfig):
+            field = next((f for f in fields(target) if f.name == key), None)
+            if field is not None:
+                break
+        else:
+            raise SystemExit(f"unknown setting {key!r} in recipe {spec!r}")
+        value = literal(text)
+        if target is LossConfig:
+            loss = replace(loss, **{key: value})
+        elif target is NetConfig:
+            net = replace(net, **{key: value})
+        else:
+            train_settings[key] = value
+    return net, loss, train_settings
 
 
 def main() -> None:
@@ -55,6 +90,7 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--vgg-weights", default="hed")
     parser.add_argument("--eval-size", type=int, default=256)
+    parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
 
     photos = sorted(p for p in (SHARED / "photos").iterdir() if p.suffix == ".jpg")
@@ -70,8 +106,8 @@ def main() -> None:
         for style_name in args.styles.split(","):
             style = SHARED / "styles" / f"{style_name}.jpg"
             for recipe_name in args.recipes.split(","):
-                out = RESULTS / style_name / recipe_name
-                net_cfg, loss_cfg = recipe(recipe_name, args.vgg_weights)
+                out = args.results / style_name / recipe_name
+                net_cfg, loss_cfg, settings = recipe(recipe_name, args.vgg_weights)
                 cfg = TrainConfig(
                     style=[str(style)],
                     dataset=str(train_dir),
@@ -86,6 +122,7 @@ def main() -> None:
                     checkpoint_every=args.steps,
                     preview=[str(p) for p in held_out[:4]],
                     onnx=False,
+                    **settings,
                 )
                 result = train(cfg)
                 net, _ = load_model(result.model)

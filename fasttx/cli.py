@@ -520,7 +520,18 @@ def info(
 
 @app.command()
 def bench(
-    model: Annotated[Path, typer.Option("--model", "-m", help="A trained model.pth (or one exported .onnx).")],
+    models: Annotated[
+        Optional[list[Path]],
+        typer.Option("--model", "-m", help="A trained model.pth (or an exported .onnx); repeat to compare several."),
+    ] = None,
+    archs: Annotated[
+        Optional[str],
+        typer.Option(
+            "--arch",
+            help="Also time untrained architectures (speed does not depend on the weights): names, comma-separated, "
+            "or 'all'. Prints each one's parameters and MACs per 720p frame.",
+        ),
+    ] = None,
     sizes: Annotated[str, typer.Option(help="Comma-separated: N (NxN), WxH, 360p, 480p, 720p, 1080p, 4k.")] = "256,512,720p,1080p",
     backends: Annotated[
         Optional[str],
@@ -535,38 +546,59 @@ def bench(
     calibration: Annotated[
         Optional[Path], typer.Option(help="Photos to calibrate an int8 export when no <model>.int8.onnx sits beside the model.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print every row as JSON on stdout.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print everything as JSON on stdout.")] = False,
 ) -> None:
-    """Measure latency and throughput per backend, execution provider and resolution.
+    """Measure latency and throughput per model, backend, execution provider and resolution, as one table of ratios.
 
-    ORT variants of a .pth come from <model>.onnx, <model>.fp16.onnx, <model>.int8.onnx beside it, or are exported
-    into a temporary folder. Warm-up runs are excluded; figures are medians and include host/device copies.
+    The "speedup" column divides the first row's latency at each size (the first model on its first backend,
+    PyTorch eager by default) by each row's, so all ratios come from one run on one machine state. ORT variants of a
+    .pth come from <model>.onnx, <model>.fp16.onnx, <model>.int8.onnx beside it, or are exported into a temporary
+    folder. Warm-up runs are excluded; figures are medians and include host/device copies.
+
+    Example: fasttx bench --arch all --sizes 256,720p,1080p --calibration photos/
     """
     from rich.table import Table
 
-    from fasttx.runtime.bench import BenchRow, bench as run_bench, parse_sizes
+    from fasttx.runtime.bench import BenchRow, bench as run_bench, parse_archs, parse_sizes
 
     size_list = parse_sizes(sizes)
+    arch_list = parse_archs(archs) if archs else []
     backend_list = [b.strip() for b in backends.split(",") if b.strip()] if backends else None
 
     def show(row: BenchRow) -> None:
         result = f"{row.latency_ms:.1f} ms, {row.fps:.2f} img/s" if row.error is None else f"[red]{row.error}[/]"
-        err.print(f"  {row.backend:<9} {row.device:<26} {row.size:>9}  {result}", highlight=False)
+        err.print(f"  {row.model:<12} {row.backend:<9} {row.device:<26} {row.size:>9}  {result}", highlight=False)
 
     report = run_bench(
-        model, size_list, backend_list, repeat=repeat, warmup=warmup, batch=batch, calibration=calibration, on_row=show
+        models or [],
+        size_list,
+        backend_list,
+        archs=arch_list,
+        repeat=repeat,
+        warmup=warmup,
+        batch=batch,
+        calibration=calibration,
+        on_row=show,
     )
-    table = Table(title=f"{model.name}: median of {repeat} runs, batch {batch}")
-    for name in ("backend", "device", "size", "latency ms", "min ms", "images/s", "MP/s"):
-        table.add_column(name, justify="left" if name in ("backend", "device") else "right")
-    for row in report.rows:
+    sizes_table = Table(title="models")
+    for name in ("model", "arch", "parameters", "GMAC per 720p frame"):
+        sizes_table.add_column(name, justify="left" if name in ("model", "arch") else "right")
+    for m in report.models:
+        params = "?" if m.params is None else f"{m.params:,}"
+        sizes_table.add_row(m.name, m.arch, params, "?" if m.gmacs_720p is None else f"{m.gmacs_720p:.2f}")
+    err.print(sizes_table)
+    table = Table(title=f"median of {repeat} runs, batch {batch}; speedup: vs the first row of each size")
+    for name in ("model", "backend", "device", "size", "latency ms", "min ms", "images/s", "MP/s", "speedup"):
+        table.add_column(name, justify="left" if name in ("model", "backend", "device") else "right")
+    for row in sorted(report.rows, key=lambda r: [s.label for s in size_list].index(r.size)):
         device = row.device.removesuffix("ExecutionProvider")
         size = row.size if row.size == f"{row.width}x{row.height}" else f"{row.size} {row.width}x{row.height}"
         if row.error is not None:
-            table.add_row(row.backend, device, size, f"[red]{row.error}[/]", "", "", "")
+            table.add_row(row.model, row.backend, device, size, f"[red]{row.error}[/]", "", "", "", "")
         else:
             numbers = (row.latency_ms, row.min_ms, row.fps, row.megapixels_per_s)
-            table.add_row(row.backend, device, size, *(f"{v:.1f}" if v >= 10 else f"{v:.2f}" for v in numbers))
+            cells = [f"{v:.1f}" if v >= 10 else f"{v:.2f}" for v in numbers]
+            table.add_row(row.model, row.backend, device, size, *cells, f"{row.speedup:.1f}x")
     err.print(table)
     for note in report.skipped:
         err.print(f"[yellow]not measured[/]: {note}", highlight=False)

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 from fasttx.cli import app
 from fasttx.errors import FasttxError
 from fasttx.io import load_image, save_model
-from fasttx.nets.transformer import ConvLayer, NetConfig, StyleNet, UpsampleConv, build_net
+from fasttx.nets.transformer import ARCHITECTURES, ConvLayer, NetConfig, StyleNet, UpsampleConv, build_net, count_macs
 from fasttx.runtime import tiling
-from fasttx.runtime.bench import bench, parse_sizes
+from fasttx.runtime.bench import bench, parse_archs, parse_sizes
 from fasttx.runtime.color import blend, preserve_color
 from fasttx.runtime.images import plan_jobs
 from fasttx.runtime.session import OrtSession, TorchSession, open_session, ort_providers
@@ -390,7 +390,7 @@ def test_bench_measures_each_backend_and_size(model_dir: Path, tmp_path: Path) -
         (tmp_path / name).write_bytes((model_dir / name).read_bytes())
     rows = []
     report = bench(
-        tmp_path / "tiny.pth",
+        [tmp_path / "tiny.pth"],
         parse_sizes("32,48x24"),
         ["torch", "ort"],
         repeat=3,
@@ -398,6 +398,7 @@ def test_bench_measures_each_backend_and_size(model_dir: Path, tmp_path: Path) -
         batch=2,
         on_row=rows.append,
     )
+    assert {r.model for r in report.rows} == {str(tmp_path / "tiny.pth")}
     assert [(r.backend, r.device, r.size) for r in report.rows] == [
         ("torch", "cpu", "32"),
         ("torch", "cpu", "48x24"),
@@ -411,5 +412,45 @@ def test_bench_measures_each_backend_and_size(model_dir: Path, tmp_path: Path) -
         assert row.fps == pytest.approx(2 * 1000 / row.latency_ms)
         assert row.megapixels_per_s == pytest.approx(row.fps * row.width * row.height / 1e6)
     assert json.loads(json.dumps(report.to_dict()))["rows"][0]["backend"] == "torch"
-    int8 = bench(tmp_path / "tiny.pth", parse_sizes("32"), ["ort-int8"], repeat=1, warmup=0)
+    int8 = bench([tmp_path / "tiny.pth"], parse_sizes("32"), ["ort-int8"], repeat=1, warmup=0)
     assert not int8.rows and "--calibration" in int8.skipped[0]
+
+
+def test_bench_compares_models_and_architectures_in_one_table(model_dir: Path) -> None:
+    report = bench(
+        [model_dir / "tiny.onnx"], parse_sizes("40,24x16"), ["torch", "ort"], archs=["tiny", "small"], repeat=2, warmup=0
+    )
+    # the ONNX file's architecture comes from its metadata; untrained architectures are built from the registry
+    assert [(m.name, m.arch) for m in report.models] == [(str(model_dir / "tiny.onnx"), "tiny"), ("tiny", "tiny"), ("small", "small")]
+    tiny, small = build_net(NetConfig(arch="tiny")), build_net(NetConfig(arch="small"))
+    assert report.models[1].params == sum(p.numel() for p in tiny.parameters())
+    assert report.models[2].params == sum(p.numel() for p in small.parameters())
+    assert report.models[2].gmacs_720p == pytest.approx(count_macs(small, 720, 1280) / 1e9)
+    assert report.models[0].gmacs_720p == report.models[1].gmacs_720p < report.models[2].gmacs_720p
+    assert [(r.model, r.backend) for r in report.rows if r.size == "40"] == [
+        (str(model_dir / "tiny.onnx"), "ort"),
+        ("tiny", "torch"),
+        ("tiny", "ort"),
+        ("small", "torch"),
+        ("small", "ort"),
+    ]
+    for size in ("40", "24x16"):
+        rows = [r for r in report.rows if r.size == size]
+        assert rows[0].speedup == 1.0
+        for row in rows:
+            assert row.speedup == pytest.approx(rows[0].latency_ms / row.latency_ms)
+    with pytest.raises(FasttxError, match="unknown architecture"):
+        parse_archs("tiny,huge")
+    assert parse_archs("all") == sorted(ARCHITECTURES)
+
+
+def test_bench_cli_prints_architecture_costs_and_json() -> None:
+    result = runner.invoke(
+        app, ["bench", "--arch", "tiny", "--sizes", "24", "--backends", "torch", "--repeat", "1", "--warmup", "0", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["models"][0]["arch"] == "tiny" and report["models"][0]["params"] > 0
+    assert [(r["model"], r["backend"], r["speedup"]) for r in report["rows"]] == [("tiny", "torch", 1.0)]
+    assert "GMAC per 720p frame" in result.stderr
+    assert runner.invoke(app, ["bench", "--sizes", "24"]).exit_code != 0  # nothing to measure

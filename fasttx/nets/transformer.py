@@ -7,6 +7,7 @@ run the body, crop back. The bodies only see sizes they can handle, and know not
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -227,7 +228,10 @@ register("tiny")(lambda: CompactNet((8, 16, 32), blocks=3))
 
 
 def count_macs(net: nn.Module, height: int, width: int) -> int:
-    """Multiply-accumulates of the convolutions for one [1, 3, height, width] image (the cost that matters)."""
+    """Multiply-accumulates of the convolutions for one [1, 3, height, width] image (the cost that matters).
+
+    Runs a copy of the network on the meta device: shapes only, no arithmetic, so it is instant at any size.
+    """
     total = 0
 
     def add(module: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor) -> None:
@@ -236,11 +240,9 @@ def count_macs(net: nn.Module, height: int, width: int) -> int:
         kh, kw = module.kernel_size
         total += output.numel() * (module.in_channels // module.groups) * kh * kw
 
-    hooks = [m.register_forward_hook(add) for m in net.modules() if isinstance(m, nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            net(torch.zeros(1, 3, height, width))
-    finally:
-        for hook in hooks:
-            hook.remove()
+    probe = copy.deepcopy(net).to("meta")
+    for conv in (m for m in probe.modules() if isinstance(m, nn.Conv2d)):
+        conv.register_forward_hook(add)
+    with torch.no_grad():
+        probe(torch.zeros(1, 3, height, width, device="meta"))
     return total

@@ -1,6 +1,7 @@
-"""`fasttx bench`: latency and throughput of one style model per backend, provider and resolution.
+"""`fasttx bench`: latency and throughput of style models per backend, provider and resolution.
 
-Every backend is measured through the same `Session` interface stylize uses, so the numbers are what stylize gets
+Several models (trained files, or untrained architectures from the registry: speed does not depend on the weights)
+go into one run, so their ratios come from the same machine state. Every backend is measured through the same `Session` interface stylize uses, so the numbers are what stylize gets
 (host<->device copies included). Warm-up runs (graph optimisation, cuDNN autotuning, TensorRT engine builds) are
 excluded; each figure is the median of `repeat` timed runs.
 """
@@ -8,6 +9,7 @@ excluded; each figure is the median of `repeat` timed runs.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import statistics
 import tempfile
@@ -21,7 +23,8 @@ from typing import Any
 import torch
 
 from fasttx.errors import FasttxError
-from fasttx.io import load_model
+from fasttx.io import load_model, save_model
+from fasttx.nets.transformer import ARCHITECTURES, NetConfig, StyleNet, build_net, count_macs
 from fasttx.runtime.session import OrtSession, Session, TorchSession
 
 SIZE_NAMES = {"360p": (640, 360), "480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
@@ -37,7 +40,16 @@ class BenchSize:
 
 
 @dataclass
+class ModelInfo:
+    name: str  # as given: a path, or an architecture name for an untrained one
+    arch: str
+    params: int | None  # None: unknown (an ONNX file from elsewhere)
+    gmacs_720p: float | None  # convolution multiply-accumulates per 1280x720 frame, in billions
+
+
+@dataclass
 class BenchRow:
+    model: str  # ModelInfo.name
     backend: str  # torch | ort | ort-fp16 | ort-int8
     device: str  # torch device, or the onnxruntime execution provider that ran it
     size: str
@@ -48,12 +60,13 @@ class BenchRow:
     min_ms: float | None = None
     fps: float | None = None  # images per second: batch / median latency
     megapixels_per_s: float | None = None
+    speedup: float | None = None  # the first measured row of this size (first model, first backend) / this row
     error: str | None = None  # why this combination has no numbers
 
 
 @dataclass
 class BenchReport:
-    model: str
+    models: list[ModelInfo]
     repeat: int
     warmup: int
     rows: list[BenchRow] = field(default_factory=list)
@@ -61,7 +74,7 @@ class BenchReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model": self.model,
+            "models": [asdict(m) for m in self.models],
             "repeat": self.repeat,
             "warmup": self.warmup,
             "rows": [asdict(r) for r in self.rows],
@@ -90,46 +103,93 @@ def parse_sizes(text: str) -> list[BenchSize]:
     return sizes
 
 
+def parse_archs(text: str) -> list[str]:
+    """'small,tiny' -> those registry names; 'all' -> every registered architecture."""
+    names = sorted(ARCHITECTURES) if text.strip() == "all" else [a.strip() for a in text.split(",") if a.strip()]
+    unknown = [a for a in names if a not in ARCHITECTURES]
+    if unknown:
+        raise FasttxError(f"unknown architecture {unknown[0]!r}; choose from all, {', '.join(sorted(ARCHITECTURES))}")
+    return names
+
+
+def model_info(name: str, net: StyleNet) -> ModelInfo:
+    """Parameters and 720p MACs: what an architecture costs, independent of the machine."""
+    params = sum(p.numel() for p in net.parameters())
+    return ModelInfo(name, net.config.arch, params, count_macs(net, 720, 1280) / 1e9)
+
+
 def bench(
-    model: str | os.PathLike[str],
+    models: Sequence[str | os.PathLike[str]],
     sizes: Sequence[BenchSize],
     backends: Sequence[str] | None = None,
     *,
+    archs: Sequence[str] = (),
     repeat: int = 5,
     warmup: int = 2,
     batch: int = 1,
     calibration: str | os.PathLike[str] | None = None,
     on_row: Callable[[BenchRow], None] | None = None,
 ) -> BenchReport:
-    """Time `model` on each backend x provider x size.
+    """Time each of `models`, then each untrained architecture in `archs`, on each backend x provider x size.
 
     `backends` None: PyTorch and ORT fp32 everywhere, fp16 on GPU providers, int8 on the CPU when a file or
     `calibration` photos exist. ORT variants of a `.pth` model come from `<stem>.onnx`, `<stem>.fp16.onnx`,
-    `<stem>.int8.onnx` beside it when present, else are exported into a temporary folder.
+    `<stem>.int8.onnx` beside it when present, else are exported into a temporary folder. Each row's `speedup`
+    compares it with the first row measured at its size.
     """
     if repeat < 1 or warmup < 0 or batch < 1:
         raise FasttxError("--repeat and --batch must be at least 1 and --warmup at least 0")
-    model = Path(model)
-    if not model.is_file():
-        raise FasttxError(f"no such model: {model}")
+    if not models and not archs:
+        raise FasttxError("nothing to measure: give --model files and/or --arch names")
+    paths = [Path(m) for m in models]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise FasttxError(f"no such model: {missing[0]}")
     unknown = [b for b in backends or () if b not in BACKENDS]
     if unknown:
         raise FasttxError(f"unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}")
-    report = BenchReport(str(model), repeat, warmup)
+    report = BenchReport([], repeat, warmup)
+    baseline: dict[str, float] = {}
     with ExitStack() as stack:
-        for backend, device, open_session in _targets(model, backends, calibration, report.skipped, stack):
-            try:
-                session = open_session()
-            except FasttxError as e:
-                report.skipped.append(f"{backend} on {device}: {e}")
-                continue
-            for size in sizes:
-                row = _measure(session, backend, size, batch, repeat, warmup)
-                report.rows.append(row)
-                if on_row is not None:
-                    on_row(row)
-            del session
+        named = [(str(p), p) for p in paths] + [(a, _untrained(a, stack)) for a in archs]
+        for name, path in named:
+            report.models.append(_describe(name, path))
+            for backend, device, open_session in _targets(path, backends, calibration, report.skipped, stack):
+                try:
+                    session = open_session()
+                except FasttxError as e:
+                    report.skipped.append(f"{name}: {backend} on {device}: {e}")
+                    continue
+                for size in sizes:
+                    row = _measure(session, name, backend, size, batch, repeat, warmup)
+                    if row.latency_ms is not None:
+                        baseline.setdefault(size.label, row.latency_ms)
+                        row.speedup = baseline[size.label] / row.latency_ms
+                    report.rows.append(row)
+                    if on_row is not None:
+                        on_row(row)
+                del session
     return report
+
+
+def _untrained(arch: str, stack: ExitStack) -> Path:
+    """A model file of freshly initialised `arch` weights in a temporary folder (timing needs no training)."""
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fasttx-bench-")))
+    torch.manual_seed(0)
+    return save_model(build_net(NetConfig(arch=arch)), folder / f"{arch}.pth", {"untrained": True})
+
+
+def _describe(name: str, path: Path) -> ModelInfo:
+    """Size and cost of a model file; an ONNX file's architecture is rebuilt from its `net` metadata."""
+    if path.suffix.lower() == ".onnx":
+        from fasttx.export import read_metadata
+
+        net_config = read_metadata(path).get("net")
+        if net_config is None:  # not exported by fasttx
+            return ModelInfo(name, "?", None, None)
+        return model_info(name, build_net(NetConfig(**json.loads(net_config))))
+    net, _ = load_model(path)
+    return model_info(name, net)
 
 
 def _targets(
@@ -220,8 +280,10 @@ def _onnx_file(
     return path
 
 
-def _measure(session: Session, backend: str, size: BenchSize, batch: int, repeat: int, warmup: int) -> BenchRow:
-    row = BenchRow(backend, session.device, size.label, size.width, size.height, batch)
+def _measure(
+    session: Session, model: str, backend: str, size: BenchSize, batch: int, repeat: int, warmup: int
+) -> BenchRow:
+    row = BenchRow(model, backend, session.device, size.label, size.width, size.height, batch)
     gen = torch.Generator().manual_seed(0)
     images = torch.rand(batch, 3, size.height, size.width, generator=gen)
     frames = images.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
