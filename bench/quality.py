@@ -4,7 +4,8 @@
     python bench/quality.py --recipes fasttx,fasttx:lr=3e-3,fasttx:lr=3e-3:style_weight=3 --steps 500 --results bench/results/tuning
 
 Budget (the quality issue's): `--steps` Adam steps at `--image-size` px, batch 4, on ../shared/data/photos minus the
-Kodak photos, which are held out and used for the evaluation (content and style distances at 256 px, see
+Kodak photos, which are held out and used for the evaluation (content and style distances at 256 px, against
+the style at the size it had in training, see
 fasttx/evaluate.py). Recipes:
   fasttx    the defaults: residual output (the net edits the photo), relative loss terms, style weight 1.
   examples  pytorch/examples fast_neural_style: direct output, plain MSE losses, Adam 1e-3, content relu2_2,
@@ -13,7 +14,12 @@ fasttx/evaluate.py). Recipes:
             features scale by that factor k, so feature MSE scales by k^2 and Gram MSE by k^4: the weights become
             1e5 / k^2 and 1e10 / k^4 (k = 1 for torchvision weights).
   RECIPE:key=value:...  a recipe with settings changed, for tuning studies; keys are fields of TrainConfig,
-            LossConfig or NetConfig (lr, lr_schedule, style_weight, content_layer, tv_weight, style_size, ...).
+            LossConfig or NetConfig (lr, lr_schedule, style_weight, content_layer, arch, teacher, ...). In values,
+            {models} and {style} stand for --models and the style's name, e.g. distilling a small student from the
+            johnson model trained earlier in the same --models folder:
+            fasttx:arch=small:teacher={models}/{style}/fasttx/model.pth
+The held-out photos also serve as the validation set during training (distances every steps/10 in train.jsonl), so
+the logs show how fast each recipe gets there.
 Writes <results>/<style>/<recipe>/ (train.jsonl, evaluation JSON, contact sheet) and prints a Markdown
 table for the README.
 """
@@ -25,13 +31,14 @@ import ast
 import json
 import os
 import tempfile
+import time
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from fasttx.evaluate import evaluate_model
+from fasttx.evaluate import evaluate_model, trained_style_size
 from fasttx.io import load_model
 from fasttx.losses import LossConfig
 from fasttx.nets.transformer import NetConfig
@@ -91,6 +98,7 @@ def main() -> None:
     parser.add_argument("--vgg-weights", default="hed")
     parser.add_argument("--eval-size", type=int, default=256)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--models", type=Path, help="keep the trained model folders here (default: a temporary folder)")
     args = parser.parse_args()
 
     photos = sorted(p for p in (SHARED / "photos").iterdir() if p.suffix == ".jpg")
@@ -98,20 +106,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         train_dir = Path(tmp) / "train"
         train_dir.mkdir()
+        val_dir = Path(tmp) / "val"
+        val_dir.mkdir()
         for p in photos:
-            if not p.name.startswith("kodak_"):
-                os.symlink(p, train_dir / p.name)
+            os.symlink(p, (val_dir if p in held_out else train_dir) / p.name)
+        models = args.models or Path(tmp) / "models"
         vgg = VGGFeatures(LossConfig().layers, weights=args.vgg_weights)
         rows = []
         for style_name in args.styles.split(","):
             style = SHARED / "styles" / f"{style_name}.jpg"
             for recipe_name in args.recipes.split(","):
-                out = args.results / style_name / recipe_name
-                net_cfg, loss_cfg, settings = recipe(recipe_name, args.vgg_weights)
+                folder = recipe_name.replace(":", "+")  # fasttx:arch=small -> fasttx+arch=small
+                out = args.results / style_name / folder
+                spec = recipe_name.replace("{models}", str(models)).replace("{style}", style_name)
+                net_cfg, loss_cfg, settings = recipe(spec, args.vgg_weights)
                 cfg = TrainConfig(
                     style=[str(style)],
                     dataset=str(train_dir),
-                    out=str(Path(tmp) / f"{style_name}-{recipe_name}"),
+                    out=str(models / style_name / folder),
                     net=net_cfg,
                     loss=loss_cfg,
                     vgg_weights=args.vgg_weights,
@@ -121,11 +133,15 @@ def main() -> None:
                     preview_every=args.steps,
                     checkpoint_every=args.steps,
                     preview=[str(p) for p in held_out[:4]],
+                    val=str(val_dir),
+                    val_every=max(1, args.steps // 10),
                     onnx=False,
                     **settings,
                 )
+                started = time.perf_counter()
                 result = train(cfg)
-                net, _ = load_model(result.model)
+                train_seconds = time.perf_counter() - started
+                net, meta = load_model(result.model)
                 with torch.no_grad():
                     report = evaluate_model(
                         lambda x: net(x).clamp(0, 1),
@@ -133,6 +149,7 @@ def main() -> None:
                         held_out,
                         vgg,
                         size=args.eval_size,
+                        style_size=trained_style_size(meta),
                         image_dir=Path(tmp) / "eval" / style_name / recipe_name,
                         model_name=f"{style_name}/{recipe_name}",
                     )
@@ -149,6 +166,7 @@ def main() -> None:
                         "content": means["model"].content,
                         "style_distance": means["model"].style,
                         "photo_style_distance": means["photo"].style,
+                        "train_seconds": train_seconds,
                     }
                 )
                 print(json.dumps(rows[-1]), flush=True)

@@ -1,11 +1,17 @@
 """Training throughput: `fasttx train` vs a plain pytorch/examples-style loop, same model and losses, one run.
 
     python bench/train_speed.py [--photos ../shared/data/photos] [--sizes 128,256] [--steps 10] [--vgg-weights hed]
+    python bench/train_speed.py --profile --sizes 256 --steps 6     # where a step's time goes, both loops
 
 The plain loop is the pytorch/examples fast_neural_style recipe: ImageFolder-style decoding in the main process
 (no workers), Resize + CenterCrop, fp32, the full VGG run on both the output and the content batch, 0-255 images.
 Both use the same Johnson network and the same VGG16 weights; warm-up steps are excluded; images/s is the median
-over timed windows, and the best of `--rounds` interleaved repetitions (noise on a shared machine only slows runs). Prints a table and the fasttx/plain ratio per size (`--json` for a machine-readable copy).
+over timed windows, and the best of `--rounds` interleaved repetitions (noise on a shared machine only slows runs).
+Prints a table and the fasttx/plain ratio per size (`--json` for a machine-readable copy).
+
+`--profile` instead runs each loop once under torch.profiler and prints the milliseconds per step spent in each
+labelled phase (data, VGG on the content batch, transformer forward, VGG forward for the losses, backward, optimizer),
+the phases `fasttx.train` marks with record_function.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from pathlib import Path
 
 import torch
 from PIL import Image
+
+from torch.profiler import ProfilerActivity, profile, record_function
 
 from fasttx.io import find_images, pil_to_tensor
 from fasttx.losses import LossConfig, gram_matrix
@@ -72,18 +80,41 @@ def plain_images_per_s(photos: Path, style: Path, size: int, steps: int, batch: 
     times = []
     for step in range(steps):
         start = time.perf_counter()
-        x = torch.stack([load(paths[(step * batch + i) % len(paths)]) for i in range(batch)])
-        y = net(x / 255) * 255
-        features_y, features_x = vgg(y / 255), vgg(x / 255)
-        content = mse(features_y[loss_cfg.content_layer], features_x[loss_cfg.content_layer])
-        style = sum(mse(gram_matrix(features_y[layer]), style_grams[layer]) for layer in loss_cfg.style_layers)
-        loss = 1e5 * content + 1e10 * style
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        with record_function("data"):
+            x = torch.stack([load(paths[(step * batch + i) % len(paths)]) for i in range(batch)])
+        with record_function("transformer_forward"):
+            y = net(x / 255) * 255
+        with record_function("vgg_loss_forward"):  # includes the content targets: the full VGG on x as well
+            features_y, features_x = vgg(y / 255), vgg(x / 255)
+            content = mse(features_y[loss_cfg.content_layer], features_x[loss_cfg.content_layer])
+            style = sum(mse(gram_matrix(features_y[layer]), style_grams[layer]) for layer in loss_cfg.style_layers)
+            loss = 1e5 * content + 1e10 * style
+        with record_function("backward"):
+            optimizer.zero_grad()
+            loss.backward()
+        with record_function("optimizer"):
+            optimizer.step()
         times.append(time.perf_counter() - start)
     windows = [sum(times[i : i + 2]) for i in range(2, len(times) - 1, 2)]  # same windows as fasttx, warm-up dropped
     return statistics.median(2 * batch / w for w in windows)
+
+
+PHASES = ("data", "vgg_content_targets", "transformer_forward", "vgg_loss_forward", "backward", "optimizer")
+
+
+def print_profile(args: argparse.Namespace, size: int) -> None:
+    """Milliseconds per step in each phase of both loops, from torch.profiler's labelled regions."""
+    columns = {}
+    for name, loop in (("fasttx", fasttx_images_per_s), ("plain", plain_images_per_s)):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            loop(args.photos, args.style, size, args.steps, args.batch_size, args.vgg_weights)
+        events = {e.key: e for e in prof.key_averages()}
+        columns[name] = {p: events[p].cpu_time_total / 1e3 / args.steps if p in events else 0.0 for p in PHASES}
+    print(f"\n{size} px, batch {args.batch_size}, {args.steps} steps: ms per step")
+    print(f"{'phase':<22} {'fasttx':>9} {'plain':>9}")
+    for phase in PHASES:
+        print(f"{phase:<22} {columns['fasttx'][phase]:>9.0f} {columns['plain'][phase]:>9.0f}")
+    print(f"{'sum':<22} {sum(columns['fasttx'].values()):>9.0f} {sum(columns['plain'].values()):>9.0f}")
 
 
 def main() -> None:
@@ -96,9 +127,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; the best of each is kept")
     parser.add_argument("--vgg-weights", default="hed")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="per-phase breakdown instead of throughput")
     args = parser.parse_args()
     if not args.photos.is_dir():
         sys.exit(f"no photos at {args.photos} (give --photos DIR)")
+    if args.profile:
+        for size in (int(s) for s in args.sizes.split(",")):
+            print_profile(args, size)
+        return
 
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):

@@ -2,8 +2,8 @@
 
 The distances are the training loss terms, unweighted, on fixed layers (`METRIC`) so numbers compare across
 models whatever they were trained with. For a photo x (resized so its long side is `size`), an image y scored
-against it, and the style image s (resized so its long side is `style_size`, by default 2 x `size` as in
-training), with phi_j the VGG activations at layer j and G_j(y) = phi_j(y) phi_j(y)^T / (C_j H_j W_j) the Gram
+against it, and the style image s (resized so its long side is `style_size`: for a trained model the style size
+it was trained with, since a feed-forward network paints strokes of a fixed size in pixels; else 2 x `size`), with phi_j the VGG activations at layer j and G_j(y) = phi_j(y) phi_j(y)^T / (C_j H_j W_j) the Gram
 matrix:
 
     content distance  D_c(y, x) = ||phi_c(y) - phi_c(x)||^2 / ||phi_c(x)||^2,        c = relu2_2
@@ -42,6 +42,18 @@ METRIC = LossConfig(
 KINDS = ("photo", "model", "gatys")  # the images scored per photo, in report order
 
 Stylizer = Callable[[Tensor], Tensor]  # [1, 3, H, W] in [0, 1] -> [1, 3, H, W] in [0, 1]
+
+
+def trained_style_size(meta: dict[str, Any]) -> int | None:
+    """Long side of the style image in the model's training (None when the model does not record its recipe).
+
+    A feed-forward network paints brush strokes of a fixed size in pixels, so its outputs are judged against the
+    style at the scale it learnt them from, whatever the photo size.
+    """
+    config = meta.get("train_config")
+    if not config:
+        return None
+    return config.get("loss", {}).get("style_size") or 2 * int(config.get("image_size", 256))
 
 
 @dataclass

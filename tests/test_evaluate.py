@@ -16,7 +16,7 @@ from PIL import Image
 from torch import nn
 
 from conftest import run_cli, write_photo
-from fasttx.evaluate import METRIC, evaluate_model, load_stylizer
+from fasttx.evaluate import METRIC, evaluate_model, load_stylizer, trained_style_size
 from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side, save_model
 from fasttx.losses import LossConfig
 from fasttx.nets.transformer import NetConfig, build_net
@@ -153,18 +153,25 @@ def test_cli_evaluate_json_and_report(
 ) -> None:
     model = tmp_path / "model.pth"
     trained = LossConfig(style_layers={"relu1_2": 1.0, "relu3_3": 1.0}, style_weight=2.0)  # Gatys: the model's own loss
-    save_model(build_net(NetConfig(arch="tiny")), model, {"train_config": {"loss": trained.to_dict()}})
+    train_config = {"loss": trained.to_dict(), "image_size": 24}
+    save_model(build_net(NetConfig(arch="tiny")), model, {"train_config": train_config})
     args = ["evaluate", "--model", str(model), "--style", str(style), "--photos", str(photos[0].parent), "--size", "32"]
     args += ["--vs-optimize", "2", "--report", str(tmp_path / "report"), "--vgg-weights", "random", "--device", "cpu"]
     assert run_cli(monkeypatch, *args, "--no-progress", "--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert [Path(r["photo"]).name for r in data["rows"]] == ["p0.png", "p1.png"]
-    assert data["vs_optimize"] == 2 and data["style_size"] == 64
+    assert data["vs_optimize"] == 2 and data["style_size"] == 48  # the style's scale in training: 2 x 24, not 2 x 32
     assert set(data["means"]) == {"photo", "model", "gatys"}
     assert (tmp_path / "report" / "index.html").is_file() and (tmp_path / "report" / "contact_sheet.png").is_file()
 
     assert run_cli(monkeypatch, "evaluate", "--model", str(model), "--style", str(style), "--photos", "nowhere") == 1
     assert "no such photo or folder" in capsys.readouterr().err
+
+
+def test_style_size_follows_the_training_recipe() -> None:
+    assert trained_style_size({}) is None  # no recipe recorded: the caller's default (2 x the photo size) applies
+    assert trained_style_size({"train_config": {"image_size": 128, "loss": {"style_size": None}}}) == 256
+    assert trained_style_size({"train_config": {"image_size": 128, "loss": {"style_size": 300}}}) == 300
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
