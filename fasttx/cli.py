@@ -18,6 +18,7 @@ from fasttx import __version__
 from fasttx.errors import FasttxError
 
 if TYPE_CHECKING:
+    from fasttx.losses import LossConfig
     from fasttx.train import TrainConfig
 
 err = Console(stderr=True)
@@ -35,6 +36,20 @@ app.add_typer(datasets_app, name="datasets")
 
 def _print_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+# The objective's options, shared by `train` and `optimize` (one objective, one set of defaults: LossConfig's,
+# repeated here as literals so --help stays fast; tests/test_losses.py checks they agree).
+ContentWeight = Annotated[float, typer.Option(help="alpha: weight of the content term (relative feature error).")]
+StyleWeight = Annotated[float, typer.Option(help="beta: weight of the style term (relative Gram error).")]
+TVWeight = Annotated[float, typer.Option(help="Weight of the total-variation smoothness term.")]
+ContentLayer = Annotated[str, typer.Option(help="VGG layer for the content term.")]
+StyleLayers = Annotated[str, typer.Option(help="VGG layers for the style term, NAME[:WEIGHT] comma-separated.")]
+VggArch = Annotated[str, typer.Option(help="Perceptual network: vgg16 or vgg19.")]
+VggWeights = Annotated[
+    Optional[str],
+    typer.Option(help="VGG weights: torchvision, hed, random, or a .pth/.h5 file. Default: $FASTTX_VGG_WEIGHTS or torchvision."),
+]
 
 
 def _version(value: bool) -> None:
@@ -69,13 +84,11 @@ def train(
     batch_size: Annotated[int, typer.Option(help="Photos per step.")] = 4,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     lr_schedule: Annotated[str, typer.Option(help="'constant' or 'cosine' (decays to lr/10).")] = "constant",
-    content_weight: Annotated[float, typer.Option(help="Weight of the content loss (relative feature error).")] = 1.0,
-    style_weight: Annotated[float, typer.Option(help="Weight of the style loss (relative Gram error).")] = 1.0,
-    tv_weight: Annotated[float, typer.Option(help="Weight of the total-variation smoothness loss.")] = 0.0,
-    content_layer: Annotated[str, typer.Option(help="VGG layer for the content loss.")] = "relu2_2",
-    style_layers: Annotated[
-        str, typer.Option(help="VGG layers for the style loss, NAME[:WEIGHT] comma-separated.")
-    ] = "relu1_2,relu2_2,relu3_3,relu4_3",
+    content_weight: ContentWeight = 1.0,
+    style_weight: StyleWeight = 1.0,
+    tv_weight: TVWeight = 0.0,
+    content_layer: ContentLayer = "relu2_2",
+    style_layers: StyleLayers = "relu1_2,relu2_2,relu3_3,relu4_3",
     style_size: Annotated[
         Optional[int], typer.Option(help="Long side of the style image for its Gram targets. Default: 2x --image-size.")
     ] = None,
@@ -83,11 +96,8 @@ def train(
     output_mode: Annotated[
         str, typer.Option("--output", help="'residual' (edit the photo; keeps content from step one) or 'direct'.")
     ] = "residual",
-    vgg: Annotated[str, typer.Option(help="Perceptual network: vgg16 or vgg19.")] = "vgg16",
-    vgg_weights: Annotated[
-        Optional[str],
-        typer.Option(help="VGG weights: torchvision, hed, random, or a .pth/.h5 file. Default: $FASTTX_VGG_WEIGHTS or torchvision."),
-    ] = None,
+    vgg: VggArch = "vgg16",
+    vgg_weights: VggWeights = None,
     preview: Annotated[Optional[list[Path]], typer.Option(help="Photos (or folders) for the preview grids.")] = None,
     preview_every: Annotated[int, typer.Option(help="Write a preview grid every N steps.")] = 500,
     val: Annotated[
@@ -120,7 +130,6 @@ def train(
     Writes model.pth, checkpoint.pt, train.jsonl and previews/ into the output folder. Ctrl-C saves a checkpoint;
     [bold]--resume FOLDER[/] continues exactly where it stopped. Offline? Set FASTTX_VGG_WEIGHTS (see README).
     """
-    from fasttx.losses import LossConfig, parse_layer_weights
     from fasttx.nets.transformer import NetConfig
     from fasttx.train import TrainConfig, load_resume_config
 
@@ -148,14 +157,7 @@ def train(
             dataset=str(dataset),
             out=str(out),
             net=NetConfig(arch=arch, output=output_mode),
-            loss=LossConfig(
-                content_layer=content_layer,
-                style_layers=parse_layer_weights(style_layers),
-                content_weight=content_weight,
-                style_weight=style_weight,
-                tv_weight=tv_weight,
-                style_size=style_size,
-            ),
+            loss=_loss_config(content_layer, style_layers, content_weight, style_weight, tv_weight, style_size),
             vgg_arch=vgg,
             vgg_weights=vgg_weights,
             image_size=image_size,
@@ -216,6 +218,21 @@ def distill(
         raise FasttxError(f"{cfg.out} holds a previous run; continue it with fasttx train --resume {cfg.out} or pass --overwrite")
     cfg.distill_weight, cfg.device, cfg.workers = distill_weight, device, workers
     _run_training(cfg, resume=False, progress=progress, as_json=as_json)
+
+
+def _loss_config(
+    content_layer: str, style_layers: str, content_weight: float, style_weight: float, tv_weight: float, style_size: int | None
+) -> "LossConfig":
+    from fasttx.losses import LossConfig, parse_layer_weights
+
+    return LossConfig(
+        content_layer=content_layer,
+        style_layers=parse_layer_weights(style_layers),
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=tv_weight,
+        style_size=style_size,
+    )
 
 
 def _run_training(cfg: "TrainConfig", resume: bool, progress: bool, as_json: bool) -> None:
@@ -323,23 +340,19 @@ def optimize(
     steps: Annotated[int, typer.Option(help="Optimiser steps per scale.")] = 300,
     optimizer: Annotated[str, typer.Option(help="'lbfgs' (one objective evaluation per step) or 'adam'.")] = "lbfgs",
     lr: Annotated[Optional[float], typer.Option(help="Step size on the image's logits. Default: 1.0 (L-BFGS), 0.05 (Adam).")] = None,
-    content_weight: Annotated[float, typer.Option(help="alpha: weight of the content distance.")] = 1.0,
-    style_weight: Annotated[float, typer.Option(help="beta: weight of the style distance.")] = 1.0,
-    tv_weight: Annotated[float, typer.Option(help="Weight of the total-variation smoothness term.")] = 0.0,
-    content_layer: Annotated[str, typer.Option(help="VGG layer for the content distance.")] = "relu2_2",
-    style_layers: Annotated[
-        str, typer.Option(help="VGG layers for the style distance, NAME[:WEIGHT] comma-separated.")
-    ] = "relu1_2,relu2_2,relu3_3,relu4_3",
+    content_weight: ContentWeight = 1.0,
+    style_weight: StyleWeight = 1.0,
+    tv_weight: TVWeight = 0.0,
+    content_layer: ContentLayer = "relu2_2",
+    style_layers: StyleLayers = "relu1_2,relu2_2,relu3_3,relu4_3",
     style_size: Annotated[
         Optional[int], typer.Option(help="Long side of the style images for their Grams. Default: 2x --size, as in training.")
     ] = None,
     init: Annotated[str, typer.Option(help="Start from the 'content' photo or from uniform 'noise'.")] = "content",
     scales: Annotated[int, typer.Option(help="Coarse-to-fine: 2 optimises at size/2 then size; 3 at size/4, size/2, size.")] = 1,
     save_every: Annotated[int, typer.Option(help="Also write OUTPUT_stepNNNN every N steps (0: never).")] = 0,
-    vgg: Annotated[str, typer.Option(help="Perceptual network: vgg16 or vgg19.")] = "vgg16",
-    vgg_weights: Annotated[
-        Optional[str], typer.Option(help="VGG weights: torchvision, hed, or a .pth/.h5 file. Default: $FASTTX_VGG_WEIGHTS or torchvision.")
-    ] = None,
+    vgg: VggArch = "vgg16",
+    vgg_weights: VggWeights = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the noise init.")] = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
@@ -352,7 +365,7 @@ def optimize(
     """
     from fasttx.device import pick_device
     from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side, save_image
-    from fasttx.losses import LossConfig, parse_layer_weights, resize_style
+    from fasttx.losses import resize_style
     from fasttx.nets.vgg import VGGFeatures
     from fasttx.optimize import optimize_image
     from fasttx.train import _progress_bar
@@ -365,14 +378,7 @@ def optimize(
         mix = [float(w) for w in style_mix.split(",")] if style_mix else None
     except ValueError as e:
         raise FasttxError(f"bad --style-mix {style_mix!r}; expected comma-separated numbers like 0.7,0.3") from e
-    loss = LossConfig(
-        content_layer=content_layer,
-        style_layers=parse_layer_weights(style_layers),
-        content_weight=content_weight,
-        style_weight=style_weight,
-        tv_weight=tv_weight,
-        style_size=style_size,
-    )
+    loss = _loss_config(content_layer, style_layers, content_weight, style_weight, tv_weight, style_size)
     dev = pick_device(device)
     photo = pil_to_tensor(resize_long_side(open_rgb(content), size))
     styles = [resize_style(load_image(path), style_size or 2 * size) for path in style]
@@ -413,9 +419,7 @@ def evaluate(
         int, typer.Option(help="Also optimise each photo for N L-BFGS steps (Gatys, on the model's training loss) as a reference.")
     ] = 0,
     report: Annotated[Optional[Path], typer.Option(help="Write index.html, contact_sheet.png and the images into this folder.")] = None,
-    vgg_weights: Annotated[
-        Optional[str], typer.Option(help="VGG16 weights: torchvision, hed, or a .pth/.h5 file. Default: $FASTTX_VGG_WEIGHTS or torchvision.")
-    ] = None,
+    vgg_weights: VggWeights = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,

@@ -95,3 +95,19 @@ def test_absolute_mode_is_plain_mse_as_in_pytorch_examples() -> None:
     grams = {"a": gram_matrix(torch.rand(1, 3, 4, 4))}
     expected = torch.nn.functional.mse_loss(gram_matrix(feats["a"]), grams["a"].expand(2, 3, 3)).item()
     assert style_loss(feats, grams, {"a": 1.0}, relative=False).item() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("command", ["train", "optimize"])
+def test_cli_defaults_are_the_loss_config_defaults(command: str) -> None:
+    """The objective's defaults live in LossConfig; the CLI repeats them as literals (so --help stays fast)."""
+    from typer.main import get_command
+
+    from fasttx.cli import app
+
+    params = {p.name: p.default for p in get_command(app).commands[command].params}  # type: ignore[attr-defined]
+    defaults = LossConfig()
+    assert params["content_weight"] == defaults.content_weight
+    assert params["style_weight"] == defaults.style_weight
+    assert params["tv_weight"] == defaults.tv_weight
+    assert params["content_layer"] == defaults.content_layer
+    assert parse_layer_weights(params["style_layers"]) == defaults.style_layers
