@@ -116,7 +116,8 @@ def main() -> None:
         for style_name in args.styles.split(","):
             style = SHARED / "styles" / f"{style_name}.jpg"
             for recipe_name in args.recipes.split(","):
-                folder = recipe_name.replace(":", "+")  # fasttx:arch=small -> fasttx+arch=small
+                # fasttx:arch=small -> fasttx+arch=small; teacher={models}/{style}/fasttx/model.pth -> teacher=fasttx_model.pth
+                folder = recipe_name.replace("{models}/{style}/", "").replace(":", "+").replace("/", "_")
                 out = args.results / style_name / folder
                 spec = recipe_name.replace("{models}", str(models)).replace("{style}", style_name)
                 net_cfg, loss_cfg, settings = recipe(spec, args.vgg_weights)
