@@ -368,7 +368,7 @@ def optimize(
     from fasttx.losses import resize_style
     from fasttx.nets.vgg import VGGFeatures
     from fasttx.optimize import optimize_image
-    from fasttx.train import _progress_bar
+    from fasttx.train import progress_bar
 
     if output.exists() and not overwrite:
         raise FasttxError(f"{output} exists; pass --overwrite to replace it")
@@ -383,7 +383,7 @@ def optimize(
     photo = pil_to_tensor(resize_long_side(open_rgb(content), size))
     styles = [resize_style(load_image(path), style_size or 2 * size) for path in style]
     features = VGGFeatures(loss.layers, arch=vgg, weights=vgg_weights).to(dev)
-    bar = _progress_bar(err, enabled=progress)
+    bar = progress_bar(err, enabled=progress)
 
     def on_step(step: int, objective: float, image: Any) -> None:
         bar.update(task, completed=step, metrics=f"objective {objective:.4g}")
@@ -437,7 +437,7 @@ def evaluate(
     from fasttx.losses import LossConfig
     from fasttx.nets.vgg import VGGFeatures
     from fasttx.report import write_report
-    from fasttx.train import _progress_bar
+    from fasttx.train import progress_bar
 
     if not photos.exists():
         raise FasttxError(f"no such photo or folder: {photos}")
@@ -449,7 +449,7 @@ def evaluate(
     trained = meta.get("train_config", {}).get("loss")
     objective = LossConfig(**trained) if trained else METRIC
     features = VGGFeatures(sorted(set(METRIC.layers) | set(objective.layers)), weights=vgg_weights).to(dev)
-    bar = _progress_bar(err, enabled=progress)
+    bar = progress_bar(err, enabled=progress)
     with bar:
         task = bar.add_task("evaluating", total=len(paths), metrics="")
         result = evaluate_model(

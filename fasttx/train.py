@@ -195,7 +195,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
     last: dict[str, float] = {}
     step = start
     window_start, window_images = time.perf_counter(), 0
-    bar = _progress_bar(console, enabled=progress)
+    bar = progress_bar(console, enabled=progress)
     with stop, bar:
         task = bar.add_task("training", total=total, completed=start, metrics="")
         while step < total and not stop.requested:
@@ -352,7 +352,8 @@ def _format_metrics(m: dict[str, float]) -> str:
     return f"{terms} {m['images_per_s']:.1f} img/s"
 
 
-def _progress_bar(console: Console, enabled: bool) -> Progress:
+def progress_bar(console: Console, enabled: bool) -> Progress:
+    """The bar every long loop shows (training, optimisation, evaluation): a `metrics` field beside the count."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
