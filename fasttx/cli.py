@@ -94,7 +94,12 @@ def train(
     ] = None,
     arch: Annotated[str, typer.Option(help="Transformation network architecture.")] = "johnson",
     output_mode: Annotated[
-        str, typer.Option("--output", help="'residual' (edit the photo; keeps content from step one) or 'direct'.")
+        str,
+        typer.Option(
+            "--output",
+            help="'residual' (edit the photo in logit space; keeps content from step one), 'additive' (an edit added "
+            "to the pixels, clamped at inference) or 'direct' (paint from scratch, as pytorch/examples).",
+        ),
     ] = "residual",
     vgg: VggArch = "vgg16",
     vgg_weights: VggWeights = None,

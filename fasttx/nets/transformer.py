@@ -24,13 +24,16 @@ class NetConfig:
 
     arch: str = "johnson"
     # "residual": the body predicts a change to the input in logit space, so an untrained net is the identity
-    # and training starts from the content. "direct": the body paints the image from scratch (pytorch/examples).
+    # and training starts from the content. "additive": the change is added to the pixels, unbounded in training
+    # (no saturation, so no dead-gradient regions) and clamped at inference. "direct": the body paints the image
+    # from scratch (pytorch/examples).
     output: str = "residual"
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
 
 
+OUTPUT_MODES = ("residual", "additive", "direct")
 ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {}
 
 
@@ -53,10 +56,10 @@ def build_net(config: NetConfig) -> StyleNet:
     """The network a config describes, freshly initialised."""
     if config.arch not in ARCHITECTURES:
         raise FasttxError(f"unknown architecture {config.arch!r}; choose from {', '.join(sorted(ARCHITECTURES))}")
-    if config.output not in ("residual", "direct"):
-        raise FasttxError(f"unknown output mode {config.output!r}; choose 'residual' or 'direct'")
+    if config.output not in OUTPUT_MODES:
+        raise FasttxError(f"unknown output mode {config.output!r}; choose from {', '.join(OUTPUT_MODES)}")
     body = ARCHITECTURES[config.arch]()
-    if config.output == "residual":
+    if config.output != "direct":
         # start at the identity: the body's last conv (its `head`) outputs ~0
         nn.init.normal_(body.head.weight, std=1e-3)
         nn.init.zeros_(body.head.bias)
@@ -86,6 +89,8 @@ class StyleNet(nn.Module):
         if self.config.output == "residual":
             # identity at y == 0; stays strictly inside (0, 1) without clamping away gradients
             return torch.sigmoid(torch.logit(image.clamp(0.0, 1.0), eps=1e-3) + y)
+        if self.config.output == "additive":
+            return image + y
         return y
 
     def parameter_count(self) -> int:

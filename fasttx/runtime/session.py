@@ -132,7 +132,7 @@ class OrtSession(Session):
     def _run(self, feed: np.ndarray) -> Any:
         # IO binding: the input is copied to the provider's device once and the output is allocated there by
         # onnxruntime, then copied back in one go (on CUDA this skips run()'s extra staging copies). On the CPU the
-        # same path runs with no copies at all, so the tests exercise it.
+        # same path costs what run() does, so the CPU tests exercise the code the GPU runs.
         binding = self.session.io_binding()
         binding.bind_cpu_input(self.input_name, np.ascontiguousarray(feed))
         binding.bind_output(self.output_name, self.output_device)
