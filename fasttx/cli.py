@@ -45,6 +45,13 @@ StyleWeight = Annotated[float, typer.Option(help="beta: weight of the style term
 TVWeight = Annotated[float, typer.Option(help="Weight of the total-variation smoothness term.")]
 ContentLayer = Annotated[str, typer.Option(help="VGG layer for the content term.")]
 StyleLayers = Annotated[str, typer.Option(help="VGG layers for the style term, NAME[:WEIGHT] comma-separated.")]
+RobustStyle = Annotated[
+    bool,
+    typer.Option(
+        "--robust-style/--plain-style",
+        help="Count each photo's Gram error per layer as log(1 + error), so photos far from the style do not drown the rest.",
+    ),
+]
 VggArch = Annotated[str, typer.Option(help="Perceptual network: vgg16 or vgg19.")]
 VggWeights = Annotated[
     Optional[str],
@@ -89,6 +96,7 @@ def train(
     tv_weight: TVWeight = 0.0,
     content_layer: ContentLayer = "relu2_2",
     style_layers: StyleLayers = "relu1_2,relu2_2,relu3_3,relu4_3",
+    robust_style: RobustStyle = False,
     style_size: Annotated[
         Optional[int], typer.Option(help="Long side of the style image for its Gram targets. Default: 2x --image-size.")
     ] = None,
@@ -162,7 +170,7 @@ def train(
             dataset=str(dataset),
             out=str(out),
             net=NetConfig(arch=arch, output=output_mode),
-            loss=_loss_config(content_layer, style_layers, content_weight, style_weight, tv_weight, style_size),
+            loss=_loss_config(content_layer, style_layers, content_weight, style_weight, tv_weight, style_size, robust_style),
             vgg_arch=vgg,
             vgg_weights=vgg_weights,
             image_size=image_size,
@@ -226,7 +234,13 @@ def distill(
 
 
 def _loss_config(
-    content_layer: str, style_layers: str, content_weight: float, style_weight: float, tv_weight: float, style_size: int | None
+    content_layer: str,
+    style_layers: str,
+    content_weight: float,
+    style_weight: float,
+    tv_weight: float,
+    style_size: int | None,
+    robust_style: bool,
 ) -> "LossConfig":
     from fasttx.losses import LossConfig, parse_layer_weights
 
@@ -237,6 +251,7 @@ def _loss_config(
         style_weight=style_weight,
         tv_weight=tv_weight,
         style_size=style_size,
+        robust=robust_style,
     )
 
 
@@ -350,6 +365,7 @@ def optimize(
     tv_weight: TVWeight = 0.0,
     content_layer: ContentLayer = "relu2_2",
     style_layers: StyleLayers = "relu1_2,relu2_2,relu3_3,relu4_3",
+    robust_style: RobustStyle = False,
     style_size: Annotated[
         Optional[int], typer.Option(help="Long side of the style images for their Grams. Default: 2x --size, as in training.")
     ] = None,
@@ -383,7 +399,7 @@ def optimize(
         mix = [float(w) for w in style_mix.split(",")] if style_mix else None
     except ValueError as e:
         raise FasttxError(f"bad --style-mix {style_mix!r}; expected comma-separated numbers like 0.7,0.3") from e
-    loss = _loss_config(content_layer, style_layers, content_weight, style_weight, tv_weight, style_size)
+    loss = _loss_config(content_layer, style_layers, content_weight, style_weight, tv_weight, style_size, robust_style)
     dev = pick_device(device)
     photo = pil_to_tensor(resize_long_side(open_rgb(content), size))
     styles = [resize_style(load_image(path), style_size or 2 * size) for path in style]

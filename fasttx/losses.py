@@ -52,16 +52,20 @@ def style_loss(
     style_grams: Mapping[str, torch.Tensor],
     layer_weights: Mapping[str, float],
     relative: bool = True,
+    robust: bool = False,
 ) -> torch.Tensor:
     """Weighted sum over layers of the Gram error (relative by default), averaged over the batch.
 
-    `style_grams[layer]` is [1, C, C] (one style) or [B, C, C]; it broadcasts over the batch.
+    `style_grams[layer]` is [1, C, C] (one style) or [B, C, C]; it broadcasts over the batch. With `robust`, each
+    photo's error at each layer counts as log(1 + error): the same minimum, and the same slope near it, but a photo
+    whose Gram matrix is ten times the style's (its error ~80 rather than ~1) no longer drowns the rest of the batch.
     """
     error = relative_error if relative else mean_squared_error
     total = output_features[next(iter(layer_weights))].new_zeros((), dtype=torch.float32)
     for layer, weight in layer_weights.items():
         gram = gram_matrix(output_features[layer])
-        total = total + weight * error(gram, style_grams[layer].expand_as(gram)).mean()
+        per_photo = error(gram, style_grams[layer].expand_as(gram))
+        total = total + weight * (torch.log1p(per_photo) if robust else per_photo).mean()
     return total
 
 
@@ -99,6 +103,7 @@ class LossConfig:
     tv_weight: float = 0.0
     style_size: int | None = None  # long side of the style image for its Gram targets; None: 2x the training size
     relative: bool = True  # relative errors (weights independent of the VGG source); False: plain MSE as pytorch/examples
+    robust: bool = False  # train on log(1 + style error) per photo and layer (see style_loss); distances stay plain
 
     @property
     def layers(self) -> list[str]:
@@ -146,19 +151,21 @@ class PerceptualLoss(nn.Module):
         with torch.no_grad():
             return self.vgg(content, stop_after=self.config.content_layer)[self.config.content_layer]
 
-    def distances(self, output: torch.Tensor, content_features: torch.Tensor) -> dict[str, torch.Tensor]:
+    def distances(
+        self, output: torch.Tensor, content_features: torch.Tensor, robust: bool = False
+    ) -> dict[str, torch.Tensor]:
         """Unweighted content and style errors of a batch of outputs [B, 3, H, W] in [0, 1]."""
         feats = self.vgg(output)
         relative = self.config.relative
         return {
             "content": content_loss(feats[self.config.content_layer], content_features, relative),
-            "style": style_loss(feats, self.style_grams, self.config.style_layers, relative),
+            "style": style_loss(feats, self.style_grams, self.config.style_layers, relative, robust),
         }
 
     def forward(self, output: torch.Tensor, content_features: torch.Tensor) -> dict[str, torch.Tensor]:
         """Weighted loss terms and their sum (`total`) for a batch of outputs [B, 3, H, W] in [0, 1]."""
         cfg = self.config
-        dist = self.distances(output, content_features)
+        dist = self.distances(output, content_features, robust=cfg.robust)
         terms = {"content": cfg.content_weight * dist["content"], "style": cfg.style_weight * dist["style"]}
         if cfg.tv_weight > 0:
             terms["tv"] = cfg.tv_weight * tv_loss(output.float())

@@ -51,6 +51,15 @@ def test_style_loss_weights_layers_and_broadcasts_a_single_target() -> None:
     assert style_loss(same, grams, {"a": 1.0, "b": 1.0}).item() == pytest.approx(0.0, abs=1e-7)
 
 
+def test_robust_style_loss_is_log1p_of_each_photos_error() -> None:
+    feats = {"a": torch.rand(2, 3, 4, 4)}
+    grams = {"a": gram_matrix(feats["a"][:1])}
+    per_photo = relative_error(gram_matrix(feats["a"]), grams["a"].expand(2, 3, 3))
+    assert per_photo[0].item() == pytest.approx(0.0, abs=1e-7) and per_photo[1].item() > 0
+    robust = style_loss(feats, grams, {"a": 2.0}, robust=True)
+    assert robust.item() == pytest.approx(2.0 * (0.0 + torch.log1p(per_photo[1]).item()) / 2)
+
+
 def test_tv_loss_by_hand() -> None:
     img = torch.tensor([[[[0.0, 1.0], [1.0, 1.0]]]])  # vertical diffs [1, 0], horizontal diffs [1, 0]
     assert tv_loss(img).item() == pytest.approx(0.5 + 0.5)
@@ -111,3 +120,8 @@ def test_cli_defaults_are_the_loss_config_defaults(command: str) -> None:
     assert params["tv_weight"] == defaults.tv_weight
     assert params["content_layer"] == defaults.content_layer
     assert parse_layer_weights(params["style_layers"]) == defaults.style_layers
+    assert params["robust_style"] == defaults.robust
+    if command == "train":
+        from fasttx.nets.transformer import NetConfig
+
+        assert params["output_mode"] == NetConfig().output

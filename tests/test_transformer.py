@@ -28,14 +28,16 @@ def test_residual_net_starts_near_identity_and_stays_in_range(arch: str) -> None
 
 
 def test_additive_net_starts_near_identity_and_passes_gradients_where_saturated() -> None:
-    """Unlike the sigmoid of `residual`, an additive edit keeps a full gradient on pixels pushed past 0 or 1."""
+    """Unlike the sigmoid of `residual`, an additive edit keeps a full gradient on pixels clamped at 0 or 1."""
     torch.manual_seed(0)
     net = build_net(NetConfig(output="additive"))
     x = torch.rand(1, 3, 32, 32)
     assert (net(x) - x).abs().mean() < 0.05  # no sigmoid slope (<= 1/4) to shrink the initial edit
     with torch.no_grad():
         net.body.head.bias.fill_(5.0)  # push every pixel far above 1
-    net(x).sum().backward()
+    out = net(x)
+    assert torch.equal(out, torch.ones_like(out))  # the network sees the clamped image it will save
+    out.sum().backward()
     assert torch.allclose(net.body.head.bias.grad, torch.full((3,), 32.0 * 32.0))
 
 

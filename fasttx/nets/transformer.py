@@ -24,8 +24,8 @@ class NetConfig:
 
     arch: str = "johnson"
     # "residual": the body predicts a change to the input in logit space, so an untrained net is the identity
-    # and training starts from the content. "additive": the change is added to the pixels, unbounded in training
-    # (no saturation, so no dead-gradient regions) and clamped at inference. "direct": the body paints the image
+    # and training starts from the content. "additive": the change is added to the pixels and clamped, with the
+    # gradient passed straight through the clamp (no saturation, so no dead-gradient regions). "direct": the body paints the image
     # from scratch (pytorch/examples).
     output: str = "residual"
 
@@ -90,7 +90,10 @@ class StyleNet(nn.Module):
             # identity at y == 0; stays strictly inside (0, 1) without clamping away gradients
             return torch.sigmoid(torch.logit(image.clamp(0.0, 1.0), eps=1e-3) + y)
         if self.config.output == "additive":
-            return image + y
+            # forward: the clamped image, as it will be saved; backward: straight through, so a pixel pushed past
+            # 0 or 1 keeps its gradient and can come back
+            edited = image + y
+            return edited + (edited.clamp(0.0, 1.0) - edited).detach()
         return y
 
     def parameter_count(self) -> int:
