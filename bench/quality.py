@@ -7,7 +7,8 @@ Budget (the quality issue's): `--steps` Adam steps at `--image-size` px, batch 4
 Kodak photos, which are held out and used for the evaluation (content and style distances at 256 px, against
 the style at the size it had in training, see
 fasttx/evaluate.py). Recipes:
-  fasttx    the defaults: residual output (the net edits the photo), relative loss terms, style weight 1.
+  fasttx    the defaults: additive output (the net edits the photo's pixels), relative loss terms with the robust
+            (log) style term, style weight 1.
   examples  pytorch/examples fast_neural_style: direct output, plain MSE losses, Adam 1e-3, content relu2_2,
             style relu1_2..relu4_3, weights 1e5 / 1e10 rescaled to the VGG weight source. Caffe-style weights see
             inputs 255 x 0.226 = 57.6 times larger than torchvision's ImageNet normalisation; with ReLU networks
@@ -67,7 +68,8 @@ def recipe(spec: str, vgg_weights: str) -> tuple[NetConfig, LossConfig, dict[str
         net, loss = NetConfig(), LossConfig()
     elif name == "examples":
         k = 1.0 if vgg_weights == "torchvision" else CAFFE_SCALE
-        net, loss = NetConfig(output="direct"), LossConfig(content_weight=1e5 / k**2, style_weight=1e10 / k**4, relative=False)
+        net = NetConfig(output="direct")
+        loss = LossConfig(content_weight=1e5 / k**2, style_weight=1e10 / k**4, relative=False, robust=False)
     else:
         raise SystemExit(f"unknown recipe {name!r}: fasttx or examples")
     train_settings: dict[str, Any] = {}

@@ -96,7 +96,7 @@ def train(
     tv_weight: TVWeight = 0.0,
     content_layer: ContentLayer = "relu2_2",
     style_layers: StyleLayers = "relu1_2,relu2_2,relu3_3,relu4_3",
-    robust_style: RobustStyle = False,
+    robust_style: RobustStyle = True,
     style_size: Annotated[
         Optional[int], typer.Option(help="Long side of the style image for its Gram targets. Default: 2x --image-size.")
     ] = None,
@@ -105,10 +105,11 @@ def train(
         str,
         typer.Option(
             "--output",
-            help="'residual' (edit the photo in logit space; keeps content from step one), 'additive' (an edit added "
-            "to the pixels, clamped at inference) or 'direct' (paint from scratch, as pytorch/examples).",
+            help="'additive' (an edit added to the photo's pixels, clamped; keeps content from step one), 'residual' "
+            "(an edit of the photo's logits; saturates into blobs on short runs) or 'direct' (paint from scratch, as "
+            "pytorch/examples).",
         ),
-    ] = "residual",
+    ] = "additive",
     vgg: VggArch = "vgg16",
     vgg_weights: VggWeights = None,
     preview: Annotated[Optional[list[Path]], typer.Option(help="Photos (or folders) for the preview grids.")] = None,
@@ -365,7 +366,7 @@ def optimize(
     tv_weight: TVWeight = 0.0,
     content_layer: ContentLayer = "relu2_2",
     style_layers: StyleLayers = "relu1_2,relu2_2,relu3_3,relu4_3",
-    robust_style: RobustStyle = False,
+    robust_style: RobustStyle = True,
     style_size: Annotated[
         Optional[int], typer.Option(help="Long side of the style images for their Grams. Default: 2x --size, as in training.")
     ] = None,

@@ -103,7 +103,7 @@ class LossConfig:
     tv_weight: float = 0.0
     style_size: int | None = None  # long side of the style image for its Gram targets; None: 2x the training size
     relative: bool = True  # relative errors (weights independent of the VGG source); False: plain MSE as pytorch/examples
-    robust: bool = False  # train on log(1 + style error) per photo and layer (see style_loss); distances stay plain
+    robust: bool = True  # train on log(1 + style error) per photo and layer (see style_loss); distances stay plain
 
     @property
     def layers(self) -> list[str]:

@@ -284,7 +284,7 @@ def test_tiling_with_whole_image_statistics_reproduces_the_untiled_output(monkey
     """With a full-size statistics pass, what is left is the blend of tile borders: small on a real architecture."""
     torch.manual_seed(0)
     net = build_net(NetConfig(arch="small")).eval()
-    nn.init.normal_(net.body.head.weight, std=0.1)
+    nn.init.normal_(net.body.head.weight, std=0.025)  # edits of a few tenths, as trained nets make
     image = _two_region_scene(96, 176)
     with torch.no_grad():
         untiled = net(image).clamp(0, 1)

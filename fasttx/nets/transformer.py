@@ -23,17 +23,19 @@ class NetConfig:
     """What it takes to rebuild a network: saved inside every model file."""
 
     arch: str = "johnson"
-    # "residual": the body predicts a change to the input in logit space, so an untrained net is the identity
-    # and training starts from the content. "additive": the change is added to the pixels and clamped, with the
-    # gradient passed straight through the clamp (no saturation, so no dead-gradient regions). "direct": the body paints the image
-    # from scratch (pytorch/examples).
-    output: str = "residual"
+    # How the body's 3-channel map becomes the image. "additive" (default): it is a change added to the input's
+    # pixels, so an untrained net is the identity and training starts from the content; the sum is clamped to
+    # [0, 1] with the gradient passed straight through, so a pixel pushed past 0 or 1 can always come back.
+    # "residual": the change is added to the input's logits (a sigmoid output: saturated pixels lose their
+    # gradient, which shows as bright or dark blobs after short trainings). "direct": the body paints the image from
+    # scratch (pytorch/examples).
+    output: str = "additive"
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
 
 
-OUTPUT_MODES = ("residual", "additive", "direct")
+OUTPUT_MODES = ("additive", "residual", "direct")
 ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {}
 
 
@@ -90,8 +92,7 @@ class StyleNet(nn.Module):
             # identity at y == 0; stays strictly inside (0, 1) without clamping away gradients
             return torch.sigmoid(torch.logit(image.clamp(0.0, 1.0), eps=1e-3) + y)
         if self.config.output == "additive":
-            # forward: the clamped image, as it will be saved; backward: straight through, so a pixel pushed past
-            # 0 or 1 keeps its gradient and can come back
+            # forward: the clamped image, as it will be saved; backward: straight through the clamp
             edited = image + y
             return edited + (edited.clamp(0.0, 1.0) - edited).detach()
         return y
