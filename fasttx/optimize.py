@@ -8,8 +8,8 @@ Parameterisation: the optimised variable is the *logit* of the image, `image = s
 clamped after each step. L-BFGS builds its curvature estimate from the steps it takes; clamping would silently
 change those steps (and zero the gradient of every clamped pixel), corrupting its history. In logit space the
 problem is unconstrained, every value of `z` is a valid image, and L-BFGS and Adam run exactly as designed
-(the residual transformation networks edit photos in the same logit space). The price: a pixel near 0 or 1 moves
-slowly, so the initial image is clamped to [0.01, 0.99] before taking its logit.
+(the networks' `--output residual` edits photos in the same space). The price: a pixel near 0 or 1 moves slowly,
+so the initial image is clamped to [0.01, 0.99] before taking its logit.
 
 Coarse-to-fine (`scales`): optimise at 1/2^(scales-1) of the size first, upsample the result as the start of the
 next scale, up to the full size. Style images shrink by the same factor, so the brush strokes keep their size
