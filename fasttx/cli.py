@@ -469,7 +469,7 @@ def evaluate(
     dev = pick_device(device)
     stylizer, meta = load_stylizer(model, dev)
     trained = meta.get("train_config", {}).get("loss")
-    objective = LossConfig(**trained) if trained else METRIC
+    objective = LossConfig.from_dict(trained) if trained else METRIC
     features = VGGFeatures(sorted(set(METRIC.layers) | set(objective.layers)), weights=vgg_weights).to(dev)
     bar = progress_bar(err, enabled=progress)
     with bar:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -111,6 +112,11 @@ class LossConfig:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LossConfig:
+        """The recipe saved in a model or checkpoint; one saved before `robust` existed used the plain style term."""
+        return cls(**{"robust": False, **data})
 
 
 class PerceptualLoss(nn.Module):

@@ -93,7 +93,7 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["net"] = NetConfig(**values.get("net", {}))
-        values["loss"] = LossConfig(**values.get("loss", {}))
+        values["loss"] = LossConfig.from_dict(values.get("loss", {}))
         return cls(**values)
 
     def total_steps(self, dataset_size: int) -> int:

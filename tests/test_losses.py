@@ -60,6 +60,13 @@ def test_robust_style_loss_is_log1p_of_each_photos_error() -> None:
     assert robust.item() == pytest.approx(2.0 * (0.0 + torch.log1p(per_photo[1]).item()) / 2)
 
 
+def test_recipes_saved_before_the_robust_term_keep_the_plain_one() -> None:
+    saved = LossConfig(robust=False).to_dict()
+    del saved["robust"]
+    assert LossConfig.from_dict(saved).robust is False
+    assert LossConfig.from_dict(LossConfig().to_dict()) == LossConfig()
+
+
 def test_tv_loss_by_hand() -> None:
     img = torch.tensor([[[[0.0, 1.0], [1.0, 1.0]]]])  # vertical diffs [1, 0], horizontal diffs [1, 0]
     assert tv_loss(img).item() == pytest.approx(0.5 + 0.5)
