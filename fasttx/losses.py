@@ -23,10 +23,15 @@ _EPS = 1e-8
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """[B, C, H, W] features -> [B, C, C] Gram matrices, normalised by C*H*W so image size does not matter."""
+    """[B, C, H, W] features -> [B, C, C] fp32 Gram matrices, normalised by C*H*W so image size does not matter.
+
+    Autocast is switched off around the product: it would run the bmm in bf16/fp16 again (3 significant digits,
+    and an H*W sum that overflows fp16), whatever the input's dtype.
+    """
     b, c, h, w = features.shape
-    flat = features.reshape(b, c, h * w).float()
-    return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+    with torch.autocast(features.device.type, enabled=False):
+        flat = features.reshape(b, c, h * w).float()
+        return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
 
 
 def relative_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

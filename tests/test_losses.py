@@ -31,6 +31,18 @@ def test_gram_is_symmetric_and_size_invariant_for_repeated_texture() -> None:
     assert torch.allclose(g_small, g_big, atol=1e-6)
 
 
+def test_gram_and_style_loss_are_fp32_under_autocast() -> None:
+    # bf16 autocast would run the bmm in bf16 (about 3 significant digits): the Gram matrix must stay exact
+    features = torch.rand(2, 8, 16, 16) * 10
+    expected = gram_matrix(features)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        gram = gram_matrix(features)
+        loss = style_loss({"a": features}, {"a": expected[:1]}, {"a": 1.0})
+    assert gram.dtype == torch.float32 and loss.dtype == torch.float32
+    assert torch.allclose(gram, expected, rtol=1e-5)
+    assert loss.item() == pytest.approx(relative_error(expected, expected[:1].expand(2, 8, 8)).mean().item(), rel=1e-5)
+
+
 def test_relative_error_by_hand() -> None:
     target = torch.tensor([[3.0, 4.0]])  # |t|^2 = 25
     output = torch.tensor([[0.0, 4.0]])  # |o - t|^2 = 9
