@@ -15,7 +15,8 @@ fasttx/evaluate.py). Recipes:
             features scale by that factor k, so feature MSE scales by k^2 and Gram MSE by k^4: the weights become
             1e5 / k^2 and 1e10 / k^4 (k = 1 for torchvision weights).
   RECIPE:key=value:...  a recipe with settings changed, for tuning studies; keys are fields of TrainConfig,
-            LossConfig or NetConfig (lr, lr_schedule, style_weight, content_layer, arch, teacher, ...). In values,
+            LossConfig or NetConfig (lr, lr_schedule, style_weight, content_layer, arch, teacher, ...); style_layers
+            in the CLI's list written with + and * (style_layers=rgb*0.5+relu1_2+relu2_2). In values,
             {models} and {style} stand for --models and the style's name, e.g. distilling a small student from the
             johnson model trained earlier in the same --models folder:
             fasttx:arch=small:teacher={models}/{style}/fasttx/model.pth
@@ -41,9 +42,9 @@ import torch
 
 from fasttx.evaluate import evaluate_model, trained_style_size
 from fasttx.io import load_model
-from fasttx.losses import LossConfig
+from fasttx.losses import LossConfig, parse_layer_weights
 from fasttx.nets.transformer import NetConfig
-from fasttx.nets.vgg import VGGFeatures
+from fasttx.nets.vgg import PIXELS, VGGFeatures
 from fasttx.report import write_report
 from fasttx.train import TrainConfig, train
 
@@ -81,7 +82,8 @@ def recipe(spec: str, vgg_weights: str) -> tuple[NetConfig, LossConfig, dict[str
                 break
         else:
             raise SystemExit(f"unknown setting {key!r} in recipe {spec!r}")
-        value = literal(text)
+        # style_layers in the CLI's NAME:WEIGHT list, written with + and * (',' and ':' separate recipes and keys)
+        value = parse_layer_weights(text.replace("+", ",").replace("*", ":")) if key == "style_layers" else literal(text)
         if target is LossConfig:
             loss = replace(loss, **{key: value})
         elif target is NetConfig:
@@ -95,13 +97,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--styles", default="starry_night,great_wave")
     parser.add_argument("--recipes", default="fasttx,examples")
-    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument(
+        "--steps", default="1000", help="a budget, or several (250,500,1000): one run, resumed from budget to budget"
+    )
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--vgg-weights", default="hed")
     parser.add_argument("--eval-size", type=int, default=256)
+    parser.add_argument("--gatys", type=int, default=0, help="also the Gatys reference: L-BFGS steps per photo")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--models", type=Path, help="keep the trained model folders here (default: a temporary folder)")
+    parser.add_argument("--resume", action="store_true", help="continue the runs kept in --models (to add --gatys, say)")
     args = parser.parse_args()
+    budgets = sorted(int(b) for b in args.steps.split(","))
 
     photos = sorted(p for p in (SHARED / "photos").iterdir() if p.suffix == ".jpg")
     held_out = [p for p in photos if p.name in HELD_OUT]
@@ -113,14 +120,13 @@ def main() -> None:
         for p in photos:
             os.symlink(p, (val_dir if p in held_out else train_dir) / p.name)
         models = args.models or Path(tmp) / "models"
-        vgg = VGGFeatures(LossConfig().layers, weights=args.vgg_weights)
+        vgg = VGGFeatures([PIXELS, *LossConfig().layers, "relu3_3"], weights=args.vgg_weights)
         rows = []
         for style_name in args.styles.split(","):
             style = SHARED / "styles" / f"{style_name}.jpg"
             for recipe_name in args.recipes.split(","):
                 # fasttx:arch=small -> fasttx+arch=small; teacher={models}/{style}/fasttx/model.pth -> teacher=fasttx_model.pth
                 folder = recipe_name.replace("{models}/{style}/", "").replace(":", "+").replace("/", "_")
-                out = args.results / style_name / folder
                 spec = recipe_name.replace("{models}", str(models)).replace("{style}", style_name)
                 net_cfg, loss_cfg, settings = recipe(spec, args.vgg_weights)
                 cfg = TrainConfig(
@@ -131,52 +137,103 @@ def main() -> None:
                     loss=loss_cfg,
                     vgg_weights=args.vgg_weights,
                     image_size=args.image_size,
-                    steps=args.steps,
                     log_every=50,
-                    preview_every=args.steps,
-                    checkpoint_every=args.steps,
+                    preview_every=budgets[0],
+                    checkpoint_every=budgets[0],
                     preview=[str(p) for p in held_out[:4]],
                     val=str(val_dir),
-                    val_every=max(1, args.steps // 10),
+                    val_every=max(1, budgets[0] // 10),
                     onnx=False,
                     **settings,
                 )
-                started = time.perf_counter()
-                result = train(cfg)
-                train_seconds = time.perf_counter() - started
-                net, meta = load_model(result.model)
-                with torch.no_grad():
-                    report = evaluate_model(
-                        lambda x: net(x).clamp(0, 1),
-                        style,
-                        held_out,
-                        vgg,
-                        size=args.eval_size,
-                        style_size=trained_style_size(meta),
-                        image_dir=Path(tmp) / "eval" / style_name / recipe_name,
-                        model_name=f"{style_name}/{recipe_name}",
+                train_seconds = 0.0
+                for budget in budgets:
+                    # constant-rate schedules nest: the run resumed to the next budget is the longer run (tested exact)
+                    cfg.steps = budget
+                    started = time.perf_counter()
+                    result = train(cfg, resume=args.resume or budget != budgets[0])
+                    train_seconds += time.perf_counter() - started
+                    out = args.results / style_name / folder
+                    out = out / f"steps_{budget}" if len(budgets) > 1 else out
+                    report = _evaluate(result.model, style, held_out, vgg, args, Path(tmp) / f"{style_name}_{folder}_{budget}")
+                    out.mkdir(parents=True, exist_ok=True)
+                    (out / "train.jsonl").write_text((result.out / "train.jsonl").read_text())
+                    (out / "evaluation.json").write_text(report.to_json())
+                    files = write_report(report, Path(tmp) / "report" / style_name / folder / str(budget))
+                    (out / "contact_sheet.png").write_bytes(files.contact_sheet.read_bytes())
+                    means = report.means
+                    rows.append(
+                        {
+                            "style": style_name,
+                            "recipe": recipe_name,
+                            "steps": budget,
+                            "content": means["model"].content,
+                            "style_distance": means["model"].style,
+                            "photo_style_distance": means["photo"].style,
+                            "style_ratio": means["model"].style / means["photo"].style,
+                            **({"gatys_content": means["gatys"].content, "gatys_style": means["gatys"].style} if "gatys" in means else {}),
+                            "train_seconds": train_seconds,
+                        }
                     )
-                out.mkdir(parents=True, exist_ok=True)
-                (out / "train.jsonl").write_text((result.out / "train.jsonl").read_text())
-                (out / "evaluation.json").write_text(report.to_json())
-                files = write_report(report, Path(tmp) / "report" / style_name / recipe_name)
-                (out / "contact_sheet.png").write_bytes(files.contact_sheet.read_bytes())
-                means = report.means
-                rows.append(
-                    {
-                        "style": style_name,
-                        "recipe": recipe_name,
-                        "content": means["model"].content,
-                        "style_distance": means["model"].style,
-                        "photo_style_distance": means["photo"].style,
-                        "train_seconds": train_seconds,
-                    }
-                )
-                print(json.dumps(rows[-1]), flush=True)
-    print(f"\n| style | recipe | content distance | style distance | (unstyled photo: style distance) |")
-    print("|---|---|---|---|---|")
+                    print(json.dumps(rows[-1]), flush=True)
+                if len(budgets) > 1:
+                    curve = [r for r in rows if r["style"] == style_name and r["recipe"] == recipe_name]
+                    plot_budget_curve(curve, args.results / style_name / folder / "budget_curve.png")
+    print("\n| style | recipe | steps | content distance | style distance | style / unstyled photo's |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['style']} | {r['recipe']} | {r['content']:.3f} | {r['style_distance']:.3f} | {r['photo_style_distance']:.3f} |")
+        print(
+            f"| {r['style']} | {r['recipe']} | {r['steps']} | {r['content']:.3f} | {r['style_distance']:.3f} "
+            f"| {r['style_ratio']:.0%} of {r['photo_style_distance']:.3f} |"
+        )
+
+
+def _evaluate(model: Path, style: Path, photos: list[Path], vgg: VGGFeatures, args: argparse.Namespace, image_dir: Path):
+    """fasttx evaluate's distances for a trained model on the held-out photos (+ Gatys on its own objective)."""
+    net, meta = load_model(model)
+    loss = LossConfig.from_dict(meta["train_config"]["loss"])  # with the layer scales it was trained with
+    with torch.no_grad():
+        return evaluate_model(
+            lambda x: net(x).clamp(0, 1),
+            style,
+            photos,
+            vgg,
+            size=args.eval_size,
+            style_size=trained_style_size(meta),
+            vs_optimize=args.gatys,
+            optimize_loss=loss if args.gatys else None,
+            image_dir=image_dir,
+            model_name=f"{style.stem}/{model.parent.name}",
+        )
+
+
+def plot_budget_curve(rows: list[dict[str, Any]], path: Path) -> None:
+    """Content and style distance against the step budget (log axis), with the unstyled photo's style distance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["steps"] for r in rows]
+    fig, ax = plt.subplots(1, 2, figsize=(8, 3.2))
+    ax[0].plot(steps, [r["style_distance"] for r in rows], "o-", label="model")
+    ax[0].axhline(rows[0]["photo_style_distance"], color="grey", ls="--", label="unstyled photo")
+    ax[0].axhline(0.45 * rows[0]["photo_style_distance"], color="tab:green", ls=":", label="45 % of the photo's")
+    ax[0].set_title("style distance (lower: more like the painting)", fontsize=9)
+    ax[1].plot(steps, [r["content"] for r in rows], "o-", color="tab:orange")
+    ax[1].axhline(0.35, color="tab:red", ls=":", label="0.35")
+    ax[1].set_title("content distance (lower: photo more readable)", fontsize=9)
+    for a in ax:
+        a.set_xscale("log")
+        a.set_xticks(steps, [str(s) for s in steps])
+        a.set_xlabel("training steps (batch 4, 128 px)")
+        a.set_ylim(bottom=0)
+        a.legend(fontsize=7)
+    fig.suptitle(f"{rows[0]['style']}: {rows[0]['recipe']}", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

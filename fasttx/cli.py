@@ -52,6 +52,14 @@ RobustStyle = Annotated[
         help="Count each photo's Gram error per layer as log(1 + error), so photos far from the style do not drown the rest.",
     ),
 ]
+BalanceLayers = Annotated[
+    bool,
+    typer.Option(
+        "--balance-layers/--no-balance-layers",
+        help="Scale each style layer so its pull on the pixels is the layers' average (measured on the photos at the "
+        "start); without it the deep layers' edge texture drowns the shallow layers' palette.",
+    ),
+]
 VggArch = Annotated[str, typer.Option(help="Perceptual network: vgg16 or vgg19.")]
 VggWeights = Annotated[
     Optional[str],
@@ -91,12 +99,17 @@ def train(
     batch_size: Annotated[int, typer.Option(help="Photos per step.")] = 4,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     lr_schedule: Annotated[str, typer.Option(help="'constant' or 'cosine' (decays to lr/10).")] = "constant",
+    warmup: Annotated[int, typer.Option(help="Steps of linear learning-rate warm-up.")] = 0,
+    ema: Annotated[
+        float, typer.Option(help="Save the moving average of the weights with this decay (0: the last weights).")
+    ] = 0.999,
     content_weight: ContentWeight = 1.0,
     style_weight: StyleWeight = 1.0,
     tv_weight: TVWeight = 0.0,
     content_layer: ContentLayer = "relu2_2",
     style_layers: StyleLayers = "relu1_2,relu2_2,relu3_3,relu4_3",
-    robust_style: RobustStyle = True,
+    robust_style: RobustStyle = False,
+    balance_layers: BalanceLayers = True,
     style_size: Annotated[
         Optional[int], typer.Option(help="Long side of the style image for its Gram targets. Default: 2x --image-size.")
     ] = None,
@@ -171,7 +184,9 @@ def train(
             dataset=str(dataset),
             out=str(out),
             net=NetConfig(arch=arch, output=output_mode),
-            loss=_loss_config(content_layer, style_layers, content_weight, style_weight, tv_weight, style_size, robust_style),
+            loss=_loss_config(
+                content_layer, style_layers, content_weight, style_weight, tv_weight, style_size, robust_style, balance_layers
+            ),
             vgg_arch=vgg,
             vgg_weights=vgg_weights,
             image_size=image_size,
@@ -180,6 +195,8 @@ def train(
             epochs=epochs,
             lr=lr,
             lr_schedule=lr_schedule,
+            warmup=warmup,
+            ema=ema,
             seed=seed,
             device=device,
             amp=amp,
@@ -242,6 +259,7 @@ def _loss_config(
     tv_weight: float,
     style_size: int | None,
     robust_style: bool,
+    balance_layers: bool,
 ) -> "LossConfig":
     from fasttx.losses import LossConfig, parse_layer_weights
 
@@ -253,6 +271,7 @@ def _loss_config(
         tv_weight=tv_weight,
         style_size=style_size,
         robust=robust_style,
+        balance=balance_layers,
     )
 
 
@@ -366,7 +385,8 @@ def optimize(
     tv_weight: TVWeight = 0.0,
     content_layer: ContentLayer = "relu2_2",
     style_layers: StyleLayers = "relu1_2,relu2_2,relu3_3,relu4_3",
-    robust_style: RobustStyle = True,
+    robust_style: RobustStyle = False,
+    balance_layers: BalanceLayers = True,
     style_size: Annotated[
         Optional[int], typer.Option(help="Long side of the style images for their Grams. Default: 2x --size, as in training.")
     ] = None,
@@ -400,7 +420,9 @@ def optimize(
         mix = [float(w) for w in style_mix.split(",")] if style_mix else None
     except ValueError as e:
         raise FasttxError(f"bad --style-mix {style_mix!r}; expected comma-separated numbers like 0.7,0.3") from e
-    loss = _loss_config(content_layer, style_layers, content_weight, style_weight, tv_weight, style_size, robust_style)
+    loss = _loss_config(
+        content_layer, style_layers, content_weight, style_weight, tv_weight, style_size, robust_style, balance_layers
+    )
     dev = pick_device(device)
     photo = pil_to_tensor(resize_long_side(open_rgb(content), size))
     styles = [resize_style(load_image(path), style_size or 2 * size) for path in style]

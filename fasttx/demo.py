@@ -21,6 +21,7 @@ from fasttx.errors import FasttxError
 from fasttx.io import save_image
 
 SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg")
+EVAL_SIZE = 256  # fasttx evaluate's default size: the photo at the scale of the training crops (style at 2x128)
 PALETTE = [(238, 180, 34), (214, 69, 65), (31, 58, 147), (22, 160, 133), (245, 245, 235), (20, 20, 30), (155, 89, 182)]
 
 
@@ -109,13 +110,24 @@ def main(
         checkpoint_every=max(1, steps // 4),
     )
     result = train(cfg, console=console)
-    net, _ = load_model(result.model)
+    net, meta = load_model(result.model)
     import torch
+
+    from fasttx.evaluate import METRIC, evaluate_model, trained_style_size
+    from fasttx.nets.vgg import VGGFeatures
 
     with torch.no_grad():
         stylised = net(load_image(photos[0], max_size=512).unsqueeze(0))
     output = save_image(stylised, out / f"{photos[0].stem}_stylized.jpg")
+    # how far the stylised photo moved towards the style: fasttx evaluate's distances, against the unstyled photo's
+    vgg = VGGFeatures(METRIC.layers, weights=weights)
+    report = evaluate_model(net, style_path, [photos[0]], vgg, size=EVAL_SIZE, style_size=trained_style_size(meta))
+    photo, model = report.rows[0].scores["photo"], report.rows[0].scores["model"]
     console.print(f"[green]demo done in {time.perf_counter() - started:.0f} s[/]")
+    console.print(
+        f"  {photos[0].name}: style distance {model.style:.3f} ({model.style / photo.style:.0%} of the unstyled "
+        f"photo's {photo.style:.3f}), content distance {model.content:.3f}"
+    )
     console.print(f"  style image : {style_path}")
     console.print(f"  model       : {result.model}")
     console.print(f"  previews    : {result.out / 'previews'}")

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from fasttx.errors import FasttxError
-from fasttx.losses import LossConfig, PerceptualLoss
+from fasttx.losses import LossConfig, PerceptualLoss, measure_layer_scales
 from fasttx.nets.vgg import VGGFeatures
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -89,6 +89,9 @@ def optimize_image(
         image = _resize(content, sizes[0])
     else:
         image = torch.rand((1, 3, *sizes[0]), generator=torch.Generator().manual_seed(seed)).to(device)
+    if loss.balance and loss.layer_scales is None:
+        calibration = PerceptualLoss(vgg, [s.to(device) for s in styles], loss, style_mix)
+        loss = replace(loss, layer_scales=measure_layer_scales(calibration, content))
     history: list[float] = []
     for factor, size in zip(factors, sizes, strict=True):
         target = _resize(content, size)

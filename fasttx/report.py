@@ -139,6 +139,13 @@ def contact_sheet(report: EvaluationReport) -> Image.Image:
     return sheet
 
 
+def contact_sheet_cell(sheet: Image.Image, row: int, column: int) -> Image.Image:
+    """The THUMB x THUMB picture at `row`, `column` of a contact sheet, without its labels (for figures)."""
+    cell_w, cell_h = THUMB + 2 * _PAD, THUMB + _LABEL_H + 2 * _PAD
+    left, top = column * cell_w + _PAD, _HEADER_H + row * cell_h + _PAD
+    return sheet.crop((left, top, left + THUMB, top + THUMB))
+
+
 def _thumbnail(img: Image.Image) -> Image.Image:
     """Scaled (up or down) to fit the cell, so every column reads at the same size."""
     return ImageOps.contain(img.convert("RGB"), (THUMB, THUMB), Image.Resampling.LANCZOS)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from torch.optim.swa_utils import AveragedModel
 from torch.profiler import record_function
 from torchvision.utils import make_grid
 
@@ -48,7 +49,7 @@ from fasttx.io import (
     save_model,
     save_torch,
 )
-from fasttx.losses import LossConfig, PerceptualLoss, resize_style
+from fasttx.losses import LossConfig, PerceptualLoss, measure_layer_scales, resize_style
 from fasttx.nets.transformer import NetConfig, StyleNet, build_net
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
 
@@ -70,6 +71,9 @@ class TrainConfig:
     epochs: float | None = None  # alternative to steps: passes over the dataset
     lr: float = 1e-3
     lr_schedule: str = "constant"  # or "cosine" (decay to lr/10 at the last step)
+    warmup: int = 0  # steps of linear learning-rate warm-up from 0 (independent of the total, so budgets nest)
+    ema: float = 0.999  # the saved model is the moving average of the weights (0: the last weights), see _ema
+    head_lr: float | None = None  # the output conv's rate as a multiple of lr; None: 1/sqrt(its fan-in / 16)
     seed: int = 0
     device: str = "auto"
     amp: bool = True  # mixed precision where the hardware runs it natively (fasttx.device.amp_dtype)
@@ -139,16 +143,19 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
     vgg = VGGFeatures(cfg.loss.layers, arch=cfg.vgg_arch, weights=cfg.vgg_weights or default_weights_source())
     styles = [_load_style(path, cfg.loss.style_size or 2 * cfg.image_size) for path in cfg.style]
     objective = PerceptualLoss(vgg, styles, cfg.loss).to(device)
+    if cfg.loss.balance and cfg.loss.layer_scales is None:  # measured once, then saved with the recipe
+        cfg.loss.layer_scales = measure_layer_scales(objective, _calibration_crops(dataset, cfg.seed).to(device))
     net = build_net(cfg.net).to(device)
     teacher = load_model(cfg.teacher)[0].to(device).requires_grad_(False) if cfg.teacher else None
-    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.Adam(_param_groups(net, cfg.head_lr), lr=cfg.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     if device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
         objective = objective.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
+    average = _ema(net, cfg.ema)
     # torch.compile fuses kernels: a minute or two of compiling, then faster steps (worth it on GPUs, for long
-    # runs). The eager `net` stays the module that is saved, previewed and validated.
+    # runs). The eager `net` is what the moving average (saved, previewed, validated) follows.
     forward = torch.compile(net) if cfg.compile else net
     if cfg.compile:
         objective.vgg = torch.compile(objective.vgg)
@@ -156,6 +163,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
     start = 0
     if checkpoint is not None:
         net.load_state_dict(checkpoint["model"])
+        average.load_state_dict(checkpoint["ema"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scaler.load_state_dict(checkpoint["scaler"])
         _set_rng_state(checkpoint["rng"])
@@ -177,6 +185,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
                 "config": cfg.to_dict(),
                 "step": step,
                 "model": net.state_dict(),
+                "ema": average.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict(),
                 "rng": _get_rng_state(),
@@ -214,7 +223,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
                     images = images.contiguous(memory_format=torch.channels_last)
 
             for group in optimizer.param_groups:
-                group["lr"] = _lr_at(cfg, step, total)
+                group["lr"] = _lr_at(cfg, step, total) * group["lr_scale"]
             with autocast(device, dtype):
                 with record_function("vgg_content_targets"):
                     content_features = objective.content_targets(images)
@@ -233,6 +242,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
             with record_function("optimizer"):
                 scaler.step(optimizer)
                 scaler.update()
+                average.update_parameters(net)
             step += 1
             window_images += images.shape[0]
 
@@ -244,13 +254,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
                 bar.update(task, metrics=_format_metrics(last))
                 window_start, window_images = time.perf_counter(), 0
             if step % cfg.preview_every == 0 or step == total:
-                _write_preview(net, previews, out / "previews" / f"step_{step:06d}.jpg")
+                _write_preview(average.module, previews, out / "previews" / f"step_{step:06d}.jpg")
             if val_photos is not None and (step % cfg.val_every == 0 or step == total):
-                record = _validate(net, objective, val_photos, cfg, out / "previews" / f"val_step_{step:06d}.jpg")
+                record = _validate(average.module, objective, val_photos, cfg, out / "previews" / f"val_step_{step:06d}.jpg")
                 metrics_log.write({"step": step, **record})
                 if record["val_total"] < best_val:
                     best_val = record["val_total"]
-                    save_model(net, out / "best.pth", {**meta, "steps": step, "val": record})
+                    save_model(average.module, out / "best.pth", {**meta, "steps": step, "val": record})
             if step % cfg.checkpoint_every == 0 and step < total:
                 save_checkpoint(step)
             bar.update(task, completed=step)
@@ -259,9 +269,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
         raise Interrupted(save_checkpoint(step), step)
     save_checkpoint(step)
     final_meta = {**meta, "steps": step, "final_metrics": last}
-    model_path = save_model(net, out / "model.pth", final_meta)
+    model_path = save_model(average.module, out / "model.pth", final_meta)
     if cfg.onnx:
-        export_onnx(net, out / "model.onnx", meta=final_meta)
+        export_onnx(average.module, out / "model.onnx", meta=final_meta)
     return TrainResult(out, model_path, step, False, last, skips.count)
 
 
@@ -290,17 +300,57 @@ def load_resume_config(path: str | Path) -> TrainConfig:
 # --- pieces of the loop ---------------------------------------------------------------------------
 
 
+def _param_groups(net: StyleNet, head_lr: float | None) -> list[dict[str, Any]]:
+    """The output conv in a group of its own, with a rate scaled down by its fan-in.
+
+    Adam moves every weight by about lr per step whatever its gradient, so a conv's output moves by about
+    lr x fan-in per step when its inputs agree. Every other conv is followed by an instance norm, which undoes
+    such a change of scale; the output conv is not: Johnson's 9x9x32 head (fan-in 2592) would swing the edit by
+    ~2.6 per step at lr 1e-3 and saturate the image within a few steps (the early blow-ups in the training logs).
+    1/sqrt(fan-in / 16) keeps the 1x1 heads of the compact nets (fan-in 16) at the full rate.
+    """
+    head = net.body.head
+    if head_lr is None:
+        head_lr = min(1.0, 1.0 / math.sqrt(head.weight[0].numel() / 16))
+    head_ids = {id(p) for p in head.parameters()}
+    rest = [p for p in net.parameters() if id(p) not in head_ids]
+    return [{"params": rest, "lr_scale": 1.0}, {"params": list(head.parameters()), "lr_scale": head_lr}]
+
+
+def _ema(net: StyleNet, decay: float) -> AveragedModel:
+    """An exponential moving average of `net`'s weights: what previews, validation and the saved model use.
+
+    With batches of 4 photos each step pulls the network towards those photos, so the weights wander around the
+    solution (held-out distances jump by +-0.3 between checks 20 steps apart); their average is the solution. The
+    decay ramps up as min(decay, (1 + n) / (10 + n)) after n updates, so the average spans the last ~10 % of a
+    short run and 1 / (1 - decay) steps of a long one; decay 0 keeps the last weights.
+    """
+
+    def average(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor | int) -> None:
+        n = int(updates)
+        torch._foreach_lerp_(averaged, current, 1 - min(decay, (1 + n) / (10 + n)))
+
+    return AveragedModel(net, multi_avg_fn=average, use_buffers=True)
+
+
 def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
+    warm = min(1.0, (step + 1) / cfg.warmup) if cfg.warmup > 0 else 1.0
     if cfg.lr_schedule == "constant":
-        return cfg.lr
+        return cfg.lr * warm
     if cfg.lr_schedule == "cosine":
         progress = step / max(1, total - 1)
-        return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        return cfg.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
     raise FasttxError(f"unknown lr schedule {cfg.lr_schedule!r}; choose 'constant' or 'cosine'")
 
 
 def _load_style(path: str, long_side: int) -> torch.Tensor:
     return resize_style(load_image(path), long_side)
+
+
+def _calibration_crops(dataset: PhotoFolder, seed: int, count: int = 16) -> torch.Tensor:
+    """Training crops spread over the folder, the same for a given folder and seed (to balance the style layers)."""
+    step = max(1, len(dataset) // count)
+    return torch.stack([dataset[(i, seed + i)][0] for i in range(0, step * count, step)][: len(dataset)])
 
 
 def _centre_crops(paths: list[Path], size: int, limit: int = 8) -> torch.Tensor:

@@ -8,7 +8,9 @@ from fasttx.losses import (
     LossConfig,
     PerceptualLoss,
     content_loss,
+    gram_errors,
     gram_matrix,
+    measure_layer_scales,
     parse_layer_weights,
     relative_error,
     style_loss,
@@ -73,10 +75,42 @@ def test_robust_style_loss_is_log1p_of_each_photos_error() -> None:
 
 
 def test_recipes_saved_before_the_robust_term_keep_the_plain_one() -> None:
-    saved = LossConfig(robust=False).to_dict()
-    del saved["robust"]
-    assert LossConfig.from_dict(saved).robust is False
+    saved = LossConfig(robust=False, balance=False).to_dict()
+    del saved["robust"], saved["balance"], saved["layer_scales"]
+    assert LossConfig.from_dict(saved) == LossConfig(robust=False, balance=False)
     assert LossConfig.from_dict(LossConfig().to_dict()) == LossConfig()
+
+
+@pytest.mark.parametrize("robust", [False, True])
+def test_balanced_layers_pull_equally_on_the_pixels(robust: bool) -> None:
+    """After measure_layer_scales every style layer's term has the same mean gradient norm on the photos, and the
+    average is what it was unbalanced (the style/content balance is kept)."""
+    from fasttx.nets.vgg import VGGFeatures
+
+    cfg = LossConfig(style_layers={"relu1_2": 1.0, "relu2_2": 2.0, "relu3_3": 1.0}, robust=robust)
+    with pytest.warns(UserWarning):
+        vgg = VGGFeatures(cfg.layers, weights="random")
+    objective = PerceptualLoss(vgg, [torch.rand(3, 48, 48)], cfg)
+    photos = torch.rand(3, 3, 32, 32)
+    scales = measure_layer_scales(objective, photos)
+
+    def pull(layer: str, weight: float) -> float:
+        pixels = photos.clone().requires_grad_(True)
+        errors = gram_errors(vgg(pixels)[layer], objective.style_grams[layer], robust=robust)
+        (weight * errors.sum()).backward()
+        return float(pixels.grad.flatten(1).norm(dim=1).mean())
+
+    before = [pull(layer, 1.0) for layer in cfg.style_layers]
+    after = [pull(layer, scales[layer]) for layer in cfg.style_layers]
+    assert max(before) > 2 * min(before)  # the layers did pull unequally
+    assert after == pytest.approx([sum(before) / len(before)] * len(after), rel=1e-4)
+    # training uses the given weights times the scales; the distances keep the given weights, unbalanced
+    cfg.layer_scales = scales
+    assert cfg.effective_style_layers == {k: w * scales[k] for k, w in cfg.style_layers.items()}
+    output = photos[:1]
+    feats = vgg(output)
+    plain = sum(w * gram_errors(feats[k], objective.style_grams[k]).mean() for k, w in cfg.style_layers.items())
+    assert objective.distances(output, objective.content_targets(output))["style"].item() == pytest.approx(float(plain), rel=1e-5)
 
 
 def test_tv_loss_by_hand() -> None:
@@ -140,6 +174,7 @@ def test_cli_defaults_are_the_loss_config_defaults(command: str) -> None:
     assert params["content_layer"] == defaults.content_layer
     assert parse_layer_weights(params["style_layers"]) == defaults.style_layers
     assert params["robust_style"] == defaults.robust
+    assert params["balance_layers"] == defaults.balance
     if command == "train":
         from fasttx.nets.transformer import NetConfig
 

@@ -7,6 +7,7 @@ non-convex function of the pixels, so "it went down" is a real check.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from PIL import Image
 from conftest import run_cli, write_photo
 from fasttx.errors import FasttxError
 from fasttx.io import load_image
-from fasttx.losses import LossConfig, PerceptualLoss
+from fasttx.losses import LossConfig, PerceptualLoss, measure_layer_scales
 from fasttx.nets.vgg import VGGFeatures
 from fasttx.optimize import optimize_image
 
@@ -55,7 +56,9 @@ def test_optimizer_lowers_the_training_objective(vgg: VGGFeatures, images: dict[
     assert result.image.shape == (1, 3, 32, 32)
     assert 0 <= result.image.min() and result.image.max() <= 1
     # the first entry is the training objective itself at the (edge-clamped) starting image
-    objective = PerceptualLoss(vgg, [style], LOSS)
+    # balanced on the content image, as optimize_image measures it
+    scales = measure_layer_scales(PerceptualLoss(vgg, [style], LOSS), content.unsqueeze(0))
+    objective = PerceptualLoss(vgg, [style], replace(LOSS, layer_scales=scales))
     start = content.clamp(0.01, 0.99).unsqueeze(0)
     expected = objective(start, objective.content_targets(content.unsqueeze(0)))["total"]
     assert result.history[0] == pytest.approx(float(expected), rel=1e-4)

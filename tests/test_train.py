@@ -190,3 +190,16 @@ def test_distill_trains_a_small_student_from_a_teacher(
     records = [json.loads(line) for line in (student / "train.jsonl").read_text().splitlines()]
     assert all(r["distill"] > 0 for r in records)
     assert records[-1]["total"] == pytest.approx(records[-1]["content"] + records[-1]["style"] + records[-1]["tv"] + records[-1]["distill"], rel=1e-5)
+
+
+def test_cli_train_defaults_are_the_train_config_defaults() -> None:
+    """The run's defaults live in TrainConfig and NetConfig; the CLI repeats them as literals (so --help stays fast)."""
+    from typer.main import get_command
+
+    from fasttx.cli import app
+
+    params = {p.name: p.default for p in get_command(app).commands["train"].params}  # type: ignore[attr-defined]
+    defaults = TrainConfig(style=[], dataset="", out="")
+    for name in ("image_size", "batch_size", "lr", "lr_schedule", "warmup", "ema", "seed", "amp", "log_every"):
+        assert params[name] == getattr(defaults, name), name
+    assert params["arch"] == defaults.net.arch and params["output_mode"] == defaults.net.output
