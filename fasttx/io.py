@@ -37,7 +37,9 @@ def atomic_write(path: str | os.PathLike[str], suffix: str | None = None) -> Ite
     """Yield a temp path beside `path`; rename it over `path` only if the block succeeds.
 
     The temp file keeps the target's suffix (so writers that infer the format from the name work).
-    A full disk or any error leaves the previous file untouched and no temp file behind.
+    A full disk or any error leaves the previous file untouched and no temp file behind. The file is flushed to
+    disk before the rename and the folder after it (whole or not at all, also across a power cut), and gets the
+    mode a plain open() would give it (0666 minus the umask), not mkstemp's private 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +48,11 @@ def atomic_write(path: str | os.PathLike[str], suffix: str | None = None) -> Ite
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        with open(tmp_path, "rb+") as written:
+            os.fsync(written.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
+        _fsync_folder(path.parent)
     except OSError as e:
         tmp_path.unlink(missing_ok=True)
         if e.errno == errno.ENOSPC:
@@ -55,6 +61,26 @@ def atomic_write(path: str | os.PathLike[str], suffix: str | None = None) -> Ite
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (where the platform can open folders)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

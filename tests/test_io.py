@@ -45,6 +45,24 @@ def test_atomic_write_reports_a_full_disk_clearly(tmp_path: Path, monkeypatch: p
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_follow_the_umask_and_reach_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask: int
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    previous = os.umask(umask)
+    try:
+        with atomic_write(tmp_path / "c.txt") as tmp:
+            tmp.write_text("whole")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "c.txt").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+    assert len(synced) == 2  # the file before the rename, the folder after it
+    assert [p.name for p in tmp_path.iterdir()] == ["c.txt"]
+
+
 def test_odd_images_decode_to_upright_rgb(tmp_path: Path) -> None:
     rgb = np.zeros((10, 20, 3), np.uint8)
     rgb[:, :10] = (255, 0, 0)  # left half red
