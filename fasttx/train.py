@@ -144,7 +144,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
     styles = [_load_style(path, cfg.loss.style_size or 2 * cfg.image_size) for path in cfg.style]
     objective = PerceptualLoss(vgg, styles, cfg.loss).to(device)
     if cfg.loss.balance and cfg.loss.layer_scales is None:  # measured once, then saved with the recipe
-        cfg.loss.layer_scales = measure_layer_scales(objective, _calibration_crops(dataset, cfg.seed).to(device))
+        cfg.loss.layer_scales = measure_layer_scales(objective, calibration_crops(dataset, cfg.seed).to(device))
     net = build_net(cfg.net).to(device)
     teacher = load_model(cfg.teacher)[0].to(device).requires_grad_(False) if cfg.teacher else None
     optimizer = torch.optim.Adam(_param_groups(net, cfg.head_lr), lr=cfg.lr)
@@ -347,7 +347,7 @@ def _load_style(path: str, long_side: int) -> torch.Tensor:
     return resize_style(load_image(path), long_side)
 
 
-def _calibration_crops(dataset: PhotoFolder, seed: int, count: int = 16) -> torch.Tensor:
+def calibration_crops(dataset: PhotoFolder, seed: int, count: int = 16) -> torch.Tensor:
     """Training crops spread over the folder, the same for a given folder and seed (to balance the style layers)."""
     step = max(1, len(dataset) // count)
     return torch.stack([dataset[(i, seed + i)][0] for i in range(0, step * count, step)][: len(dataset)])
