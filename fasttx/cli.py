@@ -283,7 +283,7 @@ def _run_training(cfg: "TrainConfig", resume: bool, progress: bool, as_json: boo
         result = run_training(cfg, resume=resume, progress=progress, console=err)
     except Interrupted as stopped:
         err.print(f"[yellow]{stopped}[/]")
-        raise typer.Exit(130) from None
+        raise typer.Exit(stopped.exit_code) from None
     err.print(f"[green]done[/]: {result.steps} steps; model {result.model}; previews in {result.out / 'previews'}")
     if result.skipped_files:
         err.print(f"[yellow]{result.skipped_files} unreadable training images were skipped[/]")

@@ -119,12 +119,13 @@ class TrainResult:
 
 
 class Interrupted(Exception):
-    """Raised after Ctrl-C once the checkpoint is safely on disk."""
+    """Raised after Ctrl-C or SIGTERM once the checkpoint is safely on disk."""
 
-    def __init__(self, checkpoint: Path, step: int):
+    def __init__(self, checkpoint: Path, step: int, signum: int = signal.SIGINT):
         super().__init__(f"interrupted at step {step}; checkpoint saved to {checkpoint} (continue with --resume)")
         self.checkpoint = checkpoint
         self.step = step
+        self.exit_code = 128 + int(signum)  # the shell's convention: 130 for Ctrl-C, 143 for SIGTERM
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console: Console | None = None) -> TrainResult:
@@ -266,7 +267,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
             bar.update(task, completed=step)
 
     if stop.requested and step < total:
-        raise Interrupted(save_checkpoint(step), step)
+        raise Interrupted(save_checkpoint(step), step, stop.signal)
     save_checkpoint(step)
     final_meta = {**meta, "steps": step, "final_metrics": last}
     model_path = save_model(average.module, out / "model.pth", final_meta)
@@ -432,26 +433,29 @@ class MetricsLog:
 
 
 class _StopFlag:
-    """First Ctrl-C asks the loop to stop at the end of the current step (then it checkpoints); a second one kills."""
+    """Ctrl-C or SIGTERM (schedulers, `timeout`, container stops) asks the loop to stop at the end of the current
+    step, which then checkpoints; a second Ctrl-C kills. `signal` is the number of the first one (for the exit code)."""
 
     requested = False
+    signal: int = signal.SIGINT
 
     def __enter__(self) -> _StopFlag:
-        self._previous = signal.getsignal(signal.SIGINT)
-        try:
-            signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread: keep the default behaviour
-            self._previous = None
+        self._previous = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread: keep the default behaviour
+                pass
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self.requested:
+        if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        self.requested = True
+        self.requested, self.signal = True, signal.Signals(signum)
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 def _seed_everything(seed: int) -> None:

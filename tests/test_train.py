@@ -203,3 +203,27 @@ def test_cli_train_defaults_are_the_train_config_defaults() -> None:
     for name in ("image_size", "batch_size", "lr", "lr_schedule", "warmup", "ema", "seed", "amp", "log_every"):
         assert params[name] == getattr(defaults, name), name
     assert params["arch"] == defaults.net.arch and params["output_mode"] == defaults.net.output
+
+
+def test_sigterm_checkpoints_and_exits_143(photo_folder: Path, style_image: Path, tmp_path: Path) -> None:
+    """What schedulers, `timeout` and container stops send: handled like Ctrl-C, in a real process."""
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "fasttx", "train", "--style", str(style_image), "--dataset", str(photo_folder)]
+    args += ["--out", str(out), "--steps", "100000", "--image-size", "32", "--batch-size", "2", "--log-every", "1"]
+    args += ["--vgg-weights", "random", "--style-layers", "relu1_2,relu2_2", "--no-progress", "--no-onnx"]
+    process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "train.jsonl").exists() or not (out / "train.jsonl").read_text().strip():
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read() if process.stderr else ""
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    assert "checkpoint saved" in stderr and "Traceback" not in stderr
+    step = load_torch(out / "checkpoint.pt", "fasttx-checkpoint")["step"]
+    assert 1 <= step < 100000
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no temp files left behind
