@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from fasttx import __version__
-from fasttx.errors import FasttxError
+from fasttx.errors import FasttxError, exit_with_error
 
 if TYPE_CHECKING:
     from fasttx.losses import LossConfig
@@ -672,8 +672,7 @@ def main() -> None:
     try:
         app()
     except FasttxError as e:
-        err.print(f"[red]error:[/] {e}", highlight=False)
-        sys.exit(1)
+        exit_with_error(e)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
         sys.exit(130)

@@ -17,7 +17,7 @@ import typer
 from PIL import Image, ImageDraw, ImageFilter
 from rich.console import Console
 
-from fasttx.errors import FasttxError
+from fasttx.errors import FasttxError, exit_with_error
 from fasttx.io import save_image
 
 SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg")
@@ -138,5 +138,4 @@ if __name__ == "__main__":
     try:
         typer.run(main)
     except FasttxError as e:
-        Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False)
-        raise SystemExit(1) from None
+        exit_with_error(e)

@@ -100,6 +100,25 @@ class TrainConfig:
         values["loss"] = LossConfig.from_dict(values.get("loss", {}))
         return cls(**values)
 
+    def validate(self) -> None:
+        """Refuse settings that would crash mid-run or train nothing, with the option's name."""
+        checks = [
+            (self.steps is None or self.steps >= 1, f"--steps must be at least 1 (got {self.steps})"),
+            (self.epochs is None or self.epochs > 0, f"--epochs must be positive (got {self.epochs})"),
+            (self.batch_size >= 1, f"--batch-size must be at least 1 (got {self.batch_size})"),
+            (self.lr > 0, f"--lr must be positive (got {self.lr})"),
+            (self.warmup >= 0, f"--warmup must be 0 or more (got {self.warmup})"),
+            (0 <= self.ema < 1, f"--ema must be in [0, 1) (got {self.ema})"),
+            (min(self.log_every, self.preview_every, self.checkpoint_every, self.val_every) >= 1, "--*-every must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise FasttxError(message)
+        with torch.random.fork_rng(devices=[]):  # building the net draws its init: leave the run's RNG alone
+            smallest = build_net(self.net).min_size
+        if self.image_size < smallest:
+            raise FasttxError(f"--image-size {self.image_size} is below the {self.net.arch} network's minimum of {smallest} px")
+
     def total_steps(self, dataset_size: int) -> int:
         if self.steps is not None:
             return self.steps
@@ -130,6 +149,7 @@ class Interrupted(Exception):
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console: Console | None = None) -> TrainResult:
     """Train `cfg.net` on `cfg.dataset` for the style(s) in `cfg.style`; continue from the checkpoint if `resume`."""
+    cfg.validate()
     console = console or Console(stderr=True)
     out = Path(cfg.out)
     device = pick_device(cfg.device)
@@ -423,13 +443,21 @@ class MetricsLog:
     def __init__(self, path: Path, keep_until: int):
         self.path = path
         if path.exists():
-            kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= keep_until]
+            kept = [line for line in path.read_text().splitlines() if _step_of(line) <= keep_until]
             with atomic_write(path) as tmp:
                 tmp.write_text("".join(line + "\n" for line in kept))
 
     def write(self, record: dict[str, float]) -> None:
         with self.path.open("a") as f:
             f.write(json.dumps({"time": time.time(), **record}) + "\n")
+
+
+def _step_of(line: str) -> float:
+    """The step of a train.jsonl line; a line cut short by a hard kill (or blank) counts as past every step."""
+    try:
+        return float(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return math.inf
 
 
 class _StopFlag:

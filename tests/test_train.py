@@ -227,3 +227,39 @@ def test_sigterm_checkpoints_and_exits_143(photo_folder: Path, style_image: Path
     step = load_torch(out / "checkpoint.pt", "fasttx-checkpoint")["step"]
     assert 1 <= step < 100000
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no temp files left behind
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--steps", "0"], "--steps must be at least 1"),
+        (["--steps", "-3"], "--steps must be at least 1"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--image-size", "7"], "below the johnson network's minimum of 8 px"),
+        (["--ema", "1.0"], "--ema must be in [0, 1)"),
+    ],
+)
+def test_bad_training_options_are_one_line_errors(
+    photo_folder: Path, style_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], option: list[str], message: str,
+) -> None:
+    args = ["train", "--style", str(style_image), "--dataset", str(photo_folder), "--out", str(tmp_path / "m")]
+    args += ["--vgg-weights", "random", "--no-progress", "--steps", "2", *option]
+    assert run_cli(monkeypatch, *args) == 1
+    stderr = capsys.readouterr().err
+    assert message in stderr and "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1  # one line, even when stderr is not a terminal (no wrapping)
+    assert not (tmp_path / "m").exists()  # nothing written
+
+
+def test_resume_drops_a_metrics_line_cut_short_by_a_hard_kill(photo_folder: Path, style_image: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train(tiny_config(photo_folder, style_image, run, steps=2), progress=False)
+    log = run / "train.jsonl"
+    whole = log.read_text()
+    log.write_text(whole + '{"time": 1, "content": 0.5, "st')  # killed in the middle of an append
+    cfg = load_resume_config(run)
+    cfg.steps = 3
+    train(cfg, resume=True, progress=False)
+    lines = log.read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [json.loads(line)["step"] for line in whole.splitlines()] + [3]
