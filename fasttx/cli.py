@@ -532,6 +532,7 @@ def export_model(
     ] = None,
     opset: Annotated[Optional[int], typer.Option(help="ONNX opset, 18 or newer. Default: fasttx.export.DEFAULT_OPSET (18).")] = None,
     verify: Annotated[bool, typer.Option(help="Check the file against PyTorch (onnxruntime, CPU) before writing it.")] = True,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
     """Export a trained model to ONNX: any batch, height and width; checked against PyTorch before it is written."""
@@ -541,7 +542,8 @@ def export_model(
         raise FasttxError("--int8 and --calibration DIR go together (int8 quantization is calibrated on photos)")
     with err.status(f"exporting {model} and checking it against PyTorch"):
         report = export_onnx(
-            model, output, uint8_io=uint8_io, fp16=fp16, int8_calibration=calibration, opset=opset or DEFAULT_OPSET, verify=verify
+            model, output, uint8_io=uint8_io, fp16=fp16, int8_calibration=calibration, opset=opset or DEFAULT_OPSET,
+            verify=verify, overwrite=overwrite,
         )
     err.print(f"[green]wrote[/] {report.path}: {report.variant}, {report.io} I/O, opset {report.opset}, {report.size_bytes / 1e6:.2f} MB")
     for size, diff in report.max_abs_diff.items():

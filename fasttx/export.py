@@ -33,7 +33,7 @@ from torch import nn
 
 from fasttx import __version__
 from fasttx.errors import FasttxError
-from fasttx.io import atomic_write, find_images, load_model, open_rgb, pil_to_tensor, resize_long_side, tensor_to_pil
+from fasttx.io import atomic_write, check_output, find_images, load_model, open_rgb, pil_to_tensor, resize_long_side, tensor_to_pil
 from fasttx.nets.transformer import StyleNet
 
 # Opset 18 is the oldest the torch.export-based exporter emits (it would hand older ones to onnx's version
@@ -89,13 +89,16 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     verify: bool = True,
     meta: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> ExportReport:
     """Write `model` (a model.pth or a StyleNet) as a self-describing ONNX file at `output`, atomically.
 
     `meta` is stored in the file's metadata (merged over a model file's own meta). With `verify`, the file is
-    checked against PyTorch before it replaces anything at `output`; a failed check raises FasttxError.
+    checked against PyTorch before it replaces anything at `output`; a failed check raises FasttxError. An existing
+    `output` is replaced only with `overwrite`, and never when it is the input model.
     """
     output = Path(output)
+    check_output(output, overwrite, [] if isinstance(model, StyleNet) else [model])
     if opset < DEFAULT_OPSET:  # the exporter would try onnx's version converter, fail on Pad and quietly keep 18
         raise FasttxError(f"opset {opset} is too old for this network's graph; use --opset {DEFAULT_OPSET} or newer")
     if fp16 and int8_calibration is not None:
@@ -103,8 +106,6 @@ def export_onnx(
     if isinstance(model, StyleNet):
         net, stored_meta = model, {}
     else:
-        if output.resolve() == Path(model).resolve():
-            raise FasttxError(f"output {output} would overwrite its input model")
         if Path(model).suffix.lower() == ".onnx":
             raise FasttxError(f"{model} is already an ONNX file; export from the model.pth it came from")
         net, stored_meta = load_model(model)

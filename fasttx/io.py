@@ -12,7 +12,7 @@ import errno
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,19 @@ def atomic_write(path: str | os.PathLike[str], suffix: str | None = None) -> Ite
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def check_output(output: str | os.PathLike[str], overwrite: bool, inputs: Sequence[str | os.PathLike[str]] = ()) -> None:
+    """The one rule for every file fasttx writes for a user: never an input, never a folder, and an existing file
+    only with `overwrite`."""
+    output = Path(output)
+    for source in inputs:
+        if Path(source).exists() and output.exists() and output.resolve() == Path(source).resolve():
+            raise FasttxError(f"output {output} would overwrite the input {source}; choose another -o")
+    if output.is_dir():
+        raise FasttxError(f"output {output} is a folder; give a file name")
+    if output.exists() and not overwrite:
+        raise FasttxError(f"{output} exists; pass --overwrite to replace it")
 
 
 def _umask() -> int:

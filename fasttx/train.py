@@ -292,7 +292,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
     final_meta = {**meta, "steps": step, "final_metrics": last}
     model_path = save_model(average.module, out / "model.pth", final_meta)
     if cfg.onnx:
-        export_onnx(average.module, out / "model.onnx", meta=final_meta)
+        export_onnx(average.module, out / "model.onnx", meta=final_meta, overwrite=True)  # the run's own file
     return TrainResult(out, model_path, step, False, last, skips.count)
 
 

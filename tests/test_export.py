@@ -186,7 +186,7 @@ def test_failed_check_leaves_the_previous_file(model_file: Path, tmp_path: Path,
     target.write_bytes(b"previous")
     monkeypatch.setattr(fasttx.export, "FP32_TOLERANCE", -1.0)  # no graph can pass
     with pytest.raises(FasttxError, match="differs from PyTorch"):
-        export_onnx(model_file, target)
+        export_onnx(model_file, target, overwrite=True)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]  # no temp file left behind
 
@@ -194,19 +194,24 @@ def test_failed_check_leaves_the_previous_file(model_file: Path, tmp_path: Path,
 @pytest.mark.parametrize(
     ("output", "options", "message"),
     [
-        ("model.pth", {}, "overwrite its input"),
+        ("model.pth", {}, "would overwrite the input"),
         ("x.onnx", {"fp16": True, "int8_calibration": "photos"}, "not both"),
         ("x.onnx", {"int8_calibration": "empty"}, "no photos"),
         ("x.onnx", {"opset": 16}, "opset 16 is too old"),
+        ("photo.jpg", {}, "exists; pass --overwrite"),
+        ("folder", {"overwrite": True}, "is a folder"),
     ],
 )
 def test_user_mistakes(model_file: Path, tmp_path: Path, output: str, options: dict[str, object], message: str) -> None:
     (tmp_path / "empty").mkdir()
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "photo.jpg").write_bytes(b"a photo that must survive")
     options = {k: tmp_path / v if k == "int8_calibration" else v for k, v in options.items()}
     target = model_file.with_name(output) if output == "model.pth" else tmp_path / output
     with pytest.raises(FasttxError, match=message):
         export_onnx(model_file, target, **options)  # type: ignore[arg-type]
     assert not (tmp_path / "x.onnx").exists()
+    assert (tmp_path / "photo.jpg").read_bytes() == b"a photo that must survive"
 
 
 @pytest.mark.filterwarnings("ignore:.*random.*:UserWarning")
