@@ -20,6 +20,7 @@ from fasttx.errors import FasttxError
 from fasttx.nets.vgg import VGGFeatures
 
 _EPS = 1e-8
+MAX_LAYER_SCALE = 4.0  # bound of the style-layer balance factors (measure_layer_scales)
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -209,7 +210,9 @@ def measure_layer_scales(objective: PerceptualLoss, photos: torch.Tensor) -> dic
     0.49, relu3_3 0.18, relu2_2 0.073, relu1_2 0.022), so the deep layers' edge texture sets every update and the
     shallow layers, which carry the palette, are left unmatched (relu1_2 error 0.93 after 500 steps, photo 0.96).
     The factor is mean_k(g_k) / g_l for g_l the mean per-photo gradient norm of layer l's term as trained (robust
-    or not); the average pull, and so the balance against the content term, stays what it was.
+    or not); the average pull, and so the balance against the content term, stays what it was. Factors are clipped
+    to [1/MAX_LAYER_SCALE, MAX_LAYER_SCALE]: a layer already close to the style pulls weakly because it has little
+    left to gain, and an unbounded factor forced it (Mosaic's relu2_2 got x32.7: diagonal streaks, content 0.95).
     """
     cfg = objective.config
     pixels = photos.detach().float().clone().requires_grad_(True)
@@ -220,7 +223,7 @@ def measure_layer_scales(objective: PerceptualLoss, photos: torch.Tensor) -> dic
         (grad,) = torch.autograd.grad(errors.sum(), pixels, retain_graph=True)
         norms[layer] = float(grad.flatten(1).norm(dim=1).mean())
     mean = sum(norms.values()) / len(norms)
-    return {layer: mean / max(norm, _EPS) for layer, norm in norms.items()}
+    return {layer: min(MAX_LAYER_SCALE, max(1 / MAX_LAYER_SCALE, mean / max(norm, _EPS))) for layer, norm in norms.items()}
 
 
 def resize_style(style: torch.Tensor, long_side: int) -> torch.Tensor:

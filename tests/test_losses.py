@@ -82,9 +82,10 @@ def test_recipes_saved_before_the_robust_term_keep_the_plain_one() -> None:
 
 
 @pytest.mark.parametrize("robust", [False, True])
-def test_balanced_layers_pull_equally_on_the_pixels(robust: bool) -> None:
+def test_balanced_layers_pull_equally_on_the_pixels(robust: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """After measure_layer_scales every style layer's term has the same mean gradient norm on the photos, and the
-    average is what it was unbalanced (the style/content balance is kept)."""
+    average is what it was unbalanced (the style/content balance is kept); factors are clipped to [1/4, 4]."""
+    import fasttx.losses
     from fasttx.nets.vgg import VGGFeatures
 
     cfg = LossConfig(style_layers={"relu1_2": 1.0, "relu2_2": 2.0, "relu3_3": 1.0}, robust=robust)
@@ -92,7 +93,11 @@ def test_balanced_layers_pull_equally_on_the_pixels(robust: bool) -> None:
         vgg = VGGFeatures(cfg.layers, weights="random")
     objective = PerceptualLoss(vgg, [torch.rand(3, 48, 48)], cfg)
     photos = torch.rand(3, 3, 32, 32)
+    clipped = measure_layer_scales(objective, photos)
+    assert all(0.25 <= f <= 4.0 for f in clipped.values())
+    monkeypatch.setattr(fasttx.losses, "MAX_LAYER_SCALE", 1e9)  # the unclipped factors
     scales = measure_layer_scales(objective, photos)
+    assert clipped == {k: min(4.0, max(0.25, f)) for k, f in scales.items()}
 
     def pull(layer: str, weight: float) -> float:
         pixels = photos.clone().requires_grad_(True)
