@@ -1,11 +1,11 @@
 """Side-by-side pictures for the README: photo | fasttx | Gatys | pytorch/examples recipe | painting, per style.
 
-    python bench/compare.py --style starry_night --rows 2,3 -o bench/results/compare/starry_night.jpg
+    python bench/compare.py --fasttx bench/results/quality/great_wave/fasttx --examples bench/results/quality/great_wave/examples \
+        -o bench/results/compare/great_wave.jpg
 
 Cut from the contact sheets that `bench/quality.py` keeps (`fasttx.report.contact_sheet`: one row per held-out
-photo, cells of THUMB px): the fasttx run evaluated with `--gatys N` gives the photo, model, Gatys and style
-cells (or, with --gatys-from, another run's sheet the Gatys and style cells); the pytorch/examples run, where
-there is one, its model cell. Nothing is recomputed, so the picture shows
+photo, cells of THUMB px): the fasttx run gives the photo and model cells, a run evaluated with `--gatys N` (the
+same run, or `--gatys DIR`) the Gatys and style cells, the pytorch/examples run, where there is one, its model cell. Nothing is recomputed, so the picture shows
 exactly the images behind the numbers in the README.
 """
 
@@ -18,25 +18,31 @@ from PIL import Image, ImageDraw, ImageFont
 
 from fasttx.report import THUMB, contact_sheet_cell as cell
 
-RESULTS = Path(__file__).resolve().parent / "results" / "quality"
 HEADER = 18  # px for the column headings
+
+
+def sheet(folder: Path) -> Image.Image | None:
+    """The contact sheet a bench/quality.py run keeps in `folder` (PNG, or JPEG in the committed results)."""
+    for name in ("contact_sheet.png", "contact_sheet.jpg"):
+        if (folder / name).is_file():
+            return Image.open(folder / name).convert("RGB")
+    return None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--style", required=True)
-    parser.add_argument("--fasttx", default="fasttx", help="recipe folder of the fasttx run (evaluated with --gatys)")
-    parser.add_argument("--gatys-from", help="folder (under the style) of another sheet with the Gatys column")
-    parser.add_argument("--examples", default="examples", help="recipe folder of the pytorch/examples run")
+    parser.add_argument("--fasttx", type=Path, required=True, help="results folder of the fasttx run")
+    parser.add_argument("--gatys", type=Path, help="results folder whose sheet has the Gatys column (default: --fasttx)")
+    parser.add_argument("--examples", type=Path, help="results folder of the pytorch/examples run")
     parser.add_argument("--rows", default="2,3", help="held-out photos to show (rows of the contact sheets)")
-    parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
 
-    ours = Image.open(args.results / args.style / args.fasttx / "contact_sheet.png").convert("RGB")
-    gatys = Image.open(args.results / args.style / args.gatys_from / "contact_sheet.png").convert("RGB") if args.gatys_from else ours
-    examples_sheet = args.results / args.style / args.examples / "contact_sheet.png"
-    examples = Image.open(examples_sheet).convert("RGB") if examples_sheet.is_file() else None
+    ours = sheet(args.fasttx)
+    gatys = sheet(args.gatys) if args.gatys else ours
+    examples = sheet(args.examples) if args.examples else None
+    if ours is None or gatys is None:
+        raise SystemExit(f"no contact sheet in {args.fasttx} / {args.gatys}")
     columns = ["photo", "fasttx (defaults)", "Gatys (L-BFGS)"] + ["pytorch/examples"] * (examples is not None) + ["painting"]
     rows = [int(r) for r in args.rows.split(",")]
     gap = 4
