@@ -225,6 +225,7 @@ def plot_budget_curve(rows: list[dict[str, Any]], path: Path) -> None:
     ax[1].set_title("content distance (lower: photo more readable)", fontsize=9)
     for a in ax:
         a.set_xscale("log")
+        a.minorticks_off()
         a.set_xticks(steps, [str(s) for s in steps])
         a.set_xlabel("training steps (batch 4, 128 px)")
         a.set_ylim(bottom=0)
