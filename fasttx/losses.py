@@ -206,9 +206,10 @@ def measure_layer_scales(objective: PerceptualLoss, photos: torch.Tensor) -> dic
     """Per style layer, the factor that makes its pull on the pixels of `photos` [B, 3, H, W] the layers' average.
 
     Equal loss weights do not mean equal influence: on unstyled photos the gradient of a deep layer's Gram error
-    with respect to the pixels is far larger than a shallow one's (hed VGG16, Starry Night, 128 px crops: relu4_3
-    0.49, relu3_3 0.18, relu2_2 0.073, relu1_2 0.022), so the deep layers' edge texture sets every update and the
-    shallow layers, which carry the palette, are left unmatched (relu1_2 error 0.93 after 500 steps, photo 0.96).
+    with respect to the pixels is far larger than a shallow one's (hed VGG16, Starry Night, 16 crops of 128 px,
+    bench/layer_pull.py: relu4_3 3.56, relu3_3 1.47, relu2_2 0.27, relu1_2 0.33), so the deep layers' edge texture
+    sets every update and relu1_2, mostly the palette on this VGG, is left unmatched (0.91 after 500 steps against
+    the photos' 0.96).
     The factor is mean_k(g_k) / g_l for g_l the mean per-photo gradient norm of layer l's term as trained (robust
     or not); the average pull, and so the balance against the content term, stays what it was. Factors are clipped
     to [1/MAX_LAYER_SCALE, MAX_LAYER_SCALE]: a layer already close to the style pulls weakly because it has little

@@ -95,7 +95,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        # a run saved before the moving average and the head's own rate existed trained without them
+        values = {"ema": 0.0, "head_lr": 1.0, **{k: v for k, v in data.items() if k in known}}
         values["net"] = NetConfig(**values.get("net", {}))
         values["loss"] = LossConfig.from_dict(values.get("loss", {}))
         return cls(**values)
@@ -168,7 +169,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
         cfg.loss.layer_scales = measure_layer_scales(objective, calibration_crops(dataset, cfg.seed).to(device))
     net = build_net(cfg.net).to(device)
     teacher = load_model(cfg.teacher)[0].to(device).requires_grad_(False) if cfg.teacher else None
-    optimizer = torch.optim.Adam(_param_groups(net, cfg.head_lr), lr=cfg.lr)
+    groups = _param_groups(net, cfg.head_lr)
+    optimizer = torch.optim.Adam(groups, lr=cfg.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     if device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
@@ -184,8 +186,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
     start = 0
     if checkpoint is not None:
         net.load_state_dict(checkpoint["model"])
-        average.load_state_dict(checkpoint["ema"])
+        if "ema" in checkpoint:
+            average.load_state_dict(checkpoint["ema"])
+        else:  # a checkpoint from before the moving average (ema 0 then): the average is the weights
+            average.module.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
+        for group, built in zip(optimizer.param_groups, groups, strict=True):
+            group["lr_scale"] = built["lr_scale"]  # older checkpoints' groups do not carry it
         scaler.load_state_dict(checkpoint["scaler"])
         _set_rng_state(checkpoint["rng"])
         start = int(checkpoint["step"])
@@ -333,6 +340,8 @@ def _param_groups(net: StyleNet, head_lr: float | None) -> list[dict[str, Any]]:
     head = net.body.head
     if head_lr is None:
         head_lr = min(1.0, 1.0 / math.sqrt(head.weight[0].numel() / 16))
+    if head_lr == 1.0:  # one group, as in checkpoints saved before the head had its own rate
+        return [{"params": list(net.parameters()), "lr_scale": 1.0}]
     head_ids = {id(p) for p in head.parameters()}
     rest = [p for p in net.parameters() if id(p) not in head_ids]
     return [{"params": rest, "lr_scale": 1.0}, {"params": list(head.parameters()), "lr_scale": head_lr}]

@@ -263,3 +263,22 @@ def test_resume_drops_a_metrics_line_cut_short_by_a_hard_kill(photo_folder: Path
     train(cfg, resume=True, progress=False)
     lines = log.read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [json.loads(line)["step"] for line in whole.splitlines()] + [3]
+
+
+def test_a_checkpoint_from_before_the_moving_average_resumes(photo_folder: Path, style_image: Path, tmp_path: Path) -> None:
+    """Saved without "ema", head_lr or ema in its config, with one optimiser group: it resumes with the recipe it had."""
+    import fasttx.io
+
+    run = tmp_path / "run"
+    cfg = tiny_config(photo_folder, style_image, run, steps=2)
+    cfg.ema, cfg.head_lr = 0.0, 1.0
+    train(cfg, progress=False)
+    checkpoint = load_torch(run / "checkpoint.pt", "fasttx-checkpoint")
+    del checkpoint["ema"], checkpoint["config"]["ema"], checkpoint["config"]["head_lr"]
+    for group in checkpoint["optimizer"]["param_groups"]:
+        del group["lr_scale"]
+    fasttx.io.save_torch(checkpoint, run / "checkpoint.pt")
+    resumed = load_resume_config(run)
+    assert (resumed.ema, resumed.head_lr) == (0.0, 1.0)
+    resumed.steps = 3
+    assert train(resumed, resume=True, progress=False).steps == 3

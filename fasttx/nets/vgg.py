@@ -49,8 +49,7 @@ def _layer_names(convs_per_block: tuple[int, ...]) -> list[str]:
 
 
 # The input image itself (RGB in [0, 1]) as a pseudo-layer before conv1_1: its Gram matrix holds the colours'
-# second moments, a palette statistic that does not depend on what the VGG's weights were trained for (the HED
-# VGG's colour sensitivity is weak: with its layers alone, stylised photos come out in rainbow hues).
+# second moments, a palette statistic that does not depend on what the VGG's weights were trained for.
 PIXELS = "rgb"
 
 # Index i of each list is index i of torchvision's vgg.features, so state dicts keyed "i.weight" line up.
