@@ -16,7 +16,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from fasttx.report import THUMB, contact_sheet_cell as cell
+from fasttx.report import THUMB
+from fasttx.report import contact_sheet_cell as cell
 
 HEADER = 18  # px for the column headings
 

@@ -40,13 +40,13 @@ from typing import Any
 
 import torch
 
+from fasttx.config import LossConfig, parse_layer_weights
 from fasttx.evaluate import evaluate_model, trained_style_size
 from fasttx.io import load_model
-from fasttx.losses import LossConfig, parse_layer_weights
 from fasttx.nets.transformer import NetConfig
 from fasttx.nets.vgg import PIXELS, VGGFeatures
 from fasttx.report import write_report
-from fasttx.train import TrainConfig, train
+from fasttx.train import TrainConfig, resume, train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results" / "quality"
@@ -151,7 +151,10 @@ def main() -> None:
                     # constant-rate schedules nest: the run resumed to the next budget is the longer run (tested exact)
                     cfg.steps = budget
                     started = time.perf_counter()
-                    result = train(cfg, resume=args.resume or budget != budgets[0])
+                    if args.resume or budget != budgets[0]:
+                        result = resume(cfg.out, steps=budget)
+                    else:
+                        result = train(cfg, overwrite=True)
                     train_seconds += time.perf_counter() - started
                     out = args.results / style_name / folder
                     out = out / f"steps_{budget}" if len(budgets) > 1 else out

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from fasttx.io import find_images, pil_to_tensor

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -15,11 +16,11 @@ import typer
 from rich.console import Console
 
 from fasttx import __version__
+from fasttx.config import DEFAULT_EPOCHS, LossConfig, NetConfig, TrainConfig, format_layer_weights, parse_layer_weights
 from fasttx.errors import FasttxError, exit_with_error
 
 if TYPE_CHECKING:
-    from fasttx.losses import LossConfig
-    from fasttx.train import TrainConfig
+    from fasttx.train import TrainResult
 
 err = Console(stderr=True)
 
@@ -38,8 +39,10 @@ def _print_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-# The objective's options, shared by `train` and `optimize` (one objective, one set of defaults: LossConfig's,
-# repeated here as literals so --help stays fast; tests/test_losses.py checks they agree).
+# The defaults of every option are the recipe's (fasttx.config, which does not import torch: --help stays fast).
+_TRAIN, _LOSS, _NET = TrainConfig(style=["style"], dataset=""), LossConfig(), NetConfig()
+
+# The objective's options, shared by `train` and `optimize` (one objective, one set of defaults).
 ContentWeight = Annotated[float, typer.Option(help="alpha: weight of the content term (relative feature error).")]
 StyleWeight = Annotated[float, typer.Option(help="beta: weight of the style term (relative Gram error).")]
 TVWeight = Annotated[float, typer.Option(help="Weight of the total-variation smoothness term.")]
@@ -58,6 +61,14 @@ BalanceLayers = Annotated[
         "--balance-layers/--no-balance-layers",
         help="Scale each style layer so its pull on the pixels is the layers' average (measured on the photos at the "
         "start); without it the deep layers' edge texture drowns the shallow layers' palette.",
+    ),
+]
+StyleTiles = Annotated[
+    int,
+    typer.Option(
+        help="Also match the style's statistics in each cell of an NxN grid over every training image (1: the whole "
+        "image only), so the style covers the image instead of gathering in a few patches.",
+        min=1,
     ),
 ]
 VggArch = Annotated[str, typer.Option(help="Perceptual network: vgg16 or vgg19.")]
@@ -88,32 +99,36 @@ def _root(
 
 @app.command()
 def train(
+    ctx: typer.Context,
     style: Annotated[
         Optional[list[Path]], typer.Option("--style", "-s", help="Style image. Repeat to mix several styles equally.")
     ] = None,
     dataset: Annotated[Optional[Path], typer.Option(help="Folder of training photos (recursive; COCO 2014 train is the classic).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder. Default: models/<style name>/.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Total optimiser steps (also the total when resuming).")] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Passes over the dataset, instead of --steps.")] = None,
-    image_size: Annotated[int, typer.Option(help="Training crop size in pixels.")] = 256,
-    batch_size: Annotated[int, typer.Option(help="Photos per step.")] = 4,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    lr_schedule: Annotated[str, typer.Option(help="'constant' or 'cosine' (decays to lr/10).")] = "constant",
-    warmup: Annotated[int, typer.Option(help="Steps of linear learning-rate warm-up.")] = 0,
+    epochs: Annotated[
+        Optional[float], typer.Option(help=f"Passes over the dataset, instead of --steps. Default: {DEFAULT_EPOCHS:g}.")
+    ] = None,
+    image_size: Annotated[int, typer.Option(help="Training crop size in pixels.")] = _TRAIN.image_size,
+    batch_size: Annotated[int, typer.Option(help="Photos per step.")] = _TRAIN.batch_size,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = _TRAIN.lr,
+    lr_schedule: Annotated[str, typer.Option(help="'constant' or 'cosine' (decays to lr/10).")] = _TRAIN.lr_schedule,
+    warmup: Annotated[int, typer.Option(help="Steps of linear learning-rate warm-up.")] = _TRAIN.warmup,
     ema: Annotated[
         float, typer.Option(help="Save the moving average of the weights with this decay (0: the last weights).")
-    ] = 0.999,
-    content_weight: ContentWeight = 1.0,
-    style_weight: StyleWeight = 1.0,
-    tv_weight: TVWeight = 0.0,
-    content_layer: ContentLayer = "relu2_2",
-    style_layers: StyleLayers = "relu1_2,relu2_2,relu3_3,relu4_3",
-    robust_style: RobustStyle = False,
-    balance_layers: BalanceLayers = True,
+    ] = _TRAIN.ema,
+    content_weight: ContentWeight = _LOSS.content_weight,
+    style_weight: StyleWeight = _LOSS.style_weight,
+    tv_weight: TVWeight = _LOSS.tv_weight,
+    content_layer: ContentLayer = _LOSS.content_layer,
+    style_layers: StyleLayers = format_layer_weights(_LOSS.style_layers),
+    robust_style: RobustStyle = _LOSS.robust,
+    balance_layers: BalanceLayers = _LOSS.balance,
+    style_tiles: StyleTiles = _LOSS.style_tiles,
     style_size: Annotated[
         Optional[int], typer.Option(help="Long side of the style image for its Gram targets. Default: 2x --image-size.")
-    ] = None,
-    arch: Annotated[str, typer.Option(help="Transformation network architecture.")] = "johnson",
+    ] = _LOSS.style_size,
+    arch: Annotated[str, typer.Option(help="Transformation network architecture.")] = _NET.arch,
     output_mode: Annotated[
         str,
         typer.Option(
@@ -122,33 +137,41 @@ def train(
             "(an edit of the photo's logits; saturates into blobs on short runs) or 'direct' (paint from scratch, as "
             "pytorch/examples).",
         ),
-    ] = "additive",
-    vgg: VggArch = "vgg16",
-    vgg_weights: VggWeights = None,
+    ] = _NET.output,
+    vgg: VggArch = _TRAIN.vgg_arch,
+    vgg_weights: VggWeights = _TRAIN.vgg_weights,
     preview: Annotated[Optional[list[Path]], typer.Option(help="Photos (or folders) for the preview grids.")] = None,
-    preview_every: Annotated[int, typer.Option(help="Write a preview grid every N steps.")] = 500,
+    preview_every: Annotated[int, typer.Option(help="Write a preview grid every N steps.")] = _TRAIN.preview_every,
     val: Annotated[
         Optional[Path], typer.Option(help="Held-out photos: content/style distances logged and the best model kept as best.pth.")
     ] = None,
-    val_every: Annotated[int, typer.Option(help="Validate every N steps (with --val).")] = 500,
-    checkpoint_every: Annotated[int, typer.Option(help="Write checkpoint.pt every N steps.")] = 500,
-    log_every: Annotated[int, typer.Option(help="Append metrics to train.jsonl every N steps.")] = 10,
-    seed: Annotated[int, typer.Option(help="Random seed (data order, crops, init).")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
-    amp: Annotated[bool, typer.Option(help="Mixed precision: bf16/fp16 on CUDA, bf16 on CPUs that run it natively (AVX512-BF16, AMX).")] = True,
+    val_every: Annotated[int, typer.Option(help="Validate every N steps (with --val).")] = _TRAIN.val_every,
+    checkpoint_every: Annotated[int, typer.Option(help="Write checkpoint.pt every N steps.")] = _TRAIN.checkpoint_every,
+    log_every: Annotated[int, typer.Option(help="Append metrics to train.jsonl every N steps.")] = _TRAIN.log_every,
+    seed: Annotated[int, typer.Option(help="Random seed (data order, crops, init).")] = _TRAIN.seed,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = _TRAIN.device,
+    amp: Annotated[
+        bool, typer.Option(help="Mixed precision: bf16/fp16 on CUDA, bf16 on CPUs that run it natively (AVX512-BF16, AMX).")
+    ] = _TRAIN.amp,
     compile_: Annotated[
         bool,
         typer.Option(
             "--compile/--no-compile",
             help="torch.compile the transformer and VGG: a minute or two of compiling, then faster steps (for long GPU runs; needs a C++ compiler on CPU).",
         ),
-    ] = False,
-    workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes. Default: 0 on CPU (cores compute), min(4, cores-1) on GPU.")] = None,
+    ] = _TRAIN.compile,
+    workers: Annotated[
+        Optional[int], typer.Option(help="DataLoader worker processes. Default: 0 on CPU (cores compute), min(4, cores-1) on GPU.")
+    ] = _TRAIN.workers,
     resume: Annotated[
-        Optional[Path], typer.Option(help="Continue the run in this folder (or from this checkpoint.pt) exactly where it stopped.")
+        Optional[Path],
+        typer.Option(
+            help="Continue the run in this folder (or from this checkpoint.pt) exactly where it stopped, with its recipe; "
+            "only --steps, --device, --workers and the display options may be given with it."
+        ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Start afresh even if the output folder holds a previous run.")] = False,
-    onnx: Annotated[bool, typer.Option(help="Also export model.onnx at the end (checked against PyTorch).")] = True,
+    onnx: Annotated[bool, typer.Option(help="Also export model.onnx at the end (checked against PyTorch).")] = _TRAIN.onnx,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
@@ -157,35 +180,36 @@ def train(
     Writes model.pth, checkpoint.pt, train.jsonl and previews/ into the output folder. Ctrl-C saves a checkpoint;
     [bold]--resume FOLDER[/] continues exactly where it stopped. Offline? Set FASTTX_VGG_WEIGHTS (see README).
     """
-    from fasttx.nets.transformer import NetConfig
-    from fasttx.train import TrainConfig, load_resume_config
+    from fasttx import train as training
 
     if resume is not None:
-        cfg = load_resume_config(resume)
-        if steps is not None:
-            cfg.steps = steps
-        cfg.device = device
-        cfg.workers = workers
+        given = [name for name in ctx.params if _given(ctx, name) and name not in _RESUMABLE]
+        if given:
+            raise FasttxError(f"--{given[0].rstrip('_').replace('_', '-')} cannot be given with --resume: the run keeps its recipe")
+        _report_training(
+            lambda: training.resume(resume, steps=steps, device=device, workers=workers, progress=progress, console=err),
+            as_json,
+        )
     else:
         if not style:
             raise FasttxError("give a style image with --style painting.jpg")
         if dataset is None:
             raise FasttxError("give a folder of training photos with --dataset DIR (see datasets/README.md)")
-        for path in style:
-            if not path.is_file():
-                raise FasttxError(f"no such style image: {path}")
-        if steps is None and epochs is None:
-            epochs = 2.0
-        out = out or Path("models") / style[0].stem
-        if (out / "checkpoint.pt").exists() and not overwrite:
-            raise FasttxError(f"{out} holds a previous run; continue it with --resume {out} or start afresh with --overwrite")
         cfg = TrainConfig(
             style=[str(p) for p in style],
             dataset=str(dataset),
-            out=str(out),
+            out=str(out or ""),
             net=NetConfig(arch=arch, output=output_mode),
-            loss=_loss_config(
-                content_layer, style_layers, content_weight, style_weight, tv_weight, style_size, robust_style, balance_layers
+            loss=LossConfig(
+                content_layer=content_layer,
+                style_layers=parse_layer_weights(style_layers),
+                content_weight=content_weight,
+                style_weight=style_weight,
+                tv_weight=tv_weight,
+                style_size=style_size,
+                robust=robust_style,
+                balance=balance_layers,
+                style_tiles=style_tiles,
             ),
             vgg_arch=vgg,
             vgg_weights=vgg_weights,
@@ -210,7 +234,17 @@ def train(
             val_every=val_every,
             onnx=onnx,
         )
-    _run_training(cfg, resume=resume is not None, progress=progress, as_json=as_json)
+        _report_training(lambda: training.train(cfg, overwrite=overwrite, progress=progress, console=err), as_json)
+
+
+_RESUMABLE = {"resume", "steps", "device", "workers", "progress", "as_json"}  # what --resume may be given with
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user typed option `name` (not just left its default). By the source's name: typer's own click
+    (typer >= 0.24) and click's ParameterSource are different classes."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 @app.command()
@@ -221,7 +255,9 @@ def distill(
     steps: Annotated[Optional[int], typer.Option(help="Total steps. Default: the teacher's.")] = None,
     dataset: Annotated[Optional[Path], typer.Option(help="Training photos. Default: the teacher's dataset.")] = None,
     style: Annotated[Optional[list[Path]], typer.Option(help="Style image(s). Default: the teacher's.")] = None,
-    distill_weight: Annotated[float, typer.Option(help="Weight of the mean absolute difference to the teacher's output.")] = 10.0,
+    distill_weight: Annotated[
+        float, typer.Option(help="Weight of the mean absolute difference to the teacher's output.")
+    ] = _TRAIN.distill_weight,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Start afresh even if the output folder holds a previous run.")] = False,
@@ -234,53 +270,21 @@ def distill(
     Resume an interrupted distillation with [bold]fasttx train --resume FOLDER[/].
     """
     from fasttx.train import distill_config
+    from fasttx.train import train as train_model
 
-    cfg = distill_config(teacher, arch, out)
-    if steps is not None:
-        cfg.steps = steps
-    if dataset is not None:
-        cfg.dataset = str(dataset)
-    if style:
-        cfg.style = [str(p) for p in style]
-    missing = [p for p in [*cfg.style, cfg.dataset] if not Path(p).exists()]
-    if missing:
-        raise FasttxError(f"the teacher's {missing[0]} is not on this machine; give --style/--dataset")
-    if (Path(cfg.out) / "checkpoint.pt").exists() and not overwrite:
-        raise FasttxError(f"{cfg.out} holds a previous run; continue it with fasttx train --resume {cfg.out} or pass --overwrite")
-    cfg.distill_weight, cfg.device, cfg.workers = distill_weight, device, workers
-    _run_training(cfg, resume=False, progress=progress, as_json=as_json)
-
-
-def _loss_config(
-    content_layer: str,
-    style_layers: str,
-    content_weight: float,
-    style_weight: float,
-    tv_weight: float,
-    style_size: int | None,
-    robust_style: bool,
-    balance_layers: bool,
-) -> "LossConfig":
-    from fasttx.losses import LossConfig, parse_layer_weights
-
-    return LossConfig(
-        content_layer=content_layer,
-        style_layers=parse_layer_weights(style_layers),
-        content_weight=content_weight,
-        style_weight=style_weight,
-        tv_weight=tv_weight,
-        style_size=style_size,
-        robust=robust_style,
-        balance=balance_layers,
+    cfg = distill_config(
+        teacher, arch, out, steps=steps, dataset=dataset, style=style, distill_weight=distill_weight, device=device,
+        workers=workers,
     )
+    _report_training(lambda: train_model(cfg, overwrite=overwrite, progress=progress, console=err), as_json)
 
 
-def _run_training(cfg: "TrainConfig", resume: bool, progress: bool, as_json: bool) -> None:
+def _report_training(run: Callable[[], TrainResult], as_json: bool) -> None:
+    """Run a training and print its outcome (an interruption: the checkpoint and the shell's exit status)."""
     from fasttx.train import Interrupted
-    from fasttx.train import train as run_training
 
     try:
-        result = run_training(cfg, resume=resume, progress=progress, console=err)
+        result = run()
     except Interrupted as stopped:
         err.print(f"[yellow]{stopped}[/]")
         raise typer.Exit(stopped.exit_code) from None
@@ -380,22 +384,22 @@ def optimize(
     steps: Annotated[int, typer.Option(help="Optimiser steps per scale.")] = 300,
     optimizer: Annotated[str, typer.Option(help="'lbfgs' (one objective evaluation per step) or 'adam'.")] = "lbfgs",
     lr: Annotated[Optional[float], typer.Option(help="Step size on the image's logits. Default: 1.0 (L-BFGS), 0.05 (Adam).")] = None,
-    content_weight: ContentWeight = 1.0,
-    style_weight: StyleWeight = 1.0,
-    tv_weight: TVWeight = 0.0,
-    content_layer: ContentLayer = "relu2_2",
-    style_layers: StyleLayers = "relu1_2,relu2_2,relu3_3,relu4_3",
-    robust_style: RobustStyle = False,
-    balance_layers: BalanceLayers = True,
+    content_weight: ContentWeight = _LOSS.content_weight,
+    style_weight: StyleWeight = _LOSS.style_weight,
+    tv_weight: TVWeight = _LOSS.tv_weight,
+    content_layer: ContentLayer = _LOSS.content_layer,
+    style_layers: StyleLayers = format_layer_weights(_LOSS.style_layers),
+    robust_style: RobustStyle = _LOSS.robust,
+    balance_layers: BalanceLayers = _LOSS.balance,
     style_size: Annotated[
         Optional[int], typer.Option(help="Long side of the style images for their Grams. Default: 2x --size, as in training.")
     ] = None,
     init: Annotated[str, typer.Option(help="Start from the 'content' photo or from uniform 'noise'.")] = "content",
     scales: Annotated[int, typer.Option(help="Coarse-to-fine: 2 optimises at size/2 then size; 3 at size/4, size/2, size.")] = 1,
     save_every: Annotated[int, typer.Option(help="Also write OUTPUT_stepNNNN every N steps (0: never).")] = 0,
-    vgg: VggArch = "vgg16",
-    vgg_weights: VggWeights = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    vgg: VggArch = _TRAIN.vgg_arch,
+    vgg_weights: VggWeights = _TRAIN.vgg_weights,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = _TRAIN.device,
     seed: Annotated[int, typer.Option(help="Seed of the noise init.")] = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -405,42 +409,32 @@ def optimize(
 
     Slow (seconds per step on a CPU) but the best the objective can do for this photo.
     """
-    from fasttx.device import pick_device
-    from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side, save_image
-    from fasttx.losses import resize_style
-    from fasttx.nets.vgg import VGGFeatures
-    from fasttx.optimize import optimize_image
-    from fasttx.train import progress_bar
+    from fasttx.optimize import optimize_photo
+    from fasttx.progress import progress_bar
 
-    if output.exists() and not overwrite:
-        raise FasttxError(f"{output} exists; pass --overwrite to replace it")
-    if output.resolve() == content.resolve():
-        raise FasttxError(f"output {output} would overwrite its input")
     try:
         mix = [float(w) for w in style_mix.split(",")] if style_mix else None
     except ValueError as e:
         raise FasttxError(f"bad --style-mix {style_mix!r}; expected comma-separated numbers like 0.7,0.3") from e
-    loss = _loss_config(
-        content_layer, style_layers, content_weight, style_weight, tv_weight, style_size, robust_style, balance_layers
+    loss = LossConfig(
+        content_layer=content_layer,
+        style_layers=parse_layer_weights(style_layers),
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=tv_weight,
+        style_size=style_size,
+        robust=robust_style,
+        balance=balance_layers,
     )
-    dev = pick_device(device)
-    photo = pil_to_tensor(resize_long_side(open_rgb(content), size))
-    styles = [resize_style(load_image(path), style_size or 2 * size) for path in style]
-    features = VGGFeatures(loss.layers, arch=vgg, weights=vgg_weights).to(dev)
     bar = progress_bar(err, enabled=progress)
-
-    def on_step(step: int, objective: float, image: Any) -> None:
-        bar.update(task, completed=step, metrics=f"objective {objective:.4g}")
-        if save_every and step % save_every == 0:
-            save_image(image, output.with_name(f"{output.stem}_step{step:04d}{output.suffix}"))
-
     with bar:
-        task = bar.add_task("optimizing", total=steps * scales, metrics="")
-        result = optimize_image(
-            photo, styles, features, loss, steps=steps, optimizer=optimizer, lr=lr, init=init, scales=scales,
-            style_mix=mix, callback=on_step, seed=seed,
+        task = bar.add_task("optimizing", total=steps * scales, unit="steps")
+        result = optimize_photo(
+            content, style, output, loss, size=size, vgg_arch=vgg, vgg_weights=vgg_weights, device=device,
+            overwrite=overwrite, save_every=save_every, steps=steps, optimizer=optimizer, lr=lr, init=init,
+            scales=scales, style_mix=mix, seed=seed,
+            callback=lambda step, objective, image: bar.update(task, completed=step, metrics=f"objective {objective:.4g}"),
         )
-    save_image(result.image, output)
     err.print(f"[green]done[/]: {output} (objective {result.history[0]:.4g} -> {result.history[-1]:.4g})")
     if as_json:
         _print_json({"output": output, "steps": len(result.history), "history": result.history})
@@ -475,33 +469,13 @@ def evaluate(
     """
     from rich.table import Table
 
-    from fasttx.device import pick_device
-    from fasttx.evaluate import METRIC, evaluate_model, load_stylizer, trained_style_size
-    from fasttx.io import find_images
-    from fasttx.losses import LossConfig
-    from fasttx.nets.vgg import VGGFeatures
+    from fasttx.evaluate import evaluate_file
     from fasttx.report import write_report
-    from fasttx.train import progress_bar
 
-    if not photos.exists():
-        raise FasttxError(f"no such photo or folder: {photos}")
-    paths = find_images(photos)
-    if not paths:
-        raise FasttxError(f"no images found in {photos}")
-    dev = pick_device(device)
-    stylizer, meta = load_stylizer(model, dev)
-    trained = meta.get("train_config", {}).get("loss")
-    objective = LossConfig.from_dict(trained) if trained else METRIC
-    features = VGGFeatures(sorted(set(METRIC.layers) | set(objective.layers)), weights=vgg_weights).to(dev)
-    bar = progress_bar(err, enabled=progress)
-    with bar:
-        task = bar.add_task("evaluating", total=len(paths), metrics="")
-        result = evaluate_model(
-            stylizer, style, paths, features, size=size, style_size=style_size or trained_style_size(meta),
-            vs_optimize=vs_optimize,
-            optimize_loss=objective, image_dir=report / "images" if report else None, model_name=str(model),
-            callback=lambda photo: bar.update(task, advance=1, metrics=Path(photo).name),
-        )
+    result = evaluate_file(
+        model, style, photos, size=size, style_size=style_size, vs_optimize=vs_optimize, vgg_weights=vgg_weights,
+        device=device, image_dir=report / "images" if report else None, console=err, progress=progress,
+    )
     table = Table(title=f"{model.name} on {len(result.rows)} photos ({result.vgg})")
     table.add_column("photo")
     kinds = list(result.means)
@@ -622,7 +596,8 @@ def bench(
     """
     from rich.table import Table
 
-    from fasttx.runtime.bench import BenchRow, bench as run_bench, parse_archs, parse_sizes
+    from fasttx.runtime.bench import BenchRow, parse_archs, parse_sizes
+    from fasttx.runtime.bench import bench as run_bench
 
     size_list = parse_sizes(sizes)
     arch_list = parse_archs(archs) if archs else []

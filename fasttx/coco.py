@@ -20,17 +20,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    DownloadColumn,
     Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
 )
 
 from fasttx.errors import FasttxError
+from fasttx.progress import progress_bar
 
 MARKER = ".complete"
 
@@ -106,7 +101,7 @@ def download(
     if archive.size is not None:
         _require_space(dest, archive.size - have, f"downloading {archive.name}")
 
-    with _progress(progress) as bar:
+    with progress_bar(enabled=progress, bytes_=True) as bar:
         digest = _md5_of(part, bar) if have else hashlib.md5()
         if have and have == archive.size:  # killed between the last byte and the rename
             return _finish(part, final, have, digest, archive)
@@ -228,7 +223,7 @@ def extract(
             for info in members:
                 _check_member(info.filename, zip_path)
             _require_space(dest, sum(m.file_size for m in members), f"unpacking {zip_path.name}")
-            with _progress(progress) as bar:
+            with progress_bar(enabled=progress, bytes_=True) as bar:
                 task = bar.add_task(f"unpacking {zip_path.name}", total=sum(m.file_size for m in members))
                 for info in members:
                     zf.extract(info, staging)
@@ -268,16 +263,3 @@ def _require_space(folder: Path, needed: int, what: str) -> None:
     free = shutil.disk_usage(folder).free
     if needed > free:
         raise FasttxError(f"{what} needs {needed / 1e9:.1f} GB but {folder} has {free / 1e9:.1f} GB free")
-
-
-def _progress(enabled: bool) -> Progress:
-    """Bytes, speed and ETA on stderr (stdout stays free for --json); nothing at all when disabled."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
-    )

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from rich.console import Console
 
 from fasttx.errors import FasttxError, exit_with_error
+from fasttx.evaluate import Distances
 from fasttx.io import save_image
 
 SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg")
@@ -88,8 +89,9 @@ def main(
     out: Path = typer.Option(Path("demo-out"), help="Where the demo writes everything."),
     steps: int = typer.Option(200, help="Training steps (the demo's quality/time trade-off)."),
     image_size: int = typer.Option(128, help="Training crop size."),
-) -> None:
-    """Train a demo style on scikit-image's photos and stylize one of them."""
+) -> Distances:
+    """Train a demo style on scikit-image's photos and stylize one of them; return the stylised photo's distances
+    over the unstyled photo's (style: the fraction of the photo's distance left; content: as measured)."""
     from fasttx.io import load_image, load_model
     from fasttx.train import TrainConfig, train
 
@@ -109,7 +111,7 @@ def main(
         preview_every=max(1, steps // 4),
         checkpoint_every=max(1, steps // 4),
     )
-    result = train(cfg, console=console)
+    result = train(cfg, overwrite=True, console=console)  # the demo folder is the demo's own: a rerun starts afresh
     net, meta = load_model(result.model)
     import torch
 
@@ -132,6 +134,7 @@ def main(
     console.print(f"  model       : {result.model}")
     console.print(f"  previews    : {result.out / 'previews'}")
     console.print(f"  stylized    : {output}")
+    return Distances(content=model.content, style=model.style / photo.style)
 
 
 if __name__ == "__main__":

@@ -28,13 +28,16 @@ from typing import Any
 
 import numpy as np
 import torch
+from rich.console import Console
 from torch import Tensor
 
+from fasttx.device import pick_device
 from fasttx.errors import FasttxError
-from fasttx.io import load_image, load_model, open_rgb, pil_to_tensor, resize_long_side, save_image
+from fasttx.io import find_images, load_image, load_model, open_rgb, pil_to_tensor, resize_long_side, save_image
 from fasttx.losses import LossConfig, PerceptualLoss, resize_style
 from fasttx.nets.vgg import VGGFeatures
 from fasttx.optimize import optimize_image
+from fasttx.progress import progress_bar
 
 METRIC = LossConfig(
     content_layer="relu2_2", style_layers={"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
@@ -171,6 +174,43 @@ def evaluate_model(
     if not report.rows:
         raise FasttxError("none of the photos could be read")
     return report
+
+
+def evaluate_file(
+    model: str | os.PathLike[str],
+    style: str | os.PathLike[str],
+    photos: str | os.PathLike[str],
+    *,
+    size: int = 256,
+    style_size: int | None = None,
+    vs_optimize: int = 0,
+    vgg_weights: str | None = None,
+    device: str = "auto",
+    image_dir: str | os.PathLike[str] | None = None,
+    console: Console | None = None,
+    progress: bool = True,
+) -> EvaluationReport:
+    """`fasttx evaluate`: a model file scored on a photo or folder of photos, on the model's own VGG, against the
+    style at the size it was trained with; the Gatys reference (`vs_optimize`) optimises the model's own objective."""
+    if not Path(photos).exists():
+        raise FasttxError(f"no such photo or folder: {photos}")
+    paths = find_images(photos)
+    if not paths:
+        raise FasttxError(f"no images found in {photos}")
+    dev = pick_device(device)
+    stylizer, meta = load_stylizer(model, dev)
+    recipe = meta.get("train_config") or {}
+    objective = LossConfig.from_dict(recipe["loss"]) if "loss" in recipe else METRIC
+    layers = sorted(set(METRIC.layers) | set(objective.layers))
+    features = VGGFeatures(layers, arch=recipe.get("vgg_arch", "vgg16"), weights=vgg_weights).to(dev)
+    bar = progress_bar(console or Console(stderr=True), enabled=progress)
+    with bar:
+        task = bar.add_task("evaluating", total=len(paths), unit="photos")
+        return evaluate_model(
+            stylizer, style, paths, features, size=size, style_size=style_size or trained_style_size(meta),
+            vs_optimize=vs_optimize, optimize_loss=objective, image_dir=image_dir, model_name=str(model),
+            callback=lambda photo: bar.update(task, advance=1, metrics=Path(photo).name),
+        )
 
 
 def _stylize(model: Stylizer, photo: Tensor, path: str | os.PathLike[str]) -> Tensor:

@@ -33,8 +33,18 @@ from torch import nn
 
 from fasttx import __version__
 from fasttx.errors import FasttxError
-from fasttx.io import atomic_write, check_output, find_images, load_model, open_rgb, pil_to_tensor, resize_long_side, tensor_to_pil
+from fasttx.io import (
+    atomic_write,
+    check_output,
+    find_images,
+    load_model,
+    open_rgb,
+    pil_to_tensor,
+    resize_long_side,
+    tensor_to_pil,
+)
 from fasttx.nets.transformer import StyleNet
+from fasttx.pixels import frames_to_images, images_to_frames, quantize
 
 # Opset 18 is the oldest the torch.export-based exporter emits (it would hand older ones to onnx's version
 # converter, which has no Pad adapter below 18), so it is also the minimum; onnxruntime has run it since 1.14,
@@ -165,7 +175,7 @@ def describe_model(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 class _ExportGraph(nn.Module):
-    """What goes into the file: the StyleNet made size-agnostic for tracing, a clamp, optional uint8 NHWC I/O."""
+    """What goes into the file: the StyleNet's own forward, a clamp, optional uint8 NHWC I/O."""
 
     def __init__(self, net: StyleNet, uint8_io: bool):
         super().__init__()
@@ -173,42 +183,8 @@ class _ExportGraph(nn.Module):
         self.uint8_io = uint8_io
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        x = image.permute(0, 3, 1, 2).float() / 255.0 if self.uint8_io else image
-        y = _any_size(self.net, x).clamp(0.0, 1.0)
-        if self.uint8_io:
-            return (y * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1)
-        return y
-
-
-def _any_size(net: StyleNet, image: torch.Tensor) -> torch.Tensor:
-    """StyleNet's pad-run-crop, written so that torch.export keeps height and width symbolic.
-
-    StyleNet.forward picks its padding with Python `max` and `if` on the sizes, which torch.export resolves once
-    for the traced example (a graph traced at 64x64 silently mis-crops 47x33). Here the same padding (reflect on
-    the bottom/right up to the stride, replicate when the image is too small to reflect) is an index gather with
-    a data-independent choice between the two; StyleNet then sees stride-aligned inputs only, where its own
-    padding is a no-op for every size, and its output is cropped back.
-    """
-    height, width = image.shape[-2:]
-    reflect_rows, replicate_rows = _pad_indices(height, net.stride, net.min_size)
-    reflect_cols, replicate_cols = _pad_indices(width, net.stride, net.min_size)
-    # reflection needs pad < size on both axes, i.e. no negative index (what fasttx.nets.transformer checks)
-    can_reflect = (reflect_rows.min() >= 0) & (reflect_cols.min() >= 0)
-    rows = torch.where(can_reflect, reflect_rows, replicate_rows)
-    cols = torch.where(can_reflect, reflect_cols, replicate_cols)
-    padded = image.index_select(2, rows).index_select(3, cols)
-    return net(padded)[..., :height, :width]
-
-
-def _pad_indices(size: Any, stride: int, min_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Source index of each padded position along one axis, for reflect and for replicate padding.
-
-    The padded length is StyleNet's: the size rounded up to the stride, and at least min_size rounded up to it.
-    """
-    blocks = torch.sym_max((size + stride - 1) // stride, -(-min_size // stride))
-    index = torch.arange(blocks * stride)
-    last = size - 1
-    return torch.where(index <= last, index, 2 * last - index), index.clamp(max=last)
+        y = self.net(frames_to_images(image) if self.uint8_io else image)
+        return images_to_frames(y) if self.uint8_io else y.clamp(0.0, 1.0)
 
 
 def _trace(net: StyleNet, uint8_io: bool, opset: int) -> onnx.ModelProto:
@@ -405,14 +381,14 @@ def _verify(
     for height, width in VERIFY_SIZES:
         images = _verification_images(height, width, photos)
         if uint8_io:
-            images = images.mul(255).round().div(255)  # what a uint8 client can feed
+            images = quantize(images)  # what a uint8 client can feed
         with torch.no_grad():
             expected = net(images).clamp(0, 1)
         got = torch.from_numpy(session.run([OUTPUT_NAME], {INPUT_NAME: _feed(images, uint8_io)})[0])
         if uint8_io:
-            got = got.permute(0, 3, 1, 2).float() / 255
+            got = frames_to_images(got)
             if variant == "fp32":
-                expected = expected.mul(255).round().div(255)
+                expected = quantize(expected)
         if got.shape != expected.shape:
             raise FasttxError(f"the exported graph returns {tuple(got.shape)} for a {height}x{width} input; please report this")
         key = f"{height}x{width}"
@@ -473,5 +449,5 @@ def _test_card(height: int, width: int, seed: int) -> torch.Tensor:
 def _feed(images: torch.Tensor, uint8_io: bool) -> np.ndarray:
     """NCHW float [0, 1] -> what the graph's input expects."""
     if uint8_io:
-        return images.mul(255).round().byte().permute(0, 2, 3, 1).contiguous().numpy()
+        return images_to_frames(images).numpy()
     return images.contiguous().numpy()

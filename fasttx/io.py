@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageOps
 
 from fasttx.errors import FasttxError
 from fasttx.nets.transformer import NetConfig, StyleNet, build_net

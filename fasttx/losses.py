@@ -9,15 +9,14 @@ quantities as content and style distances.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from fasttx.config import LossConfig
 from fasttx.errors import FasttxError
 from fasttx.nets.vgg import VGGFeatures
+from fasttx.pixels import scale
 
 _EPS = 1e-8
 MAX_LAYER_SCALE = 4.0  # bound of the style-layer balance factors (measure_layer_scales)
@@ -60,24 +59,42 @@ def style_loss(
     layer_weights: Mapping[str, float],
     relative: bool = True,
     robust: bool = False,
+    tiles: int = 1,
 ) -> torch.Tensor:
     """Weighted sum over layers of the Gram error (relative by default), averaged over the batch.
 
     `style_grams[layer]` is [1, C, C] (one style) or [B, C, C]; it broadcasts over the batch. With `robust`, each
     photo's error at each layer counts as log(1 + error): the same minimum, and the same slope near it, but a photo
     whose Gram matrix is ten times the style's (its error ~80 rather than ~1) no longer drowns the rest of the batch.
+    With `tiles` > 1 each photo's error is the mean over a tiles x tiles grid of its regions (see gram_errors).
     """
     total = output_features[next(iter(layer_weights))].new_zeros((), dtype=torch.float32)
     for layer, weight in layer_weights.items():
-        total = total + weight * gram_errors(output_features[layer], style_grams[layer], relative, robust).mean()
+        errors = gram_errors(output_features[layer], style_grams[layer], relative, robust, tiles)
+        total = total + weight * errors.mean()
     return total
 
 
-def gram_errors(features: torch.Tensor, style_gram: torch.Tensor, relative: bool = True, robust: bool = False) -> torch.Tensor:
-    """Per-photo Gram error of one layer's [B, C, H, W] features against a [1 or B, C, C] style Gram."""
+def gram_errors(
+    features: torch.Tensor, style_gram: torch.Tensor, relative: bool = True, robust: bool = False, tiles: int = 1
+) -> torch.Tensor:
+    """Per-photo Gram error of one layer's [B, C, H, W] features against a [1 or B, C, C] style Gram.
+
+    With `tiles` = n > 1 the error is the mean of the errors of the n x n regions' Gram matrices, each against the
+    whole style's. The whole image's Gram matrix is the mean of its regions', so by convexity this bounds the
+    whole-image error from above and has the same minimum; but a photo can no longer meet the style's statistics
+    on average, with the style's colours piled into a few saturated patches and the rest left as it was.
+    """
+    b, c, h, w = features.shape
+    if tiles > 1:
+        th, tw = h // tiles, w // tiles
+        regions = features[..., : th * tiles, : tw * tiles].reshape(b, c, tiles, th, tiles, tw)
+        features = regions.permute(0, 2, 4, 1, 3, 5).reshape(b * tiles * tiles, c, th, tw)
     gram = gram_matrix(features)
-    per_photo = (relative_error if relative else mean_squared_error)(gram, style_gram.expand_as(gram))
-    return torch.log1p(per_photo) if robust else per_photo
+    target = style_gram.repeat_interleave(tiles * tiles, dim=0) if style_gram.shape[0] > 1 else style_gram
+    per_region = (relative_error if relative else mean_squared_error)(gram, target.expand_as(gram))
+    per_region = torch.log1p(per_region) if robust else per_region
+    return per_region.reshape(b, tiles * tiles).mean(dim=1)
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:
@@ -85,59 +102,6 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     dh = (image[..., 1:, :] - image[..., :-1, :]).abs().mean()
     dw = (image[..., :, 1:] - image[..., :, :-1]).abs().mean()
     return dh + dw
-
-
-def parse_layer_weights(spec: str) -> dict[str, float]:
-    """'relu1_2:0.5,relu2_2,relu3_3:2' -> {'relu1_2': 0.5, 'relu2_2': 1.0, 'relu3_3': 2.0} (CLI format)."""
-    weights: dict[str, float] = {}
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        name, _, value = item.partition(":")
-        try:
-            weights[name.strip()] = float(value) if value else 1.0
-        except ValueError as e:
-            raise FasttxError(f"bad layer weight {item!r}; expected NAME or NAME:WEIGHT, e.g. relu3_3:2") from e
-    if not weights:
-        raise FasttxError("no style layers given")
-    return weights
-
-
-@dataclass
-class LossConfig:
-    """Which layers and how much of each term. Saved with every model so results can be reproduced."""
-
-    content_layer: str = "relu2_2"
-    style_layers: dict[str, float] = field(
-        default_factory=lambda: {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
-    )
-    content_weight: float = 1.0
-    style_weight: float = 1.0
-    tv_weight: float = 0.0
-    style_size: int | None = None  # long side of the style image for its Gram targets; None: 2x the training size
-    relative: bool = True  # relative errors (weights independent of the VGG source); False: plain MSE as pytorch/examples
-    robust: bool = False  # train on log(1 + style error) per photo and layer (see style_loss); distances stay plain
-    # Balance the style layers by their pull on the pixels (see PerceptualLoss.measure_layer_scales): measured once
-    # on the training photos at the start of a run and stored in `layer_scales`, which multiply `style_layers`.
-    balance: bool = True
-    layer_scales: dict[str, float] | None = None
-
-    @property
-    def layers(self) -> list[str]:
-        return [self.content_layer, *self.style_layers]
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LossConfig:
-        """The recipe saved in a model or checkpoint; one saved before `robust` (or `balance`) existed used the
-        plain style term (or unbalanced layers)."""
-        return cls(**{"robust": False, "balance": False, **data})
-
-    @property
-    def effective_style_layers(self) -> dict[str, float]:
-        """Style layer weights as trained: the given weights times the measured balance scales, if any."""
-        scales = self.layer_scales or {}
-        return {layer: weight * scales.get(layer, 1.0) for layer, weight in self.style_layers.items()}
 
 
 class PerceptualLoss(nn.Module):
@@ -180,12 +144,12 @@ class PerceptualLoss(nn.Module):
 
     def distances(self, output: torch.Tensor, content_features: torch.Tensor) -> dict[str, torch.Tensor]:
         """Unweighted content and (plain, unbalanced) style errors of a batch of outputs [B, 3, H, W] in [0, 1]."""
-        return self._errors(self.vgg(output), content_features, self.config.style_layers, robust=False)
+        return self._errors(self.vgg(output), content_features, self.config.style_layers, robust=False, tiles=1)
 
     def forward(self, output: torch.Tensor, content_features: torch.Tensor) -> dict[str, torch.Tensor]:
         """Weighted loss terms and their sum (`total`) for a batch of outputs [B, 3, H, W] in [0, 1]."""
         cfg = self.config
-        errors = self._errors(self.vgg(output), content_features, cfg.effective_style_layers, cfg.robust)
+        errors = self._errors(self.vgg(output), content_features, cfg.effective_style_layers, cfg.robust, cfg.style_tiles)
         terms = {"content": cfg.content_weight * errors["content"], "style": cfg.style_weight * errors["style"]}
         if cfg.tv_weight > 0:
             terms["tv"] = cfg.tv_weight * tv_loss(output.float())
@@ -193,12 +157,17 @@ class PerceptualLoss(nn.Module):
         return terms
 
     def _errors(
-        self, feats: dict[str, torch.Tensor], content_features: torch.Tensor, layers: Mapping[str, float], robust: bool
+        self,
+        feats: dict[str, torch.Tensor],
+        content_features: torch.Tensor,
+        layers: Mapping[str, float],
+        robust: bool,
+        tiles: int,
     ) -> dict[str, torch.Tensor]:
         relative = self.config.relative
         return {
             "content": content_loss(feats[self.config.content_layer], content_features, relative),
-            "style": style_loss(feats, self.style_grams, layers, relative, robust),
+            "style": style_loss(feats, self.style_grams, layers, relative, robust, tiles),
         }
 
 
@@ -220,7 +189,7 @@ def measure_layer_scales(objective: PerceptualLoss, photos: torch.Tensor) -> dic
     features = objective.vgg(pixels)
     norms: dict[str, float] = {}
     for layer in cfg.style_layers:
-        errors = gram_errors(features[layer], objective.style_grams[layer], cfg.relative, cfg.robust)
+        errors = gram_errors(features[layer], objective.style_grams[layer], cfg.relative, cfg.robust, cfg.style_tiles)
         (grad,) = torch.autograd.grad(errors.sum(), pixels, retain_graph=True)
         norms[layer] = float(grad.flatten(1).norm(dim=1).mean())
     mean = sum(norms.values()) / len(norms)
@@ -229,7 +198,4 @@ def measure_layer_scales(objective: PerceptualLoss, photos: torch.Tensor) -> dic
 
 def resize_style(style: torch.Tensor, long_side: int) -> torch.Tensor:
     """[3, H, W] style image resized (antialiased) so its long side is `long_side`."""
-    h, w = style.shape[-2:]
-    scale = long_side / max(h, w)
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    return F.interpolate(style.unsqueeze(0), size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+    return scale(style, long_side / max(style.shape[-2:]))

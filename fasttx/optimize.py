@@ -21,14 +21,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from fasttx.device import pick_device
 from fasttx.errors import FasttxError
-from fasttx.losses import LossConfig, PerceptualLoss, measure_layer_scales
+from fasttx.io import check_output, load_image, open_rgb, pil_to_tensor, resize_long_side, save_image
+from fasttx.losses import LossConfig, PerceptualLoss, measure_layer_scales, resize_style
 from fasttx.nets.vgg import VGGFeatures
+from fasttx.pixels import resize, scale
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
@@ -86,7 +90,7 @@ def optimize_image(
         )
     sizes = [(round(height * f), round(width * f)) for f in factors]
     if init == "content":
-        image = _resize(content, sizes[0])
+        image = resize(content, sizes[0])
     else:
         image = torch.rand((1, 3, *sizes[0]), generator=torch.Generator().manual_seed(seed)).to(device)
     if loss.balance and loss.layer_scales is None:
@@ -94,11 +98,46 @@ def optimize_image(
         loss = replace(loss, layer_scales=measure_layer_scales(calibration, content))
     history: list[float] = []
     for factor, size in zip(factors, sizes, strict=True):
-        target = _resize(content, size)
-        objective = PerceptualLoss(vgg, [_scaled(s.to(device), factor) for s in styles], loss, style_mix)
-        start = _resize(image, size)
+        target = resize(content, size)
+        objective = PerceptualLoss(vgg, [scale(s.to(device), factor) for s in styles], loss, style_mix)
+        start = resize(image, size)
         image = _run(objective, objective.content_targets(target), start, steps, optimizer, lr, history, callback)
     return OptimizeResult(image, history)
+
+
+def optimize_photo(
+    content: Path,
+    styles: Sequence[Path],
+    output: Path,
+    loss: LossConfig,
+    *,
+    size: int = 512,
+    vgg_arch: str = "vgg16",
+    vgg_weights: str | None = None,
+    device: str = "auto",
+    overwrite: bool = False,
+    save_every: int = 0,
+    callback: StepCallback | None = None,
+    **options: Any,
+) -> OptimizeResult:
+    """`fasttx optimize`: the photo at `content` resized to `size` (long side), optimised against the style images
+    (at `loss.style_size`, default 2 x `size`, as in training) and saved to `output`; every `save_every` steps
+    also OUTPUT_stepNNNN. `options` go to optimize_image (steps, optimizer, lr, init, scales, style_mix, seed)."""
+    check_output(output, overwrite, inputs=[content, *styles])
+    dev = pick_device(device)
+    photo = pil_to_tensor(resize_long_side(open_rgb(content), size))
+    style_images = [resize_style(load_image(path), loss.style_size or 2 * size) for path in styles]
+    vgg = VGGFeatures(loss.layers, arch=vgg_arch, weights=vgg_weights).to(dev)
+
+    def on_step(step: int, objective: float, image: Tensor) -> None:
+        if save_every and step % save_every == 0:
+            save_image(image, output.with_name(f"{output.stem}_step{step:04d}{output.suffix}"))
+        if callback is not None:
+            callback(step, objective, image)
+
+    result = optimize_image(photo, style_images, vgg, loss, callback=on_step, **options)
+    save_image(result.image, output)
+    return result
 
 
 def _run(
@@ -136,16 +175,3 @@ def _run(
         if callback is not None:
             callback(len(history), value, torch.sigmoid(z.detach()))
     return torch.sigmoid(z.detach())
-
-
-def _resize(image: Tensor, size: tuple[int, int]) -> Tensor:
-    """[1, 3, H, W] -> [1, 3, *size], antialiased when shrinking; unchanged if already that size."""
-    if tuple(image.shape[-2:]) == size:
-        return image
-    return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
-
-
-def _scaled(style: Tensor, factor: float) -> Tensor:
-    """[3, h, w] style image shrunk by `factor` (at least 1 px a side)."""
-    h, w = style.shape[-2:]
-    return _resize(style.unsqueeze(0), (max(1, round(h * factor)), max(1, round(w * factor))))[0]

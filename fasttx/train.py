@@ -16,23 +16,23 @@ import random
 import signal
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch.optim.swa_utils import AveragedModel
 from torch.profiler import record_function
 from torchvision.utils import make_grid
 
 from fasttx import __version__
+from fasttx.config import NetConfig, TrainConfig
 from fasttx.data import PhotoFolder, SkipReport, photo_batches
 from fasttx.device import amp_dtype, autocast, pick_device
 from fasttx.errors import FasttxError
-from fasttx.export import export_onnx
 from fasttx.io import (
     CHECKPOINT_FORMAT,
     FORMAT_VERSION,
@@ -49,83 +49,10 @@ from fasttx.io import (
     save_model,
     save_torch,
 )
-from fasttx.losses import LossConfig, PerceptualLoss, measure_layer_scales, resize_style
-from fasttx.nets.transformer import NetConfig, StyleNet, build_net
+from fasttx.losses import PerceptualLoss, measure_layer_scales, resize_style
+from fasttx.nets.transformer import StyleNet, build_net
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
-
-
-@dataclass
-class TrainConfig:
-    """Every setting of a run. Stored in checkpoints and model files, so a run can be resumed or reproduced."""
-
-    style: list[str]
-    dataset: str
-    out: str
-    net: NetConfig = field(default_factory=NetConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    vgg_arch: str = "vgg16"
-    vgg_weights: str | None = None  # None: $FASTTX_VGG_WEIGHTS or torchvision's ImageNet weights
-    image_size: int = 256
-    batch_size: int = 4
-    steps: int | None = None  # total optimiser steps, also when resuming
-    epochs: float | None = None  # alternative to steps: passes over the dataset
-    lr: float = 1e-3
-    lr_schedule: str = "constant"  # or "cosine" (decay to lr/10 at the last step)
-    warmup: int = 0  # steps of linear learning-rate warm-up from 0 (independent of the total, so budgets nest)
-    ema: float = 0.999  # the saved model is the moving average of the weights (0: the last weights), see _ema
-    head_lr: float | None = None  # the output conv's rate as a multiple of lr; None: 1/sqrt(its fan-in / 16)
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True  # mixed precision where the hardware runs it natively (fasttx.device.amp_dtype)
-    compile: bool = False  # torch.compile the transformer and the VGG
-    workers: int | None = None  # DataLoader processes; None: 0 on the CPU, min(4, cores - 1) on an accelerator
-    log_every: int = 10
-    preview_every: int = 500
-    checkpoint_every: int = 500
-    preview: list[str] = field(default_factory=list)  # photos for the preview grid; default: the first 4 of the dataset
-    val: str | None = None  # held-out photos: distances logged and the best model kept as best.pth
-    val_every: int = 500
-    teacher: str | None = None  # distillation: a trained model.pth whose outputs the network also learns to reproduce
-    distill_weight: float = 10.0  # weight of the mean absolute pixel difference to the teacher's output
-    onnx: bool = True  # also write model.onnx (verified against PyTorch) at the end
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        # a run saved before the moving average and the head's own rate existed trained without them
-        values = {"ema": 0.0, "head_lr": 1.0, **{k: v for k, v in data.items() if k in known}}
-        values["net"] = NetConfig(**values.get("net", {}))
-        values["loss"] = LossConfig.from_dict(values.get("loss", {}))
-        return cls(**values)
-
-    def validate(self) -> None:
-        """Refuse settings that would crash mid-run or train nothing, with the option's name."""
-        checks = [
-            (self.steps is None or self.steps >= 1, f"--steps must be at least 1 (got {self.steps})"),
-            (self.epochs is None or self.epochs > 0, f"--epochs must be positive (got {self.epochs})"),
-            (self.batch_size >= 1, f"--batch-size must be at least 1 (got {self.batch_size})"),
-            (self.lr > 0, f"--lr must be positive (got {self.lr})"),
-            (self.warmup >= 0, f"--warmup must be 0 or more (got {self.warmup})"),
-            (0 <= self.ema < 1, f"--ema must be in [0, 1) (got {self.ema})"),
-            (min(self.log_every, self.preview_every, self.checkpoint_every, self.val_every) >= 1, "--*-every must be at least 1"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise FasttxError(message)
-        with torch.random.fork_rng(devices=[]):  # building the net draws its init: leave the run's RNG alone
-            smallest = build_net(self.net).min_size
-        if self.image_size < smallest:
-            raise FasttxError(f"--image-size {self.image_size} is below the {self.net.arch} network's minimum of {smallest} px")
-
-    def total_steps(self, dataset_size: int) -> int:
-        if self.steps is not None:
-            return self.steps
-        if self.epochs is not None:
-            return max(1, math.ceil(self.epochs * dataset_size / self.batch_size))
-        raise FasttxError("give --steps or --epochs")
+from fasttx.progress import progress_bar
 
 
 @dataclass
@@ -148,16 +75,50 @@ class Interrupted(Exception):
         self.exit_code = 128 + int(signum)  # the shell's convention: 130 for Ctrl-C, 143 for SIGTERM
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console: Console | None = None) -> TrainResult:
-    """Train `cfg.net` on `cfg.dataset` for the style(s) in `cfg.style`; continue from the checkpoint if `resume`."""
+def train(
+    cfg: TrainConfig, overwrite: bool = False, progress: bool = True, console: Console | None = None
+) -> TrainResult:
+    """Train `cfg.net` on `cfg.dataset` for the style(s) in `cfg.style`, from scratch.
+
+    A folder that holds a previous run is only started afresh with `overwrite` (else: `resume` it).
+    """
+    out = Path(cfg.out)
+    if not overwrite and (out / "checkpoint.pt").exists():
+        raise FasttxError(f"{out} holds a previous run; continue it with --resume {out} or start afresh with --overwrite")
+    return _run(cfg, None, progress, console)
+
+
+def resume(
+    path: str | Path,
+    steps: int | None = None,
+    device: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+) -> TrainResult:
+    """Continue the run whose checkpoint is `path` (a checkpoint file or a run folder) exactly where it stopped,
+    with its own recipe; only the total `steps` and where it runs (`device`, `workers`) may change, when given."""
+    path = Path(path)
+    checkpoint = load_torch(path / "checkpoint.pt" if path.is_dir() else path, CHECKPOINT_FORMAT)
+    cfg = TrainConfig.from_dict(checkpoint["config"])
+    cfg.out = str(path if path.is_dir() else path.parent)
+    cfg.steps = steps if steps is not None else cfg.steps
+    cfg.device = device if device is not None else cfg.device
+    cfg.workers = workers if workers is not None else cfg.workers
+    return _run(cfg, checkpoint, progress, console)
+
+
+def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, console: Console | None) -> TrainResult:
+    """The loop, from scratch or from `checkpoint` (which `cfg` is the recipe of)."""
     cfg.validate()
+    for path in cfg.style:
+        if not Path(path).is_file():
+            raise FasttxError(f"no such style image: {path}")
     console = console or Console(stderr=True)
     out = Path(cfg.out)
     device = pick_device(cfg.device)
     dtype = amp_dtype(device, cfg.amp)
     checkpoint_path = out / "checkpoint.pt"
-
-    checkpoint = load_torch(checkpoint_path, CHECKPOINT_FORMAT) if resume else None
     _seed_everything(cfg.seed)
 
     dataset = PhotoFolder(cfg.dataset, cfg.image_size)
@@ -234,7 +195,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
     window_start, window_images = time.perf_counter(), 0
     bar = progress_bar(console, enabled=progress)
     with stop, bar:
-        task = bar.add_task("training", total=total, completed=start, metrics="")
+        task = bar.add_task("training", total=total, completed=start, unit="steps")
         while step < total and not stop.requested:
             # record_function labels the phases for bench/train_speed.py --profile (no cost without a profiler)
             with record_function("data"):
@@ -299,12 +260,26 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, console
     final_meta = {**meta, "steps": step, "final_metrics": last}
     model_path = save_model(average.module, out / "model.pth", final_meta)
     if cfg.onnx:
+        from fasttx.export import export_onnx  # onnx and onnxruntime load only when a run writes model.onnx
+
         export_onnx(average.module, out / "model.onnx", meta=final_meta, overwrite=True)  # the run's own file
     return TrainResult(out, model_path, step, False, last, skips.count)
 
 
-def distill_config(teacher: str | Path, arch: str, out: str | Path | None = None) -> TrainConfig:
-    """The teacher's own training recipe, retargeted at a `arch` student that also learns from the teacher's outputs."""
+def distill_config(
+    teacher: str | Path,
+    arch: str,
+    out: str | Path | None = None,
+    *,
+    steps: int | None = None,
+    dataset: str | Path | None = None,
+    style: Sequence[str | Path] | None = None,
+    distill_weight: float | None = None,
+    device: str | None = None,
+    workers: int | None = None,
+) -> TrainConfig:
+    """The teacher's own training recipe, retargeted at a `arch` student that also learns from the teacher's outputs;
+    the keyword arguments given (not None) replace the teacher's."""
     _, meta = load_model(teacher)
     if "train_config" not in meta:
         raise FasttxError(f"{teacher} does not record how it was trained; cannot derive a distillation recipe")
@@ -313,15 +288,15 @@ def distill_config(teacher: str | Path, arch: str, out: str | Path | None = None
     cfg.teacher = str(teacher)
     cfg.val = None
     cfg.out = str(out or Path(teacher).parent.with_name(f"{Path(teacher).parent.name}-{arch}"))
-    return cfg
-
-
-def load_resume_config(path: str | Path) -> TrainConfig:
-    """The config of the run whose checkpoint is `path` (a checkpoint file or a run folder)."""
-    path = Path(path)
-    checkpoint = load_torch(path / "checkpoint.pt" if path.is_dir() else path, CHECKPOINT_FORMAT)
-    cfg = TrainConfig.from_dict(checkpoint["config"])
-    cfg.out = str(path if path.is_dir() else path.parent)
+    cfg.steps = steps if steps is not None else cfg.steps
+    cfg.dataset = str(dataset) if dataset is not None else cfg.dataset
+    cfg.style = [str(p) for p in style] if style else cfg.style
+    cfg.distill_weight = distill_weight if distill_weight is not None else cfg.distill_weight
+    cfg.device = device if device is not None else cfg.device
+    cfg.workers = workers if workers is not None else cfg.workers
+    missing = [p for p in [*cfg.style, cfg.dataset] if not Path(p).exists()]
+    if missing:
+        raise FasttxError(f"the teacher's {missing[0]} is not on this machine; give --style/--dataset")
     return cfg
 
 
@@ -430,20 +405,6 @@ def _model_meta(cfg: TrainConfig, vgg: VGGFeatures) -> dict[str, Any]:
 def _format_metrics(m: dict[str, float]) -> str:
     terms = " ".join(f"{k}={m[k]:.3g}" for k in ("content", "style", "tv", "distill", "total") if k in m)
     return f"{terms} {m['images_per_s']:.1f} img/s"
-
-
-def progress_bar(console: Console, enabled: bool) -> Progress:
-    """The bar every long loop shows (training, optimisation, evaluation): a `metrics` field beside the count."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[metrics]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-    )
 
 
 class MetricsLog:

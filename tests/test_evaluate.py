@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import run_cli, write_photo
 from PIL import Image
 from torch import nn
 
-from conftest import run_cli, write_photo
 from fasttx.evaluate import METRIC, evaluate_model, load_stylizer, trained_style_size
 from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side, save_model
 from fasttx.losses import LossConfig

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fasttx.config import format_layer_weights, parse_layer_weights
 from fasttx.errors import FasttxError
 from fasttx.losses import (
     LossConfig,
@@ -11,7 +12,6 @@ from fasttx.losses import (
     gram_errors,
     gram_matrix,
     measure_layer_scales,
-    parse_layer_weights,
     relative_error,
     style_loss,
     tv_loss,
@@ -130,6 +130,9 @@ def test_parse_layer_weights() -> None:
         parse_layer_weights("relu1_2:x")
     with pytest.raises(FasttxError):
         parse_layer_weights(" , ")
+    weights = {"relu1_2": 0.5, "relu2_2": 1.0, "relu3_3": 2.0}
+    assert format_layer_weights(weights) == "relu1_2:0.5,relu2_2,relu3_3:2"
+    assert parse_layer_weights(format_layer_weights(weights)) == weights
 
 
 def test_perceptual_loss_is_zero_for_the_style_image_itself_and_mixes_styles() -> None:
@@ -164,23 +167,13 @@ def test_absolute_mode_is_plain_mse_as_in_pytorch_examples() -> None:
     assert style_loss(feats, grams, {"a": 1.0}, relative=False).item() == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("command", ["train", "optimize"])
-def test_cli_defaults_are_the_loss_config_defaults(command: str) -> None:
-    """The objective's defaults live in LossConfig; the CLI repeats them as literals (so --help stays fast)."""
-    from typer.main import get_command
-
-    from fasttx.cli import app
-
-    params = {p.name: p.default for p in get_command(app).commands[command].params}  # type: ignore[attr-defined]
-    defaults = LossConfig()
-    assert params["content_weight"] == defaults.content_weight
-    assert params["style_weight"] == defaults.style_weight
-    assert params["tv_weight"] == defaults.tv_weight
-    assert params["content_layer"] == defaults.content_layer
-    assert parse_layer_weights(params["style_layers"]) == defaults.style_layers
-    assert params["robust_style"] == defaults.robust
-    assert params["balance_layers"] == defaults.balance
-    if command == "train":
-        from fasttx.nets.transformer import NetConfig
-
-        assert params["output_mode"] == NetConfig().output
+def test_tiled_style_error_is_the_mean_over_regions_and_bounds_the_whole_image_error() -> None:
+    torch.manual_seed(0)
+    features, style = torch.rand(2, 4, 8, 6), gram_matrix(torch.rand(1, 4, 10, 10))
+    tiled = gram_errors(features, style, tiles=2)
+    regions = [features[:, :, i * 4 : (i + 1) * 4, j * 3 : (j + 1) * 3] for i in range(2) for j in range(2)]
+    by_hand = torch.stack([gram_errors(region, style) for region in regions]).mean(dim=0)
+    assert torch.allclose(tiled, by_hand, atol=1e-6)
+    assert (tiled >= gram_errors(features, style) - 1e-6).all()  # Jensen: the regions' Grams average to the whole's
+    uniform = torch.ones(2, 4, 8, 6)  # every region alike: the same error either way
+    assert torch.allclose(gram_errors(uniform, style, tiles=2), gram_errors(uniform, style), atol=1e-6)

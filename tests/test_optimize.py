@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_cli, write_photo
 from PIL import Image
 
-from conftest import run_cli, write_photo
 from fasttx.errors import FasttxError
 from fasttx.io import load_image
 from fasttx.losses import LossConfig, PerceptualLoss, measure_layer_scales

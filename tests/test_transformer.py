@@ -27,8 +27,9 @@ def test_residual_net_starts_near_identity_and_stays_in_range(arch: str) -> None
     assert y.min() > 0 and y.max() < 1
 
 
-def test_additive_net_starts_near_identity_and_passes_gradients_where_saturated() -> None:
-    """Unlike the sigmoid of `residual`, an additive edit keeps a full gradient on pixels clamped at 0 or 1."""
+def test_additive_net_starts_near_identity_and_saturated_pixels_get_only_the_gradient_back() -> None:
+    """Unlike the sigmoid of `residual`, an additive edit keeps a full gradient on pixels clamped at 0 or 1, in
+    the direction back into the range; the gradient that would push them further out is dropped."""
     torch.manual_seed(0)
     net = build_net(NetConfig(output="additive"))
     x = torch.rand(1, 3, 32, 32)
@@ -37,8 +38,16 @@ def test_additive_net_starts_near_identity_and_passes_gradients_where_saturated(
         net.body.head.bias.fill_(5.0)  # push every pixel far above 1
     out = net(x)
     assert torch.equal(out, torch.ones_like(out))  # the network sees the clamped image it will save
-    out.sum().backward()
+    out.sum().backward()  # a loss that wants darker pixels: descent brings every pixel back towards 1
     assert torch.allclose(net.body.head.bias.grad, torch.full((3,), 32.0 * 32.0))
+    net.zero_grad()
+    (-net(x)).sum().backward()  # a loss that wants brighter pixels: they are already past 1, nothing to follow
+    assert torch.equal(net.body.head.bias.grad, torch.zeros(3))
+    net.zero_grad()
+    with torch.no_grad():
+        net.body.head.bias.fill_(-5.0)  # every pixel far below 0
+    (-net(x)).sum().backward()  # wanting brighter pixels brings them back
+    assert torch.allclose(net.body.head.bias.grad, torch.full((3,), -32.0 * 32.0))
 
 
 def test_direct_net_does_not_start_at_identity() -> None:

@@ -18,7 +18,6 @@ from fasttx.runtime.session import open_session
 from fasttx.runtime.stylize import StylizeOptions, stylize_inputs
 from fasttx.runtime.video import probe, stylize_video
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

@@ -9,33 +9,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from fasttx.config import OUTPUT_MODES, NetConfig
 from fasttx.errors import FasttxError
 
-
-@dataclass(frozen=True)
-class NetConfig:
-    """What it takes to rebuild a network: saved inside every model file."""
-
-    arch: str = "johnson"
-    # How the body's 3-channel map becomes the image. "additive" (default): it is a change added to the input's
-    # pixels, so an untrained net is the identity and training starts from the content; the sum is clamped to
-    # [0, 1] with the gradient passed straight through, so a pixel pushed past 0 or 1 can always come back.
-    # "residual": the change is added to the input's logits (a sigmoid output: saturated pixels lose their
-    # gradient, which shows as bright or dark blobs after short trainings). "direct": the body paints the image from
-    # scratch (pytorch/examples).
-    output: str = "additive"
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
-
-
-OUTPUT_MODES = ("additive", "residual", "direct")
 ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {}
 
 
@@ -69,7 +50,10 @@ def build_net(config: NetConfig) -> StyleNet:
 
 
 class StyleNet(nn.Module):
-    """Any-size wrapper: pad to the body's stride with reflection, run it, crop back, map to [0, 1]."""
+    """Any-size wrapper: pad to the body's stride with reflection, run it, crop back, map to [0, 1].
+
+    One forward for training, tiling and the exported ONNX graph (it traces with symbolic sizes).
+    """
 
     def __init__(self, body: nn.Module, config: NetConfig):
         super().__init__()
@@ -80,20 +64,15 @@ class StyleNet(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         height, width = image.shape[-2:]
-        pad_h = max(self.min_size - height, (-height) % self.stride)
-        pad_w = max(self.min_size - width, (-width) % self.stride)
-        pad_h += (-(height + pad_h)) % self.stride
-        pad_w += (-(width + pad_w)) % self.stride
-        x = image
-        if pad_h or pad_w:
-            x = _pad_reflect(x, pad_w, pad_h)
-        y = self.body(x)[..., :height, :width]
+        y = self.body(pad_to_stride(image, self.stride, self.min_size))[..., :height, :width]
         if self.config.output == "residual":
             # identity at y == 0; stays strictly inside (0, 1) without clamping away gradients
             return torch.sigmoid(torch.logit(image.clamp(0.0, 1.0), eps=1e-3) + y)
         if self.config.output == "additive":
-            # forward: the clamped image, as it will be saved; backward: straight through the clamp
+            # forward: the clamped image, as it will be saved; backward: through the clamp, towards the range only
             edited = image + y
+            if edited.requires_grad:
+                edited.register_hook(_towards_range(edited.detach()))
             return edited + (edited.clamp(0.0, 1.0) - edited).detach()
         return y
 
@@ -101,11 +80,45 @@ class StyleNet(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def _pad_reflect(x: torch.Tensor, pad_w: int, pad_h: int) -> torch.Tensor:
-    """Reflection padding on the right/bottom; falls back to replicate where the image is too small to reflect."""
-    height, width = x.shape[-2:]
-    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+def _towards_range(edited: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Gradient hook for the clamped edit: a pixel outside [0, 1] gets only the gradient that brings it back.
+
+    A plain straight-through clamp also passes the gradient that pushes a clamped pixel further out, where the loss
+    cannot see it: the edit ran away to +-4 (demo model, 200 steps) in saturated patches that no later gradient could
+    bring back into view. A hard clamp's zero gradient would leave such pixels stuck instead.
+    """
+    above, below = edited > 1, edited < 0
+
+    def hook(grad: torch.Tensor) -> torch.Tensor:
+        # gradient descent moves a pixel by -grad: above the range only grad > 0 brings it back, below only grad < 0
+        return grad.masked_fill((above & (grad < 0)) | (below & (grad > 0)), 0.0)
+
+    return hook
+
+
+def pad_to_stride(image: torch.Tensor, stride: int, min_size: int = 1) -> torch.Tensor:
+    """[N, C, H, W] padded on the bottom/right to multiples of `stride`, at least `min_size`, by reflection (or by
+    replication where the image is too small to reflect).
+
+    Written as an index gather with a data-independent choice between the two so that torch.export keeps H and W
+    symbolic: Python `max` and `if` on the sizes would be resolved once, for the traced example (a graph traced at
+    64x64 silently mis-cropped 47x33). For an already aligned size the gather is the identity.
+    """
+    height, width = image.shape[-2:]
+    reflect_rows, replicate_rows = _pad_indices(height, stride, min_size, image.device)
+    reflect_cols, replicate_cols = _pad_indices(width, stride, min_size, image.device)
+    can_reflect = (reflect_rows.min() >= 0) & (reflect_cols.min() >= 0)  # reflection needs pad < size on both axes
+    rows = torch.where(can_reflect, reflect_rows, replicate_rows)
+    cols = torch.where(can_reflect, reflect_cols, replicate_cols)
+    return image.index_select(2, rows).index_select(3, cols)
+
+
+def _pad_indices(size: Any, stride: int, min_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source index of each padded position along one axis: for reflection and for replication."""
+    blocks = torch.sym_max((size + stride - 1) // stride, -(-min_size // stride))
+    index = torch.arange(blocks * stride, device=device)
+    last = size - 1
+    return torch.where(index <= last, index, 2 * last - index), index.clamp(max=last)
 
 
 # --- Johnson et al. 2016 --------------------------------------------------------------------------

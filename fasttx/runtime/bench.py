@@ -25,6 +25,7 @@ import torch
 from fasttx.errors import FasttxError
 from fasttx.io import load_model, save_model
 from fasttx.nets.transformer import ARCHITECTURES, NetConfig, StyleNet, build_net, count_macs
+from fasttx.pixels import images_to_frames
 from fasttx.runtime.session import OrtSession, Session, TorchSession
 
 SIZE_NAMES = {"360p": (640, 360), "480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
@@ -286,7 +287,7 @@ def _measure(
     row = BenchRow(model, backend, session.device, size.label, size.width, size.height, batch)
     gen = torch.Generator().manual_seed(0)
     images = torch.rand(batch, 3, size.height, size.width, generator=gen)
-    frames = images.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    frames = images_to_frames(images).numpy()
     uint8_graph = isinstance(session, OrtSession) and session.uint8_io
 
     def once() -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fasttx.errors import FasttxError
-from fasttx.io import IMAGE_SUFFIXES
+from fasttx.io import IMAGE_SUFFIXES, check_output
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif")
 # containers that can hold H.264; other video inputs (webm, avi, gif) are written as .mp4
@@ -128,19 +128,16 @@ def _folder_job(source: Path, root: Path | None, output: Path) -> Job:
 
 
 def _check(jobs: list[Job], overwrite: bool) -> None:
-    sources = {job.source.resolve(): job.source for job in jobs}
+    sources = [job.source for job in jobs]
     targets: dict[Path, Path] = {}
     for job in jobs:
+        check_output(job.target, overwrite=True, inputs=sources)  # never an input, never a folder
         target = job.target.resolve()
-        if target in sources:
-            raise FasttxError(f"output {job.target} would overwrite the input {sources[target]}; choose another -o")
         if target in targets:
             raise FasttxError(
                 f"{targets[target]} and {job.source} would both be written to {job.target}; stylize them separately"
             )
         targets[target] = job.source
-        if job.target.is_dir():
-            raise FasttxError(f"output {job.target} is a folder")
     existing = [job.target for job in jobs if job.target.exists()]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""

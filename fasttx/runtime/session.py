@@ -20,6 +20,7 @@ from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import load_model
 from fasttx.nets.transformer import StyleNet
+from fasttx.pixels import frames_to_images, images_to_frames
 
 ORT_DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 
@@ -36,8 +37,7 @@ class Session(ABC):
 
     def run_frames(self, frames: np.ndarray) -> np.ndarray:
         """[N, H, W, 3] uint8 RGB -> stylised, same shape and dtype."""
-        images = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
-        return to_frames(self.run(images))
+        return images_to_frames(self.run(frames_to_images(frames))).numpy()
 
 
 class TorchSession(Session):
@@ -60,15 +60,8 @@ class TorchSession(Session):
     def run_frames(self, frames: np.ndarray) -> np.ndarray:
         # upload uint8 (a quarter of the bytes) and convert on the device
         with torch.inference_mode():
-            x = (
-                torch.from_numpy(frames)
-                .to(self.torch_device, non_blocking=True)
-                .permute(0, 3, 1, 2)
-                .float()
-                .div_(255.0)
-            )
-            y = self._forward(x).mul_(255.0).round_().to(torch.uint8)
-            return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+            x = frames_to_images(torch.from_numpy(frames).to(self.torch_device, non_blocking=True))
+            return images_to_frames(self._forward(x)).cpu().numpy()
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.torch_device.type == "cuda":
@@ -120,7 +113,7 @@ class OrtSession(Session):
     def run(self, images: torch.Tensor) -> torch.Tensor:
         images = images.detach().float().cpu()
         if self.uint8_io:
-            return torch.from_numpy(self.run_frames(to_frames(images))).permute(0, 3, 1, 2).float().div_(255.0)
+            return frames_to_images(self.run_frames(images_to_frames(images).numpy()))
         result = self._run(images.numpy().astype(self.input_dtype, copy=False))
         return torch.from_numpy(result.astype(np.float32, copy=False)).clamp_(0.0, 1.0)
 
@@ -138,11 +131,6 @@ class OrtSession(Session):
         binding.bind_output(self.output_name, self.output_device)
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
-
-
-def to_frames(images: torch.Tensor) -> np.ndarray:
-    """[N, 3, H, W] float in [0, 1] -> [N, H, W, 3] uint8 (rounded, clamped)."""
-    return images.clamp(0, 1).mul(255.0).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
 def ort_providers(device: str = "auto") -> list[str | tuple[str, dict[str, str]]]:

@@ -20,23 +20,14 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
 from fasttx.errors import FasttxError
 from fasttx.io import load_image, save_image
+from fasttx.pixels import frames_to_images, images_to_frames
+from fasttx.progress import progress_bar
 from fasttx.runtime.color import blend, check_strength, preserve_color
 from fasttx.runtime.images import Job, plan_jobs
-from fasttx.runtime.session import Session, TorchSession, open_session, to_frames
+from fasttx.runtime.session import Session, TorchSession, open_session
 from fasttx.runtime.tiling import stylize_tiled
 from fasttx.runtime.video import VideoResult, probe, stylize_video
 
@@ -95,8 +86,7 @@ class Stylizer:
         """[N, H, W, 3] uint8 -> stylised, same shape; straight through the session when no option needs floats."""
         if self.plain:
             return self.session.run_frames(frames)
-        images = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
-        return to_frames(self.images(images))
+        return images_to_frames(self.images(frames_to_images(frames))).numpy()
 
 
 @dataclass
@@ -159,7 +149,7 @@ def stylize_inputs(
 
     images = [job for job in jobs if job.kind == "image"]
     videos = [job for job in jobs if job.kind == "video"]
-    with _progress_bar(console, progress) as bar:
+    with progress_bar(console, progress) as bar:
         if images:
             task = bar.add_task("images", total=len(images), unit="img")
 
@@ -259,25 +249,3 @@ def _prefetch(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T]
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
-
-
-class _RateColumn(ProgressColumn):
-    """Items per second of a task (images or frames), from rich's moving estimate."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        unit = task.fields.get("unit", "it")
-        return Text(f"{speed:.1f} {unit}/s" if speed else f"- {unit}/s", style="progress.data.speed")
-
-
-def _progress_bar(console: Console, enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _RateColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-    )

@@ -30,11 +30,11 @@ import math
 from collections.abc import Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from fasttx.errors import FasttxError
-from fasttx.nets.transformer import StyleNet, _pad_reflect
+from fasttx.nets.transformer import StyleNet, pad_to_stride
+from fasttx.pixels import scale
 
 
 def stylize_tiled(net: StyleNet, image: torch.Tensor, tile: int, overlap: int, batch_size: int = 1) -> torch.Tensor:
@@ -53,7 +53,7 @@ def stylize_tiled(net: StyleNet, image: torch.Tensor, tile: int, overlap: int, b
         with torch.inference_mode():
             return net(image.to(device)).clamp(0, 1).cpu()
     # the canvas StyleNet itself would see: padded on the bottom/right to the stride, so tile grids line up with it
-    canvas = _pad_reflect(image, (-width) % net.stride, (-height) % net.stride)
+    canvas = pad_to_stride(image, net.stride)
     canvas_h, canvas_w = canvas.shape[-2:]
     tile_h, tile_w = min(tile, canvas_h), min(tile, canvas_w)
     stats = instance_norm_statistics(net, _downscale(canvas, batch_size * tile * tile).to(device))
@@ -125,11 +125,7 @@ def _hooks(net: nn.Module, hook: object) -> Iterator[None]:
 def _downscale(image: torch.Tensor, max_area: int) -> torch.Tensor:
     """The image shrunk (antialiased) to at most `max_area` pixels, aspect kept; unchanged if already small enough."""
     height, width = image.shape[-2:]
-    scale = math.sqrt(max_area / (height * width))
-    if scale >= 1:
-        return image
-    size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return scale(image, min(1.0, math.sqrt(max_area / (height * width))))
 
 
 def _origins(length: int, tile: int, overlap: int, stride: int) -> list[int]:

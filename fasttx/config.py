@@ -1,0 +1,177 @@
+"""The recipe: every setting of a network, an objective and a training run, with its one default.
+
+Plain dataclasses with no torch import, so the CLI reads its defaults (and `--help` stays fast) from here, and
+every model and checkpoint stores them (`to_dict` / `from_dict`) so a run can be resumed or reproduced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from fasttx.errors import FasttxError
+
+DEFAULT_EPOCHS = 2.0  # a run given neither --steps nor --epochs: two passes, as Johnson et al. over COCO
+OUTPUT_MODES = ("additive", "residual", "direct")
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """What it takes to rebuild a network: saved inside every model file."""
+
+    arch: str = "johnson"
+    # How the body's 3-channel map becomes the image. "additive" (default): it is a change added to the input's
+    # pixels, so an untrained net is the identity and training starts from the content; the sum is clamped to
+    # [0, 1] with the gradient passed through where it brings a pixel pushed past 0 or 1 back (_towards_range).
+    # "residual": the change is added to the input's logits (a sigmoid output: saturated pixels lose their
+    # gradient, which shows as bright or dark blobs after short trainings). "direct": the body paints the image from
+    # scratch (pytorch/examples).
+    output: str = "additive"
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def parse_layer_weights(spec: str) -> dict[str, float]:
+    """'relu1_2:0.5,relu2_2,relu3_3:2' -> {'relu1_2': 0.5, 'relu2_2': 1.0, 'relu3_3': 2.0} (CLI format)."""
+    weights: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, value = item.partition(":")
+        try:
+            weights[name.strip()] = float(value) if value else 1.0
+        except ValueError as e:
+            raise FasttxError(f"bad layer weight {item!r}; expected NAME or NAME:WEIGHT, e.g. relu3_3:2") from e
+    if not weights:
+        raise FasttxError("no style layers given")
+    return weights
+
+
+def format_layer_weights(weights: Mapping[str, float]) -> str:
+    """The inverse of parse_layer_weights: {'relu1_2': 1.0, 'relu3_3': 2.0} -> 'relu1_2,relu3_3:2'."""
+    return ",".join(name if weight == 1.0 else f"{name}:{weight:g}" for name, weight in weights.items())
+
+
+@dataclass
+class LossConfig:
+    """Which layers and how much of each term. Saved with every model so results can be reproduced."""
+
+    content_layer: str = "relu2_2"
+    style_layers: dict[str, float] = field(
+        default_factory=lambda: {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
+    )
+    content_weight: float = 1.0
+    style_weight: float = 1.0
+    tv_weight: float = 0.0
+    style_size: int | None = None  # long side of the style image for its Gram targets; None: 2x the training size
+    relative: bool = True  # relative errors (weights independent of the VGG source); False: plain MSE as pytorch/examples
+    robust: bool = False  # train on log(1 + style error) per photo and layer (see style_loss); distances stay plain
+    # Balance the style layers by their pull on the pixels (see PerceptualLoss.measure_layer_scales): measured once
+    # on the training photos at the start of a run and stored in `layer_scales`, which multiply `style_layers`.
+    balance: bool = True
+    layer_scales: dict[str, float] | None = None
+    # Match the style statistics on a style_tiles x style_tiles grid of regions of each training image, not only
+    # on the whole (gram_errors); the distances (and `fasttx evaluate`) stay whole-image.
+    style_tiles: int = 1
+
+    @property
+    def layers(self) -> list[str]:
+        return [self.content_layer, *self.style_layers]
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LossConfig:
+        """The recipe saved in a model or checkpoint; one saved before `robust` (or `balance`) existed used the
+        plain style term (or unbalanced layers)."""
+        return cls(**{"robust": False, "balance": False, **data})
+
+    @property
+    def effective_style_layers(self) -> dict[str, float]:
+        """Style layer weights as trained: the given weights times the measured balance scales, if any."""
+        scales = self.layer_scales or {}
+        return {layer: weight * scales.get(layer, 1.0) for layer, weight in self.style_layers.items()}
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run. Stored in checkpoints and model files, so a run can be resumed or reproduced."""
+
+    style: list[str]
+    dataset: str
+    out: str = ""  # "": models/<first style's name>
+    net: NetConfig = field(default_factory=NetConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    vgg_arch: str = "vgg16"
+    vgg_weights: str | None = None  # None: $FASTTX_VGG_WEIGHTS or torchvision's ImageNet weights
+    image_size: int = 256
+    batch_size: int = 4
+    steps: int | None = None  # total optimiser steps, also when resuming
+    epochs: float | None = None  # alternative to steps: passes over the dataset
+    lr: float = 1e-3
+    lr_schedule: str = "constant"  # or "cosine" (decay to lr/10 at the last step)
+    warmup: int = 0  # steps of linear learning-rate warm-up from 0 (independent of the total, so budgets nest)
+    ema: float = 0.999  # the saved model is the moving average of the weights (0: the last weights), see _ema
+    head_lr: float | None = None  # the output conv's rate as a multiple of lr; None: 1/sqrt(its fan-in / 16)
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # mixed precision where the hardware runs it natively (fasttx.device.amp_dtype)
+    compile: bool = False  # torch.compile the transformer and the VGG
+    workers: int | None = None  # DataLoader processes; None: 0 on the CPU, min(4, cores - 1) on an accelerator
+    log_every: int = 10
+    preview_every: int = 500
+    checkpoint_every: int = 500
+    preview: list[str] = field(default_factory=list)  # photos for the preview grid; default: the first 4 of the dataset
+    val: str | None = None  # held-out photos: distances logged and the best model kept as best.pth
+    val_every: int = 500
+    teacher: str | None = None  # distillation: a trained model.pth whose outputs the network also learns to reproduce
+    distill_weight: float = 10.0  # weight of the mean absolute pixel difference to the teacher's output
+    onnx: bool = True  # also write model.onnx (verified against PyTorch) at the end
+
+    def __post_init__(self) -> None:
+        self.out = self.out or str(Path("models") / Path(self.style[0]).stem)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        # a run saved before the moving average and the head's own rate existed trained without them
+        values = {"ema": 0.0, "head_lr": 1.0, **{k: v for k, v in data.items() if k in known}}
+        values["net"] = NetConfig(**values.get("net", {}))
+        values["loss"] = LossConfig.from_dict(values.get("loss", {}))
+        return cls(**values)
+
+    def validate(self) -> None:
+        """Refuse settings that would crash mid-run or train nothing, with the option's name."""
+        import torch  # only here: the rest of the module stays light for the CLI
+
+        from fasttx.nets.transformer import build_net
+
+        checks = [
+            (self.steps is None or self.steps >= 1, f"--steps must be at least 1 (got {self.steps})"),
+            (self.epochs is None or self.epochs > 0, f"--epochs must be positive (got {self.epochs})"),
+            (self.batch_size >= 1, f"--batch-size must be at least 1 (got {self.batch_size})"),
+            (self.lr > 0, f"--lr must be positive (got {self.lr})"),
+            (self.warmup >= 0, f"--warmup must be 0 or more (got {self.warmup})"),
+            (0 <= self.ema < 1, f"--ema must be in [0, 1) (got {self.ema})"),
+            (min(self.log_every, self.preview_every, self.checkpoint_every, self.val_every) >= 1, "--*-every must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise FasttxError(message)
+        with torch.random.fork_rng(devices=[]):  # building the net draws its init: leave the run's RNG alone
+            smallest = build_net(self.net).min_size
+        if self.image_size < smallest:
+            raise FasttxError(f"--image-size {self.image_size} is below the {self.net.arch} network's minimum of {smallest} px")
+
+    def total_steps(self, dataset_size: int) -> int:
+        if self.steps is not None:
+            return self.steps
+        if self.epochs is not None:
+            return max(1, math.ceil(self.epochs * dataset_size / self.batch_size))
+        return max(1, math.ceil(DEFAULT_EPOCHS * dataset_size / self.batch_size))
