@@ -329,6 +329,10 @@ def stylize(
         float, typer.Option(help="How much style, 0 to 1: the output is strength x stylized + (1 - strength) x photo, per pixel.")
     ] = 1.0,
     crf: Annotated[int, typer.Option(help="H.264 quality for videos: 0 lossless, 18 visually lossless, 23 x264's default.")] = 18,
+    keep_partial: Annotated[
+        bool,
+        typer.Option(help="Write the frames a truncated or damaged video still gives (else: that video fails, nothing written)."),
+    ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outputs, failures and timings as JSON on stdout.")] = False,
@@ -343,7 +347,7 @@ def stylize(
 
     options = StylizeOptions(
         max_size=max_size, batch_size=batch_size, tile=tile, overlap=overlap, preserve_color=preserve_color,
-        strength=strength, crf=crf,
+        strength=strength, crf=crf, keep_partial=keep_partial,
     )
     report = stylize_inputs(model, inputs, output, options, device=device, overwrite=overwrite, console=err, progress=progress)
     done = [f"{report.images} image(s)"] if report.images or not report.videos else []

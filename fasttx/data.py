@@ -63,7 +63,7 @@ class PhotoFolder(Dataset[Item]):
                 errors.append(e)
                 continue
             return self._crop(img, random.Random(crop_seed)), failed
-        raise FasttxError(f"none of the {len(self.paths)} images in {self.root} could be read ({errors[0]})")
+        raise FasttxError(f"no readable photos in {self.root} ({len(self.paths)} files skipped; first: {errors[0]})")
 
     def _crop(self, img: Image.Image, rng: random.Random) -> torch.Tensor:
         left, top, width, height = crop_box(img.width, img.height, self.scale, rng)

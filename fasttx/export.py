@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -311,7 +312,9 @@ def _calibration_photos(folder: str | Path) -> list[torch.Tensor]:
 def _set_metadata(
     proto: onnx.ModelProto, meta: dict[str, Any], net: StyleNet, variant: str, uint8_io: bool, opset: int
 ) -> None:
-    """Model meta (style, its sha256, train_config, quality_* figures, ...) plus how to call the graph."""
+    """Model meta (style, its sha256, train_config, quality_* figures, ...) plus how to call the graph; the file
+    is shipped, so the paths in it keep their file names only (see _without_folders)."""
+    meta = _without_folders(meta)
     props: dict[str, str] = {key: value if isinstance(value, str) else json.dumps(value, default=str) for key, value in meta.items()}
     props.update(
         fasttx_version=__version__,
@@ -325,6 +328,29 @@ def _set_metadata(
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, props)
     proto.doc_string = f"fasttx style network ({variant}): {props['io_convention']}"
+
+
+PATH_FIELDS = ("style", "dataset", "out", "teacher", "preview", "val")  # TrainConfig fields that hold paths
+_FOLDERS = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][^/\\\s:()]+)+[/\\]")  # the folders of an absolute path, up to its name
+
+
+def _without_folders(meta: dict[str, Any]) -> dict[str, Any]:
+    """`meta` with every path in the training recipe (and the VGG weights' description) cut to its file name: a
+    shipped model must not reveal the folders of the person who trained it. The style's sha256 still names it."""
+    meta = dict(meta)
+    config = meta.get("train_config")
+    if isinstance(config, dict):
+        config = dict(config)
+        for key in PATH_FIELDS:
+            value = config.get(key)
+            if isinstance(value, list):
+                config[key] = [Path(p).name for p in value]
+            elif isinstance(value, str) and value:
+                config[key] = Path(value).name
+        meta["train_config"] = config
+    if isinstance(meta.get("vgg"), str):
+        meta["vgg"] = _FOLDERS.sub("", meta["vgg"])
+    return meta
 
 
 def _io_convention(uint8_io: bool) -> str:

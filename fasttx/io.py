@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -210,22 +211,34 @@ def find_images(root: str | os.PathLike[str]) -> list[Path]:
 
 
 def save_torch(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """torch.save through a temp file: an interrupted or failed write never leaves a half file."""
+    """torch.save through a temp file: an interrupted or failed write never leaves a half file.
+
+    Serialised in memory first: torch.save's own file writer reports a full disk as a RuntimeError ("unexpected
+    pos"), a plain write as the OSError (ENOSPC) that atomic_write turns into "disk full".
+    """
     path = Path(path)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_write(path) as tmp:
-        torch.save(obj, tmp)
+        tmp.write_bytes(buffer.getbuffer())
     return path
 
 
 def load_torch(path: str | os.PathLike[str], expected_format: str) -> dict[str, Any]:
     """Load a fasttx model or checkpoint safely (weights_only) and check it is what the caller expects."""
     path = Path(path)
+    if path.is_dir():
+        raise FasttxError(f"{path} is a folder; give a {_kind(expected_format)} file")
     if not path.is_file():
         raise FasttxError(f"no such file: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for foreign or corrupt files
-        raise FasttxError(f"{path} is not a fasttx {_kind(expected_format)} file (cannot be loaded safely: {e})") from e
+        # torch's message advises weights_only=False, i.e. running the file's code: never for a file from elsewhere
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "weights_only" in str(e):
+            reason = "it holds objects other than tensors and plain data, which fasttx never unpickles"
+        raise FasttxError(f"{path} is not a fasttx {_kind(expected_format)} file (cannot be loaded safely: {reason})") from e
     if not isinstance(obj, dict) or obj.get("format") != expected_format:
         raise FasttxError(f"{path} is not a fasttx {_kind(expected_format)} file")
     if obj.get("format_version", 0) > FORMAT_VERSION:

@@ -10,6 +10,7 @@ Read top to bottom: config, set-up, the loop, the side outputs. A run writes int
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import random
@@ -83,6 +84,8 @@ def train(
     A folder that holds a previous run is only started afresh with `overwrite` (else: `resume` it).
     """
     out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise FasttxError(f"--out {out} is a file; give a folder for the run")
     if not overwrite and (out / "checkpoint.pt").exists():
         raise FasttxError(f"{out} holds a previous run; continue it with --resume {out} or start afresh with --overwrite")
     return _run(cfg, None, progress, console)
@@ -159,7 +162,7 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
         start = int(checkpoint["step"])
     out.mkdir(parents=True, exist_ok=True)
     metrics_log = MetricsLog(out / "train.jsonl", keep_until=start)
-    previews = _centre_crops([p for spec in cfg.preview for p in find_images(spec)] or dataset.paths[:4], cfg.image_size)
+    previews = _centre_crops([p for spec in cfg.preview for p in find_images(spec)] or dataset.paths, cfg.image_size, 4)
     previews = previews.to(device)
     val_photos = _centre_crops(find_images(cfg.val), cfg.image_size, limit=16).to(device) if cfg.val else None
     best_val = float(checkpoint.get("best_val", math.inf)) if checkpoint is not None else math.inf
@@ -304,22 +307,23 @@ def distill_config(
 
 
 def _param_groups(net: StyleNet, head_lr: float | None) -> list[dict[str, Any]]:
-    """The output conv in a group of its own, with a rate scaled down by its fan-in.
+    """The output conv's weights in a group of their own, with a rate scaled down by their fan-in.
 
     Adam moves every weight by about lr per step whatever its gradient, so a conv's output moves by about
     lr x fan-in per step when its inputs agree. Every other conv is followed by an instance norm, which undoes
     such a change of scale; the output conv is not: Johnson's 9x9x32 head (fan-in 2592) would swing the edit by
     ~2.6 per step at lr 1e-3 and saturate the image within a few steps (the early blow-ups in the training logs).
-    1/sqrt(fan-in / 16) keeps the 1x1 heads of the compact nets (fan-in 16) at the full rate.
+    1/sqrt(fan-in / 16) keeps the 1x1 heads of the compact nets (fan-in 16) at the full rate. The head's bias
+    moves the edit by lr per step, like any other parameter, and keeps the full rate: scaled, a global change of
+    brightness or colour (Starry Night is darker and bluer than every photo) took thousands of steps.
     """
     head = net.body.head
     if head_lr is None:
         head_lr = min(1.0, 1.0 / math.sqrt(head.weight[0].numel() / 16))
     if head_lr == 1.0:  # one group, as in checkpoints saved before the head had its own rate
         return [{"params": list(net.parameters()), "lr_scale": 1.0}]
-    head_ids = {id(p) for p in head.parameters()}
-    rest = [p for p in net.parameters() if id(p) not in head_ids]
-    return [{"params": rest, "lr_scale": 1.0}, {"params": list(head.parameters()), "lr_scale": head_lr}]
+    rest = [p for p in net.parameters() if p is not head.weight]
+    return [{"params": rest, "lr_scale": 1.0}, {"params": [head.weight], "lr_scale": head_lr}]
 
 
 def _ema(net: StyleNet, decay: float) -> AveragedModel:
@@ -359,15 +363,22 @@ def calibration_crops(dataset: PhotoFolder, seed: int, count: int = 16) -> torch
 
 
 def _centre_crops(paths: list[Path], size: int, limit: int = 8) -> torch.Tensor:
-    """Fixed photos for previews and validation: square centre crops at the training size."""
-    if not paths:
-        raise FasttxError("no photos found for the preview / validation set")
+    """Fixed photos for previews and validation: square centre crops at the training size; unreadable photos
+    are skipped (with a warning), as in training."""
     crops = []
-    for path in paths[:limit]:
-        img = open_rgb(path)
+    for path in paths:
+        if len(crops) == limit:
+            break
+        try:
+            img = open_rgb(path)
+        except FasttxError as e:
+            warnings.warn(f"skipping {e}", stacklevel=2)
+            continue
         side = min(img.size)
         left, top = (img.width - side) // 2, (img.height - side) // 2
         crops.append(pil_to_tensor(resize_long_side(img.crop((left, top, left + side, top + side)), size)))
+    if not crops:
+        raise FasttxError("no readable photos for the preview / validation set")
     return torch.stack(crops)
 
 
@@ -418,8 +429,13 @@ class MetricsLog:
                 tmp.write_text("".join(line + "\n" for line in kept))
 
     def write(self, record: dict[str, float]) -> None:
-        with self.path.open("a") as f:
-            f.write(json.dumps({"time": time.time(), **record}) + "\n")
+        try:
+            with self.path.open("a") as f:
+                f.write(json.dumps({"time": time.time(), **record}) + "\n")
+        except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise FasttxError(f"disk full while writing {self.path}; the last checkpoint is intact") from e
+            raise
 
 
 def _step_of(line: str) -> float:

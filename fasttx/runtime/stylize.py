@@ -46,6 +46,7 @@ class StylizeOptions:
     preserve_color: bool = False  # keep the photo's chroma, take only the luminance from the style
     strength: float = 1.0  # 0: the photo, 1: full style; a pixel-space mix
     crf: int = 18  # H.264 quality (lower is better; 18 is visually lossless for most content)
+    keep_partial: bool = False  # write what decoded of a truncated video instead of failing it
 
 
 class Stylizer:
@@ -57,6 +58,10 @@ class Stylizer:
             raise FasttxError(f"--batch-size must be at least 1, got {options.batch_size}")
         if options.max_size is not None and options.max_size < 1:
             raise FasttxError(f"--max-size must be a positive number of pixels, got {options.max_size}")
+        if options.tile is not None and options.tile < 1:
+            raise FasttxError(f"--tile must be a positive number of pixels, got {options.tile}")
+        if options.overlap < 0:
+            raise FasttxError(f"--overlap must be 0 or more pixels, got {options.overlap}")
         if options.tile is not None and not isinstance(session, TorchSession):
             raise FasttxError(
                 "--tile needs the PyTorch model (.pth): tiles share InstanceNorm statistics via hooks in the network"
@@ -174,6 +179,7 @@ def stylize_inputs(
                     batch_size=options.batch_size,
                     max_size=options.max_size,
                     crf=options.crf,
+                    keep_partial=options.keep_partial,
                     on_frames=lambda n, task=task: bar.advance(task, n),  # type: ignore[misc]
                 )
             except FasttxError as e:

@@ -34,6 +34,7 @@ REMUXABLE_AUDIO: dict[str, frozenset[str] | None] = {
 }
 QUEUE_BATCHES = 3  # batches waiting between two stages: enough to absorb jitter, little memory
 FALLBACK_RATE = Fraction(25)
+MISSING_FRAMES_TOLERATED = 2  # edit lists and B-frame delays can make a container's count differ by a frame or two
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,12 @@ def stylize_video(
     crf: int = 18,
     preset: str = "fast",
     on_frames: Callable[[int], None] | None = None,
+    keep_partial: bool = False,
 ) -> VideoResult:
     """Stylize every frame of `source` with `process` ([N, H, W, 3] uint8 -> same) into the H.264 video `target`.
 
-    `on_frames(n)` is called after each batch is stylized, for progress bars.
+    `on_frames(n)` is called after each batch is stylized, for progress bars. A video that decodes to fewer frames
+    than its container declares (truncated, damaged) is a failed input, nothing written, unless `keep_partial`.
     """
     source, target = Path(source), Path(target)
     try:
@@ -94,6 +97,11 @@ def stylize_video(
                     )
                 if frames == 0:
                     raise FasttxError(f"no frames could be decoded from {source}")
+                if not keep_partial and info.frames and frames < info.frames - MISSING_FRAMES_TOLERATED:
+                    raise FasttxError(
+                        f"only {frames} of the {info.frames} frames of {source} could be decoded (truncated or damaged "
+                        "file); pass --keep-partial to keep what was decoded"
+                    )
     except av.FFmpegError as e:
         raise FasttxError(f"cannot stylize video {source}: {e}") from e
     return VideoResult(
