@@ -21,6 +21,8 @@ demo: $(STAMP)
 	$(BIN)/python -m fasttx.demo --out demo-out
 
 test: $(STAMP)
+	$(BIN)/ruff check fasttx tests bench
+	$(BIN)/ruff format --check fasttx tests bench
 	$(BIN)/python -m pytest -q
 
 clean:

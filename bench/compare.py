@@ -1,11 +1,13 @@
 """Side-by-side pictures for the README: photo | fasttx | Gatys | pytorch/examples recipe | painting, per style.
 
-    python bench/compare.py --fasttx bench/results/quality/great_wave/fasttx --examples bench/results/quality/great_wave/examples \
+    python bench/compare.py --fasttx bench/results/quality/great_wave/fasttx \
+        --examples bench/results/quality/great_wave/examples \
         -o bench/results/compare/great_wave.jpg
 
 Cut from the contact sheets that `bench/quality.py` keeps (`fasttx.report.contact_sheet`: one row per held-out
 photo, cells of THUMB px): the fasttx run gives the photo and model cells, a run evaluated with `--gatys N` (the
-same run, or `--gatys DIR`) the Gatys and style cells, the pytorch/examples run, where there is one, its model cell. Nothing is recomputed, so the picture shows
+same run, or `--gatys DIR`) the Gatys and style cells, the pytorch/examples run, where there is one, its model cell.
+Nothing is recomputed, so the picture shows
 exactly the images behind the numbers in the README.
 """
 
@@ -33,7 +35,9 @@ def sheet(folder: Path) -> Image.Image | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fasttx", type=Path, required=True, help="results folder of the fasttx run")
-    parser.add_argument("--gatys", type=Path, help="results folder whose sheet has the Gatys column (default: --fasttx)")
+    parser.add_argument(
+        "--gatys", type=Path, help="results folder whose sheet has the Gatys column (default: --fasttx)"
+    )
     parser.add_argument("--examples", type=Path, help="results folder of the pytorch/examples run")
     parser.add_argument("--rows", default="2,3", help="held-out photos to show (rows of the contact sheets)")
     parser.add_argument("-o", "--output", type=Path, required=True)
@@ -44,7 +48,9 @@ def main() -> None:
     examples = sheet(args.examples) if args.examples else None
     if ours is None or gatys is None:
         raise SystemExit(f"no contact sheet in {args.fasttx} / {args.gatys}")
-    columns = ["photo", "fasttx (defaults)", "Gatys (L-BFGS)"] + ["pytorch/examples"] * (examples is not None) + ["painting"]
+    columns = (
+        ["photo", "fasttx (defaults)", "Gatys (L-BFGS)"] + ["pytorch/examples"] * (examples is not None) + ["painting"]
+    )
     rows = [int(r) for r in args.rows.split(",")]
     gap = 4
     figure = Image.new("RGB", (len(columns) * (THUMB + gap), HEADER + len(rows) * (THUMB + gap)), "white")

@@ -1,7 +1,9 @@
 """Quality at a fixed budget: the fasttx default recipe vs the pytorch/examples recipe, judged by `fasttx evaluate`.
 
-    python bench/quality.py [--styles starry_night,great_wave] [--recipes fasttx,examples] [--steps 1000] [--image-size 128]
-    python bench/quality.py --recipes fasttx,fasttx:lr=3e-3,fasttx:lr=3e-3:style_weight=3 --steps 500 --results bench/results/tuning
+    python bench/quality.py [--styles starry_night,great_wave] [--recipes fasttx,examples] [--steps 1000] \
+        [--image-size 128]
+    python bench/quality.py --recipes fasttx,fasttx:lr=3e-3,fasttx:lr=3e-3:style_weight=3 --steps 500 \
+        --results bench/results/tuning
 
 Budget (the quality issue's): `--steps` Adam steps at `--image-size` px, batch 4, on ../shared/data/photos minus the
 Kodak photos, which are held out and used for the evaluation (content and style distances at 256 px, against
@@ -50,7 +52,14 @@ from fasttx.train import TrainConfig, resume, train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results" / "quality"
-HELD_OUT = ["kodak_kodim01.jpg", "kodak_kodim03.jpg", "kodak_kodim07.jpg", "kodak_kodim14.jpg", "kodak_kodim19.jpg", "kodak_kodim23.jpg"]
+HELD_OUT = [
+    "kodak_kodim01.jpg",
+    "kodak_kodim03.jpg",
+    "kodak_kodim07.jpg",
+    "kodak_kodim14.jpg",
+    "kodak_kodim19.jpg",
+    "kodak_kodim23.jpg",
+]
 CAFFE_SCALE = 255 * 0.226  # caffe input units per torchvision-normalised input unit
 
 
@@ -83,7 +92,9 @@ def recipe(spec: str, vgg_weights: str) -> tuple[NetConfig, LossConfig, dict[str
         else:
             raise SystemExit(f"unknown setting {key!r} in recipe {spec!r}")
         # style_layers in the CLI's NAME:WEIGHT list, written with + and * (',' and ':' separate recipes and keys)
-        value = parse_layer_weights(text.replace("+", ",").replace("*", ":")) if key == "style_layers" else literal(text)
+        value = (
+            parse_layer_weights(text.replace("+", ",").replace("*", ":")) if key == "style_layers" else literal(text)
+        )
         if target is LossConfig:
             loss = replace(loss, **{key: value})
         elif target is NetConfig:
@@ -106,7 +117,9 @@ def main() -> None:
     parser.add_argument("--gatys", type=int, default=0, help="also the Gatys reference: L-BFGS steps per photo")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--models", type=Path, help="keep the trained model folders here (default: a temporary folder)")
-    parser.add_argument("--resume", action="store_true", help="continue the runs kept in --models (to add --gatys, say)")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the runs kept in --models (to add --gatys, say)"
+    )
     args = parser.parse_args()
     budgets = sorted(int(b) for b in args.steps.split(","))
 
@@ -125,7 +138,8 @@ def main() -> None:
         for style_name in args.styles.split(","):
             style = SHARED / "styles" / f"{style_name}.jpg"
             for recipe_name in args.recipes.split(","):
-                # fasttx:arch=small -> fasttx+arch=small; teacher={models}/{style}/fasttx/model.pth -> teacher=fasttx_model.pth
+                # fasttx:arch=small -> fasttx+arch=small;
+                # teacher={models}/{style}/fasttx/model.pth -> teacher=fasttx_model.pth
                 folder = recipe_name.replace("{models}/{style}/", "").replace(":", "+").replace("/", "_")
                 spec = recipe_name.replace("{models}", str(models)).replace("{style}", style_name)
                 net_cfg, loss_cfg, settings = recipe(spec, args.vgg_weights)
@@ -158,7 +172,9 @@ def main() -> None:
                     train_seconds += time.perf_counter() - started
                     out = args.results / style_name / folder
                     out = out / f"steps_{budget}" if len(budgets) > 1 else out
-                    report = _evaluate(result.model, style, held_out, vgg, args, Path(tmp) / f"{style_name}_{folder}_{budget}")
+                    report = _evaluate(
+                        result.model, style, held_out, vgg, args, Path(tmp) / f"{style_name}_{folder}_{budget}"
+                    )
                     out.mkdir(parents=True, exist_ok=True)
                     (out / "train.jsonl").write_text((result.out / "train.jsonl").read_text())
                     (out / "evaluation.json").write_text(report.to_json())
@@ -174,7 +190,11 @@ def main() -> None:
                             "style_distance": means["model"].style,
                             "photo_style_distance": means["photo"].style,
                             "style_ratio": means["model"].style / means["photo"].style,
-                            **({"gatys_content": means["gatys"].content, "gatys_style": means["gatys"].style} if "gatys" in means else {}),
+                            **(
+                                {"gatys_content": means["gatys"].content, "gatys_style": means["gatys"].style}
+                                if "gatys" in means
+                                else {}
+                            ),
                             "train_seconds": train_seconds,
                         }
                     )
@@ -191,7 +211,9 @@ def main() -> None:
         )
 
 
-def _evaluate(model: Path, style: Path, photos: list[Path], vgg: VGGFeatures, args: argparse.Namespace, image_dir: Path):
+def _evaluate(
+    model: Path, style: Path, photos: list[Path], vgg: VGGFeatures, args: argparse.Namespace, image_dir: Path
+):
     """fasttx evaluate's distances for a trained model on the held-out photos (+ Gatys on its own objective)."""
     net, meta = load_model(model)
     loss = LossConfig.from_dict(meta["train_config"]["loss"])  # with the layer scales it was trained with

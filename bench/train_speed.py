@@ -139,9 +139,15 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         ours, plain = [], []
         for _ in range(args.rounds):  # interleaved, best of rounds: a shared machine only ever slows a run down
-            ours.append(fasttx_images_per_s(args.photos, args.style, size, args.steps, args.batch_size, args.vgg_weights))
-            plain.append(plain_images_per_s(args.photos, args.style, size, args.steps, args.batch_size, args.vgg_weights))
-        rows.append({"size": size, "fasttx_img_s": max(ours), "plain_img_s": max(plain), "ratio": max(ours) / max(plain)})
+            ours.append(
+                fasttx_images_per_s(args.photos, args.style, size, args.steps, args.batch_size, args.vgg_weights)
+            )
+            plain.append(
+                plain_images_per_s(args.photos, args.style, size, args.steps, args.batch_size, args.vgg_weights)
+            )
+        rows.append(
+            {"size": size, "fasttx_img_s": max(ours), "plain_img_s": max(plain), "ratio": max(ours) / max(plain)}
+        )
     if args.json:
         print(json.dumps({"device": "cpu", "threads": torch.get_num_threads(), "rows": rows}, indent=2))
         return

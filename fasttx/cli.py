@@ -52,7 +52,8 @@ RobustStyle = Annotated[
     bool,
     typer.Option(
         "--robust-style/--plain-style",
-        help="Count each photo's Gram error per layer as log(1 + error), so photos far from the style do not drown the rest.",
+        help="Count each photo's Gram error per layer as log(1 + error), so photos far from the style do not drown "
+        "the rest.",
     ),
 ]
 BalanceLayers = Annotated[
@@ -74,7 +75,9 @@ StyleTiles = Annotated[
 VggArch = Annotated[str, typer.Option(help="Perceptual network: vgg16 or vgg19.")]
 VggWeights = Annotated[
     Optional[str],
-    typer.Option(help="VGG weights: torchvision, hed, random, or a .pth/.h5 file. Default: $FASTTX_VGG_WEIGHTS or torchvision."),
+    typer.Option(
+        help="VGG weights: torchvision, hed, random, or a .pth/.h5 file. Default: $FASTTX_VGG_WEIGHTS or torchvision."
+    ),
 ]
 
 
@@ -103,8 +106,12 @@ def train(
     style: Annotated[
         Optional[list[Path]], typer.Option("--style", "-s", help="Style image. Repeat to mix several styles equally.")
     ] = None,
-    dataset: Annotated[Optional[Path], typer.Option(help="Folder of training photos (recursive; COCO 2014 train is the classic).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder. Default: models/<style name>/.")] = None,
+    dataset: Annotated[
+        Optional[Path], typer.Option(help="Folder of training photos (recursive; COCO 2014 train is the classic).")
+    ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Output folder. Default: models/<style name>/.")
+    ] = None,
     steps: Annotated[Optional[int], typer.Option(help="Total optimiser steps (also the total when resuming).")] = None,
     epochs: Annotated[
         Optional[float], typer.Option(help=f"Passes over the dataset, instead of --steps. Default: {DEFAULT_EPOCHS:g}.")
@@ -143,7 +150,8 @@ def train(
     preview: Annotated[Optional[list[Path]], typer.Option(help="Photos (or folders) for the preview grids.")] = None,
     preview_every: Annotated[int, typer.Option(help="Write a preview grid every N steps.")] = _TRAIN.preview_every,
     val: Annotated[
-        Optional[Path], typer.Option(help="Held-out photos: content/style distances logged and the best model kept as best.pth.")
+        Optional[Path],
+        typer.Option(help="Held-out photos: content/style distances logged and the best model kept as best.pth."),
     ] = None,
     val_every: Annotated[int, typer.Option(help="Validate every N steps (with --val).")] = _TRAIN.val_every,
     checkpoint_every: Annotated[int, typer.Option(help="Write checkpoint.pt every N steps.")] = _TRAIN.checkpoint_every,
@@ -151,27 +159,35 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed (data order, crops, init).")] = _TRAIN.seed,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = _TRAIN.device,
     amp: Annotated[
-        bool, typer.Option(help="Mixed precision: bf16/fp16 on CUDA, bf16 on CPUs that run it natively (AVX512-BF16, AMX).")
+        bool,
+        typer.Option(help="Mixed precision: bf16/fp16 on CUDA, bf16 on CPUs that run it natively (AVX512-BF16, AMX)."),
     ] = _TRAIN.amp,
     compile_: Annotated[
         bool,
         typer.Option(
             "--compile/--no-compile",
-            help="torch.compile the transformer and VGG: a minute or two of compiling, then faster steps (for long GPU runs; needs a C++ compiler on CPU).",
+            help="torch.compile the transformer and VGG: a minute or two of compiling, then faster steps (for long GPU "
+            "runs; needs a C++ compiler on CPU).",
         ),
     ] = _TRAIN.compile,
     workers: Annotated[
-        Optional[int], typer.Option(help="DataLoader worker processes. Default: 0 on CPU (cores compute), min(4, cores-1) on GPU.")
+        Optional[int],
+        typer.Option(help="DataLoader worker processes. Default: 0 on CPU (cores compute), min(4, cores-1) on GPU."),
     ] = _TRAIN.workers,
     resume: Annotated[
         Optional[Path],
         typer.Option(
-            help="Continue the run in this folder (or from this checkpoint.pt) exactly where it stopped, with its recipe; "
+            help="Continue the run in this folder (or from this checkpoint.pt) exactly where it stopped, with its "
+            "recipe; "
             "only --steps, --device, --workers and the display options may be given with it."
         ),
     ] = None,
-    overwrite: Annotated[bool, typer.Option(help="Start afresh even if the output folder holds a previous run.")] = False,
-    onnx: Annotated[bool, typer.Option(help="Also export model.onnx at the end (checked against PyTorch).")] = _TRAIN.onnx,
+    overwrite: Annotated[
+        bool, typer.Option(help="Start afresh even if the output folder holds a previous run.")
+    ] = False,
+    onnx: Annotated[
+        bool, typer.Option(help="Also export model.onnx at the end (checked against PyTorch).")
+    ] = _TRAIN.onnx,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
@@ -185,9 +201,13 @@ def train(
     if resume is not None:
         given = [name for name in ctx.params if _given(ctx, name) and name not in _RESUMABLE]
         if given:
-            raise FasttxError(f"--{given[0].rstrip('_').replace('_', '-')} cannot be given with --resume: the run keeps its recipe")
+            raise FasttxError(
+                f"--{given[0].rstrip('_').replace('_', '-')} cannot be given with --resume: the run keeps its recipe"
+            )
         _report_training(
-            lambda: training.resume(resume, steps=steps, device=device, workers=workers, progress=progress, console=err),
+            lambda: training.resume(
+                resume, steps=steps, device=device, workers=workers, progress=progress, console=err
+            ),
             as_json,
         )
     else:
@@ -251,7 +271,9 @@ def _given(ctx: typer.Context, name: str) -> bool:
 def distill(
     teacher: Annotated[Path, typer.Option(help="A trained model.pth to reproduce.")],
     arch: Annotated[str, typer.Option(help="Student architecture: small, tiny, ...")] = "small",
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder. Default: <teacher folder>-<arch>/.")] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Output folder. Default: <teacher folder>-<arch>/.")
+    ] = None,
     steps: Annotated[Optional[int], typer.Option(help="Total steps. Default: the teacher's.")] = None,
     dataset: Annotated[Optional[Path], typer.Option(help="Training photos. Default: the teacher's dataset.")] = None,
     style: Annotated[Optional[list[Path]], typer.Option(help="Style image(s). Default: the teacher's.")] = None,
@@ -260,7 +282,9 @@ def distill(
     ] = _TRAIN.distill_weight,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Start afresh even if the output folder holds a previous run.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Start afresh even if the output folder holds a previous run.")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
@@ -273,7 +297,14 @@ def distill(
     from fasttx.train import train as train_model
 
     cfg = distill_config(
-        teacher, arch, out, steps=steps, dataset=dataset, style=style, distill_weight=distill_weight, device=device,
+        teacher,
+        arch,
+        out,
+        steps=steps,
+        dataset=dataset,
+        style=style,
+        distill_weight=distill_weight,
+        device=device,
         workers=workers,
     )
     _report_training(lambda: train_model(cfg, overwrite=overwrite, progress=progress, console=err), as_json)
@@ -293,7 +324,13 @@ def _report_training(run: Callable[[], TrainResult], as_json: bool) -> None:
         err.print(f"[yellow]{result.skipped_files} unreadable training images were skipped[/]")
     if as_json:
         _print_json(
-            {"out": result.out, "model": result.model, "steps": result.steps, "metrics": result.last_metrics, "skipped_files": result.skipped_files}
+            {
+                "out": result.out,
+                "model": result.model,
+                "steps": result.steps,
+                "metrics": result.last_metrics,
+                "skipped_files": result.skipped_files,
+            }
         )
 
 
@@ -301,41 +338,65 @@ def _report_training(run: Callable[[], TrainResult], as_json: bool) -> None:
 def stylize(
     inputs: Annotated[
         list[str],
-        typer.Argument(help="Images, videos (mp4 mov mkv webm avi gif), folders (recursive) or quoted globs like 'photos/*.jpg'."),
+        typer.Argument(
+            help="Images, videos (mp4 mov mkv webm avi gif), folders (recursive) or quoted globs like 'photos/*.jpg'."
+        ),
     ],
-    model: Annotated[Path, typer.Option("--model", "-m", help="A trained model.pth (PyTorch) or an exported .onnx (onnxruntime).")],
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="A trained model.pth (PyTorch) or an exported .onnx (onnxruntime).")
+    ],
     output: Annotated[
         Path,
         typer.Option(
-            "--output", "-o",
-            help="One image or video in and a file name with its kind of suffix: that file. Otherwise a folder: folders are "
+            "--output",
+            "-o",
+            help="One image or video in and a file name with its kind of suffix: that file. Otherwise a folder: "
+            "folders are "
             "mirrored under it, images keep their format, videos become H.264 (GIF, WebM and AVI inputs become .mp4).",
         ),
     ],
     device: Annotated[
-        str, typer.Option(help="auto, cpu, cuda, mps (PyTorch) or tensorrt (.onnx; builds an engine per frame size first).")
+        str,
+        typer.Option(help="auto, cpu, cuda, mps (PyTorch) or tensorrt (.onnx; builds an engine per frame size first)."),
     ] = "auto",
-    max_size: Annotated[Optional[int], typer.Option(help="Downscale so the long side is at most this many pixels (images and videos).")] = None,
+    max_size: Annotated[
+        Optional[int], typer.Option(help="Downscale so the long side is at most this many pixels (images and videos).")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Video frames, same-size images or tiles per network call.")] = 4,
     tile: Annotated[
         Optional[int],
-        typer.Option(help="Run images in NxN tiles that share one set of InstanceNorm statistics (no seams); for images too large for memory. .pth models only."),
+        typer.Option(
+            help="Run images in NxN tiles that share one set of InstanceNorm statistics (no seams); for images too "
+            "large for memory. .pth models only."
+        ),
     ] = None,
     overlap: Annotated[int, typer.Option(help="Pixels neighbouring tiles share, blended with linear weights.")] = 32,
     preserve_color: Annotated[
-        bool, typer.Option("--preserve-color", help="Keep the photo's colours: take only the luminance (Y of YCbCr) from the style.")
+        bool,
+        typer.Option(
+            "--preserve-color", help="Keep the photo's colours: take only the luminance (Y of YCbCr) from the style."
+        ),
     ] = False,
     strength: Annotated[
-        float, typer.Option(help="How much style, 0 to 1: the output is strength x stylized + (1 - strength) x photo, per pixel.")
+        float,
+        typer.Option(
+            help="How much style, 0 to 1: the output is strength x stylized + (1 - strength) x photo, per pixel."
+        ),
     ] = 1.0,
-    crf: Annotated[int, typer.Option(help="H.264 quality for videos: 0 lossless, 18 visually lossless, 23 x264's default.")] = 18,
+    crf: Annotated[
+        int, typer.Option(help="H.264 quality for videos: 0 lossless, 18 visually lossless, 23 x264's default.")
+    ] = 18,
     keep_partial: Annotated[
         bool,
-        typer.Option(help="Write the frames a truncated or damaged video still gives (else: that video fails, nothing written)."),
+        typer.Option(
+            help="Write the frames a truncated or damaged video still gives (else: that video fails, nothing written)."
+        ),
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the outputs, failures and timings as JSON on stdout.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the outputs, failures and timings as JSON on stdout.")
+    ] = False,
 ) -> None:
     """Apply a trained style to images, folders and videos.
 
@@ -346,16 +407,26 @@ def stylize(
     from fasttx.runtime.stylize import StylizeOptions, stylize_inputs
 
     options = StylizeOptions(
-        max_size=max_size, batch_size=batch_size, tile=tile, overlap=overlap, preserve_color=preserve_color,
-        strength=strength, crf=crf, keep_partial=keep_partial,
+        max_size=max_size,
+        batch_size=batch_size,
+        tile=tile,
+        overlap=overlap,
+        preserve_color=preserve_color,
+        strength=strength,
+        crf=crf,
+        keep_partial=keep_partial,
     )
-    report = stylize_inputs(model, inputs, output, options, device=device, overwrite=overwrite, console=err, progress=progress)
+    report = stylize_inputs(
+        model, inputs, output, options, device=device, overwrite=overwrite, console=err, progress=progress
+    )
     done = [f"{report.images} image(s)"] if report.images or not report.videos else []
     if report.videos:
         rate = f" at {report.frames / report.seconds:.1f} frames/s" if report.seconds else ""
         done.append(f"{len(report.videos)} video(s), {report.frames} frames{rate}")
     failed = f"; [red]{len(report.failed)} failed[/]" if report.failed else ""
-    err.print(f"[green]done[/]: {' and '.join(done)} in {report.seconds:.1f} s on {report.backend} ({report.device}){failed}")
+    err.print(
+        f"[green]done[/]: {' and '.join(done)} in {report.seconds:.1f} s on {report.backend} ({report.device}){failed}"
+    )
     if len(report.outputs) == 1:
         err.print(f"wrote {report.outputs[0]}")
     if as_json:
@@ -366,7 +437,9 @@ def stylize(
 
 @datasets_app.command("coco2014")
 def coco2014(
-    directory: Annotated[Path, typer.Option("--dir", help="Where to put the zip and the train2014/ photos.")] = Path("datasets/coco"),
+    directory: Annotated[Path, typer.Option("--dir", help="Where to put the zip and the train2014/ photos.")] = Path(
+        "datasets/coco"
+    ),
     keep_zip: Annotated[bool, typer.Option(help="Keep the 13.5 GB zip after unpacking.")] = True,
 ) -> None:
     """Download and unpack COCO 2014 train (~83k photos, 13.5 GB); rerun to resume a broken download."""
@@ -379,7 +452,9 @@ def coco2014(
 @app.command()
 def optimize(
     content: Annotated[Path, typer.Option(help="The photo to stylize.")],
-    style: Annotated[list[Path], typer.Option("--style", "-s", help="Style image. Repeat to mix several (see --style-mix).")],
+    style: Annotated[
+        list[Path], typer.Option("--style", "-s", help="Style image. Repeat to mix several (see --style-mix).")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg, .webp, .bmp).")],
     style_mix: Annotated[
         Optional[str], typer.Option(help="One weight per --style, comma-separated (e.g. 0.7,0.3). Default: equal.")
@@ -387,7 +462,9 @@ def optimize(
     size: Annotated[int, typer.Option(help="Long side of the output in pixels (the photo is resized to it).")] = 512,
     steps: Annotated[int, typer.Option(help="Optimiser steps per scale.")] = 300,
     optimizer: Annotated[str, typer.Option(help="'lbfgs' (one objective evaluation per step) or 'adam'.")] = "lbfgs",
-    lr: Annotated[Optional[float], typer.Option(help="Step size on the image's logits. Default: 1.0 (L-BFGS), 0.05 (Adam).")] = None,
+    lr: Annotated[
+        Optional[float], typer.Option(help="Step size on the image's logits. Default: 1.0 (L-BFGS), 0.05 (Adam).")
+    ] = None,
     content_weight: ContentWeight = _LOSS.content_weight,
     style_weight: StyleWeight = _LOSS.style_weight,
     tv_weight: TVWeight = _LOSS.tv_weight,
@@ -396,10 +473,13 @@ def optimize(
     robust_style: RobustStyle = _LOSS.robust,
     balance_layers: BalanceLayers = _LOSS.balance,
     style_size: Annotated[
-        Optional[int], typer.Option(help="Long side of the style images for their Grams. Default: 2x --size, as in training.")
+        Optional[int],
+        typer.Option(help="Long side of the style images for their Grams. Default: 2x --size, as in training."),
     ] = None,
     init: Annotated[str, typer.Option(help="Start from the 'content' photo or from uniform 'noise'.")] = "content",
-    scales: Annotated[int, typer.Option(help="Coarse-to-fine: 2 optimises at size/2 then size; 3 at size/4, size/2, size.")] = 1,
+    scales: Annotated[
+        int, typer.Option(help="Coarse-to-fine: 2 optimises at size/2 then size; 3 at size/4, size/2, size.")
+    ] = 1,
     save_every: Annotated[int, typer.Option(help="Also write OUTPUT_stepNNNN every N steps (0: never).")] = 0,
     vgg: VggArch = _TRAIN.vgg_arch,
     vgg_weights: VggWeights = _TRAIN.vgg_weights,
@@ -434,10 +514,26 @@ def optimize(
     with bar:
         task = bar.add_task("optimizing", total=steps * scales, unit="steps")
         result = optimize_photo(
-            content, style, output, loss, size=size, vgg_arch=vgg, vgg_weights=vgg_weights, device=device,
-            overwrite=overwrite, save_every=save_every, steps=steps, optimizer=optimizer, lr=lr, init=init,
-            scales=scales, style_mix=mix, seed=seed,
-            callback=lambda step, objective, image: bar.update(task, completed=step, metrics=f"objective {objective:.4g}"),
+            content,
+            style,
+            output,
+            loss,
+            size=size,
+            vgg_arch=vgg,
+            vgg_weights=vgg_weights,
+            device=device,
+            overwrite=overwrite,
+            save_every=save_every,
+            steps=steps,
+            optimizer=optimizer,
+            lr=lr,
+            init=init,
+            scales=scales,
+            style_mix=mix,
+            seed=seed,
+            callback=lambda step, objective, image: bar.update(
+                task, completed=step, metrics=f"objective {objective:.4g}"
+            ),
         )
     err.print(f"[green]done[/]: {output} (objective {result.history[0]:.4g} -> {result.history[-1]:.4g})")
     if as_json:
@@ -446,7 +542,9 @@ def optimize(
 
 @app.command()
 def evaluate(
-    model: Annotated[Path, typer.Option("--model", "-m", help="A trained model.pth, or an exported .onnx (onnxruntime, CPU).")],
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="A trained model.pth, or an exported .onnx (onnxruntime, CPU).")
+    ],
     style: Annotated[Path, typer.Option("--style", "-s", help="The style image the model was trained for.")],
     photos: Annotated[Path, typer.Option(help="A photo or a folder of photos (recursive).")],
     size: Annotated[int, typer.Option(help="Long side the photos are resized to.")] = 256,
@@ -458,9 +556,14 @@ def evaluate(
         ),
     ] = None,
     vs_optimize: Annotated[
-        int, typer.Option(help="Also optimise each photo for N L-BFGS steps (Gatys, on the model's training loss) as a reference.")
+        int,
+        typer.Option(
+            help="Also optimise each photo for N L-BFGS steps (Gatys, on the model's training loss) as a reference."
+        ),
     ] = 0,
-    report: Annotated[Optional[Path], typer.Option(help="Write index.html, contact_sheet.png and the images into this folder.")] = None,
+    report: Annotated[
+        Optional[Path], typer.Option(help="Write index.html, contact_sheet.png and the images into this folder.")
+    ] = None,
     vgg_weights: VggWeights = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -477,8 +580,17 @@ def evaluate(
     from fasttx.report import write_report
 
     result = evaluate_file(
-        model, style, photos, size=size, style_size=style_size, vs_optimize=vs_optimize, vgg_weights=vgg_weights,
-        device=device, image_dir=report / "images" if report else None, console=err, progress=progress,
+        model,
+        style,
+        photos,
+        size=size,
+        style_size=style_size,
+        vs_optimize=vs_optimize,
+        vgg_weights=vgg_weights,
+        device=device,
+        image_dir=report / "images" if report else None,
+        console=err,
+        progress=progress,
     )
     table = Table(title=f"{model.name} on {len(result.rows)} photos ({result.vgg})")
     table.add_column("photo")
@@ -501,15 +613,26 @@ def export_model(
     model: Annotated[Path, typer.Argument(help="A trained model.pth.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write (replaced atomically).")],
     uint8_io: Annotated[
-        bool, typer.Option("--uint8-io", help="uint8 NHWC RGB in and out (decoded frames as they are) instead of float32 NCHW in [0, 1].")
+        bool,
+        typer.Option(
+            "--uint8-io",
+            help="uint8 NHWC RGB in and out (decoded frames as they are) instead of float32 NCHW in [0, 1].",
+        ),
     ] = False,
-    fp16: Annotated[bool, typer.Option("--fp16", help="float16 weights and compute (GPUs); I/O stays float32 or uint8.")] = False,
+    fp16: Annotated[
+        bool, typer.Option("--fp16", help="float16 weights and compute (GPUs); I/O stays float32 or uint8.")
+    ] = False,
     int8: Annotated[bool, typer.Option("--int8", help="Static int8 quantization (CPUs); needs --calibration.")] = False,
     calibration: Annotated[
-        Optional[Path], typer.Option(help="Folder of photos whose activation ranges calibrate --int8 (the first 32 are read).")
+        Optional[Path],
+        typer.Option(help="Folder of photos whose activation ranges calibrate --int8 (the first 32 are read)."),
     ] = None,
-    opset: Annotated[Optional[int], typer.Option(help="ONNX opset, 18 or newer. Default: fasttx.export.DEFAULT_OPSET (18).")] = None,
-    verify: Annotated[bool, typer.Option(help="Check the file against PyTorch (onnxruntime, CPU) before writing it.")] = True,
+    opset: Annotated[
+        Optional[int], typer.Option(help="ONNX opset, 18 or newer. Default: fasttx.export.DEFAULT_OPSET (18).")
+    ] = None,
+    verify: Annotated[
+        bool, typer.Option(help="Check the file against PyTorch (onnxruntime, CPU) before writing it.")
+    ] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
@@ -520,14 +643,27 @@ def export_model(
         raise FasttxError("--int8 and --calibration DIR go together (int8 quantization is calibrated on photos)")
     with err.status(f"exporting {model} and checking it against PyTorch"):
         report = export_onnx(
-            model, output, uint8_io=uint8_io, fp16=fp16, int8_calibration=calibration, opset=opset or DEFAULT_OPSET,
-            verify=verify, overwrite=overwrite,
+            model,
+            output,
+            uint8_io=uint8_io,
+            fp16=fp16,
+            int8_calibration=calibration,
+            opset=opset or DEFAULT_OPSET,
+            verify=verify,
+            overwrite=overwrite,
         )
-    err.print(f"[green]wrote[/] {report.path}: {report.variant}, {report.io} I/O, opset {report.opset}, {report.size_bytes / 1e6:.2f} MB")
+    err.print(
+        f"[green]wrote[/] {report.path}: {report.variant}, {report.io} I/O, opset {report.opset}, "
+        f"{report.size_bytes / 1e6:.2f} MB"
+    )
     for size, diff in report.max_abs_diff.items():
         err.print(f"  {size:>9}  max |diff| {diff:.2e}  PSNR {report.psnr_db[size]:.1f} dB")
     if report.max_abs_diff:
-        bound = f"PSNR >= {report.tolerance:g} dB" if report.criterion == "psnr_db" else f"max |diff| <= {report.tolerance:.1e}"
+        bound = (
+            f"PSNR >= {report.tolerance:g} dB"
+            if report.criterion == "psnr_db"
+            else f"max |diff| <= {report.tolerance:.1e}"
+        )
         err.print(f"  matches PyTorch fp32 ({bound})")
     if as_json:
         _print_json(report.to_dict())
@@ -573,7 +709,9 @@ def bench(
             "or 'all'. Prints each one's parameters and MACs per 720p frame.",
         ),
     ] = None,
-    sizes: Annotated[str, typer.Option(help="Comma-separated: N (NxN), WxH, 360p, 480p, 720p, 1080p, 4k.")] = "256,512,720p,1080p",
+    sizes: Annotated[
+        str, typer.Option(help="Comma-separated: N (NxN), WxH, 360p, 480p, 720p, 1080p, 4k.")
+    ] = "256,512,720p,1080p",
     backends: Annotated[
         Optional[str],
         typer.Option(
@@ -582,10 +720,13 @@ def bench(
         ),
     ] = None,
     repeat: Annotated[int, typer.Option(help="Timed runs per size; the median is reported.")] = 5,
-    warmup: Annotated[int, typer.Option(help="Untimed runs first (graph optimisation, autotuning, engine builds).")] = 2,
+    warmup: Annotated[
+        int, typer.Option(help="Untimed runs first (graph optimisation, autotuning, engine builds).")
+    ] = 2,
     batch: Annotated[int, typer.Option(help="Images per run.")] = 1,
     calibration: Annotated[
-        Optional[Path], typer.Option(help="Photos to calibrate an int8 export when no <model>.int8.onnx sits beside the model.")
+        Optional[Path],
+        typer.Option(help="Photos to calibrate an int8 export when no <model>.int8.onnx sits beside the model."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print everything as JSON on stdout.")] = False,
 ) -> None:

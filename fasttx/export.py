@@ -139,7 +139,9 @@ def export_onnx(
             diffs, psnrs = _verify(tmp, net, uint8_io, variant, photos)
         size = tmp.stat().st_size
     criterion, tolerance = _criterion(variant, uint8_io)
-    return ExportReport(output, opset, variant, "uint8" if uint8_io else "float", diffs, tolerance, size, psnrs, criterion)
+    return ExportReport(
+        output, opset, variant, "uint8" if uint8_io else "float", diffs, tolerance, size, psnrs, criterion
+    )
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -213,7 +215,9 @@ def _trace(net: StyleNet, uint8_io: bool, opset: int) -> onnx.ModelProto:
                 verbose=False,
             )
         except Exception as e:  # the exporter raises many types; an unsupported opset is the usual user-side cause
-            raise FasttxError(f"ONNX export at opset {opset} failed ({type(e).__name__}: {e}); try --opset {DEFAULT_OPSET}") from e
+            raise FasttxError(
+                f"ONNX export at opset {opset} failed ({type(e).__name__}: {e}); try --opset {DEFAULT_OPSET}"
+            ) from e
     proto = program.model_proto
     for value in (*proto.graph.input, *proto.graph.output):  # name the output's dims like the input's
         for axis, name in axes.items():
@@ -315,7 +319,9 @@ def _set_metadata(
     """Model meta (style, its sha256, train_config, quality_* figures, ...) plus how to call the graph; the file
     is shipped, so the paths in it keep their file names only (see _without_folders)."""
     meta = _without_folders(meta)
-    props: dict[str, str] = {key: value if isinstance(value, str) else json.dumps(value, default=str) for key, value in meta.items()}
+    props: dict[str, str] = {
+        key: value if isinstance(value, str) else json.dumps(value, default=str) for key, value in meta.items()
+    }
     props.update(
         fasttx_version=__version__,
         variant=variant,
@@ -416,7 +422,9 @@ def _verify(
             if variant == "fp32":
                 expected = quantize(expected)
         if got.shape != expected.shape:
-            raise FasttxError(f"the exported graph returns {tuple(got.shape)} for a {height}x{width} input; please report this")
+            raise FasttxError(
+                f"the exported graph returns {tuple(got.shape)} for a {height}x{width} input; please report this"
+            )
         key = f"{height}x{width}"
         diffs[key] = float((got - expected).abs().max())
         mse = float((got - expected).pow(2).mean())

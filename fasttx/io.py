@@ -9,28 +9,31 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import io
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
 
 from fasttx.errors import FasttxError
 from fasttx.nets.transformer import NetConfig, StyleNet, build_net
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 MODEL_FORMAT = "fasttx-model"
 CHECKPOINT_FORMAT = "fasttx-checkpoint"
 FORMAT_VERSION = 1
 
-# Decompression-bomb guard stays on, but real photos up to ~250 MP are fine.
-Image.MAX_IMAGE_PIXELS = 250_000_000
+# Decompression-bomb guard: real photos up to 250 MP are fine; larger ones are refused (open_rgb).
+MAX_PIXELS = 250_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 @contextlib.contextmanager
@@ -64,7 +67,9 @@ def atomic_write(path: str | os.PathLike[str], suffix: str | None = None) -> Ite
         raise
 
 
-def check_output(output: str | os.PathLike[str], overwrite: bool, inputs: Sequence[str | os.PathLike[str]] = ()) -> None:
+def check_output(
+    output: str | os.PathLike[str], overwrite: bool, inputs: Sequence[str | os.PathLike[str]] = ()
+) -> None:
     """The one rule for every file fasttx writes for a user: never an input, never a folder, and an existing file
     only with `overwrite`."""
     output = Path(output)
@@ -109,26 +114,42 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 # --- images -------------------------------------------------------------------------------------
 
 
-def open_rgb(path: str | os.PathLike[str], min_side: int | None = None) -> Image.Image:
-    """Decode any image PIL reads into an upright 8-bit RGB image.
+def open_rgb(path: str | os.PathLike[str], min_side: int | None = None, max_side: int | None = None) -> Image.Image:
+    """Decode any image PIL reads into an upright 8-bit sRGB image.
 
-    Handles EXIF rotation, CMYK, 16-bit and float greyscale, palette and alpha (composited on white).
-    `min_side` lets JPEG decode at a reduced scale (draft mode) when the image is much larger than needed,
-    which is most of the decode time on COCO-sized photos. Raises FasttxError for unreadable files.
+    Handles EXIF rotation, CMYK, 16-bit and float greyscale, palette and alpha (composited on white), and an
+    embedded ICC profile (Display P3 from phones, Adobe RGB), converted to sRGB, the space the networks learnt
+    in. A JPEG decodes at a reduced scale (draft mode) when it is much larger than needed: short side down to
+    `min_side` (most of the decode time on COCO-sized photos) or long side down to `max_side` (an 8000x6000
+    photo for --max-size 256 decodes at 1000x750). Raises FasttxError for unreadable files.
     """
     path = Path(path)
     try:
-        with Image.open(path) as img:
-            if min_side is not None and img.format == "JPEG":
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse past MAX_PIXELS
+            img = Image.open(path)
+        with img:
+            if img.format == "JPEG" and (min_side or max_side):
                 w, h = img.size
-                scale = min(w, h) / min_side
+                scale = min(w, h) / min_side if min_side else max(w, h) / max_side  # type: ignore[operator]
                 if scale >= 2:
                     img.draft("RGB", (int(w / scale) + 1, int(h / scale) + 1))
             img.load()
-            return _to_rgb(ImageOps.exif_transpose(img))
+            icc = img.info.get("icc_profile")
+            if max_side and max(img.size) >= 2 * max_side:
+                # shrink by an integer factor before the colour conversion multiplies the bytes (a 1-bit
+                # 20000x20000 PNG is 50 MB as decoded, 1.2 GB as RGB)
+                if img.mode in ("1", "P"):
+                    img = img.convert("L" if img.mode == "1" else "RGBA")
+                img = img.reduce(max(img.size) // max_side)
+            return _to_srgb(_to_rgb(ImageOps.exif_transpose(img)), icc)
     except FileNotFoundError as e:
         raise FasttxError(f"no such image: {path}") from e
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise FasttxError(
+            f"{path} is larger than the {MAX_PIXELS // 1_000_000} megapixels fasttx decodes (a decompression bomb?)"
+        ) from e
+    except (OSError, SyntaxError, ValueError) as e:
         raise FasttxError(f"cannot read image {path}: {e}") from e
 
 
@@ -147,6 +168,24 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return img.convert("RGB")
+
+
+def _to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
+    """An RGB image whose pixels are in the colour space of the embedded profile `icc`, converted to sRGB."""
+    if not icc or img.mode != "RGB":
+        return img
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(source).lower().replace(" ", ""):
+            return img
+        return ImageCms.profileToProfile(img, source, _srgb_profile(), outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, TypeError):  # a broken or non-RGB profile: the pixels as they are
+        return img
+
+
+@functools.cache
+def _srgb_profile() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
@@ -168,7 +207,7 @@ def tensor_to_pil(image: torch.Tensor) -> Image.Image:
 
 def load_image(path: str | os.PathLike[str], max_size: int | None = None) -> torch.Tensor:
     """Read an image file as float32 [3, H, W] RGB in [0, 1], the long side downscaled to `max_size` if given."""
-    img = open_rgb(path, min_side=None)
+    img = open_rgb(path, max_side=max_size)
     if max_size is not None and max(img.size) > max_size:
         img = resize_long_side(img, max_size)
     return pil_to_tensor(img)
@@ -187,9 +226,11 @@ def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike[str], 
     pil = image if isinstance(image, Image.Image) else tensor_to_pil(image)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
-        raise FasttxError(f"unknown image format for {path} (use .jpg, .png, .webp or .bmp)")
+        raise FasttxError(f"unknown image format for {path} (use .jpg, .png, .webp, .bmp or .tif)")
     with atomic_write(path) as tmp:
         options: dict[str, Any] = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+        if fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+            options["icc_profile"] = _srgb_profile().tobytes()  # say what the pixels are: sRGB
         pil.save(tmp, format=fmt, **options)
     return path
 
@@ -238,7 +279,9 @@ def load_torch(path: str | os.PathLike[str], expected_format: str) -> dict[str, 
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "weights_only" in str(e):
             reason = "it holds objects other than tensors and plain data, which fasttx never unpickles"
-        raise FasttxError(f"{path} is not a fasttx {_kind(expected_format)} file (cannot be loaded safely: {reason})") from e
+        raise FasttxError(
+            f"{path} is not a fasttx {_kind(expected_format)} file (cannot be loaded safely: {reason})"
+        ) from e
     if not isinstance(obj, dict) or obj.get("format") != expected_format:
         raise FasttxError(f"{path} is not a fasttx {_kind(expected_format)} file")
     if obj.get("format_version", 0) > FORMAT_VERSION:
@@ -250,12 +293,17 @@ def _kind(fmt: str) -> str:
     return "model" if fmt == MODEL_FORMAT else "checkpoint"
 
 
-
 def save_model(net: StyleNet, path: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
     """Write a shareable model file: weights plus the recipe to rebuild the network and how it was trained."""
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     return save_torch(
-        {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "net": net.config.to_dict(), "state_dict": state, "meta": meta},
+        {
+            "format": MODEL_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "net": net.config.to_dict(),
+            "state_dict": state,
+            "meta": meta,
+        },
         path,
     )
 
@@ -264,7 +312,7 @@ def load_model(path: str | os.PathLike[str]) -> tuple[StyleNet, dict[str, Any]]:
     """Rebuild a trained network from its model file (no flags needed), in eval mode on the CPU, with its metadata."""
     obj = load_torch(path, MODEL_FORMAT)
     try:
-        net = build_net(NetConfig(**obj["net"]))
+        net = build_net(NetConfig.from_dict(obj["net"]))
         net.load_state_dict(obj["state_dict"])
     except (KeyError, TypeError, RuntimeError) as e:
         raise FasttxError(f"{path} is a damaged fasttx model file: {e}") from e

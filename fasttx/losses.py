@@ -125,7 +125,7 @@ class PerceptualLoss(nn.Module):
             raise FasttxError("need one positive weight per style image")
         with torch.no_grad():
             grams: dict[str, torch.Tensor] = {}
-            for style, weight in zip(styles, mix):
+            for style, weight in zip(styles, mix, strict=True):
                 feats = vgg(style.unsqueeze(0) if style.dim() == 3 else style)
                 for layer in config.style_layers:
                     g = gram_matrix(feats[layer]) * (weight / sum(mix))
@@ -149,7 +149,9 @@ class PerceptualLoss(nn.Module):
     def forward(self, output: torch.Tensor, content_features: torch.Tensor) -> dict[str, torch.Tensor]:
         """Weighted loss terms and their sum (`total`) for a batch of outputs [B, 3, H, W] in [0, 1]."""
         cfg = self.config
-        errors = self._errors(self.vgg(output), content_features, cfg.effective_style_layers, cfg.robust, cfg.style_tiles)
+        errors = self._errors(
+            self.vgg(output), content_features, cfg.effective_style_layers, cfg.robust, cfg.style_tiles
+        )
         terms = {"content": cfg.content_weight * errors["content"], "style": cfg.style_weight * errors["style"]}
         if cfg.tv_weight > 0:
             terms["tv"] = cfg.tv_weight * tv_loss(output.float())
@@ -193,7 +195,9 @@ def measure_layer_scales(objective: PerceptualLoss, photos: torch.Tensor) -> dic
         (grad,) = torch.autograd.grad(errors.sum(), pixels, retain_graph=True)
         norms[layer] = float(grad.flatten(1).norm(dim=1).mean())
     mean = sum(norms.values()) / len(norms)
-    return {layer: min(MAX_LAYER_SCALE, max(1 / MAX_LAYER_SCALE, mean / max(norm, _EPS))) for layer, norm in norms.items()}
+    return {
+        layer: min(MAX_LAYER_SCALE, max(1 / MAX_LAYER_SCALE, mean / max(norm, _EPS))) for layer, norm in norms.items()
+    }
 
 
 def resize_style(style: torch.Tensor, long_side: int) -> torch.Tensor:

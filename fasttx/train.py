@@ -10,6 +10,7 @@ Read top to bottom: config, set-up, the loop, the side outputs. A run writes int
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -18,7 +19,7 @@ import signal
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from torch.profiler import record_function
 from torchvision.utils import make_grid
 
 from fasttx import __version__
-from fasttx.config import NetConfig, TrainConfig
+from fasttx.config import TrainConfig
 from fasttx.data import PhotoFolder, SkipReport, photo_batches
 from fasttx.device import amp_dtype, autocast, pick_device
 from fasttx.errors import FasttxError
@@ -87,7 +88,9 @@ def train(
     if out.exists() and not out.is_dir():
         raise FasttxError(f"--out {out} is a file; give a folder for the run")
     if not overwrite and (out / "checkpoint.pt").exists():
-        raise FasttxError(f"{out} holds a previous run; continue it with --resume {out} or start afresh with --overwrite")
+        raise FasttxError(
+            f"{out} holds a previous run; continue it with --resume {out} or start afresh with --overwrite"
+        )
     return _run(cfg, None, progress, console)
 
 
@@ -125,7 +128,8 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
     _seed_everything(cfg.seed)
 
     dataset = PhotoFolder(cfg.dataset, cfg.image_size)
-    total = cfg.total_steps(len(dataset))
+    # fixed once, in steps, and saved so: a resumed --epochs run keeps its length if the folder changes
+    cfg.steps = total = cfg.total_steps(len(dataset))
     vgg = VGGFeatures(cfg.loss.layers, arch=cfg.vgg_arch, weights=cfg.vgg_weights or default_weights_source())
     styles = [_load_style(path, cfg.loss.style_size or 2 * cfg.image_size) for path in cfg.style]
     objective = PerceptualLoss(vgg, styles, cfg.loss).to(device)
@@ -157,7 +161,8 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
         optimizer.load_state_dict(checkpoint["optimizer"])
         for group, built in zip(optimizer.param_groups, groups, strict=True):
             group["lr_scale"] = built["lr_scale"]  # older checkpoints' groups do not carry it
-        scaler.load_state_dict(checkpoint["scaler"])
+        if checkpoint["scaler"]:  # a run without fp16 (CPU, bf16) saved a disabled scaler's empty state
+            scaler.load_state_dict(checkpoint["scaler"])
         _set_rng_state(checkpoint["rng"])
         start = int(checkpoint["step"])
     out.mkdir(parents=True, exist_ok=True)
@@ -165,7 +170,7 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
     previews = _centre_crops([p for spec in cfg.preview for p in find_images(spec)] or dataset.paths, cfg.image_size, 4)
     previews = previews.to(device)
     val_photos = _centre_crops(find_images(cfg.val), cfg.image_size, limit=16).to(device) if cfg.val else None
-    best_val = float(checkpoint.get("best_val", math.inf)) if checkpoint is not None else math.inf
+    best_val = _best_val(out, checkpoint)
     meta = _model_meta(cfg, vgg)
     skips = SkipReport()
 
@@ -248,7 +253,9 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
             if step % cfg.preview_every == 0 or step == total:
                 _write_preview(average.module, previews, out / "previews" / f"step_{step:06d}.jpg")
             if val_photos is not None and (step % cfg.val_every == 0 or step == total):
-                record = _validate(average.module, objective, val_photos, cfg, out / "previews" / f"val_step_{step:06d}.jpg")
+                record = _validate(
+                    average.module, objective, val_photos, cfg, out / "previews" / f"val_step_{step:06d}.jpg"
+                )
                 metrics_log.write({"step": step, **record})
                 if record["val_total"] < best_val:
                     best_val = record["val_total"]
@@ -287,7 +294,7 @@ def distill_config(
     if "train_config" not in meta:
         raise FasttxError(f"{teacher} does not record how it was trained; cannot derive a distillation recipe")
     cfg = TrainConfig.from_dict(meta["train_config"])
-    cfg.net = NetConfig(arch=arch, output=cfg.net.output)
+    cfg.net = replace(cfg.net, arch=arch)
     cfg.teacher = str(teacher)
     cfg.val = None
     cfg.out = str(out or Path(teacher).parent.with_name(f"{Path(teacher).parent.name}-{arch}"))
@@ -360,6 +367,18 @@ def calibration_crops(dataset: PhotoFolder, seed: int, count: int = 16) -> torch
     """Training crops spread over the folder, the same for a given folder and seed (to balance the style layers)."""
     step = max(1, len(dataset) // count)
     return torch.stack([dataset[(i, seed + i)][0] for i in range(0, step * count, step)][: len(dataset)])
+
+
+def _best_val(out: Path, checkpoint: dict[str, Any] | None) -> float:
+    """The validation total best.pth must beat: the checkpoint's, or best.pth's own if it was written after the
+    checkpoint (a crash between the two), so a resumed run never replaces a better best.pth."""
+    if checkpoint is None:
+        return math.inf
+    best = float(checkpoint.get("best_val", math.inf))
+    if (out / "best.pth").is_file():
+        with contextlib.suppress(FasttxError, KeyError, TypeError):
+            best = min(best, float(load_model(out / "best.pth")[1]["val"]["val_total"]))
+    return best
 
 
 def _centre_crops(paths: list[Path], size: int, limit: int = 8) -> torch.Tensor:
@@ -456,10 +475,8 @@ class _StopFlag:
     def __enter__(self) -> _StopFlag:
         self._previous = {}
         for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread: keep the default behaviour
                 self._previous[signum] = signal.signal(signum, self._handle)
-            except ValueError:  # not the main thread: keep the default behaviour
-                pass
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
@@ -501,4 +518,3 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-

@@ -25,7 +25,8 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="module")
 def one_torch_thread() -> Iterator[None]:
-    """Tensors in inference tests are tiny: one intra-op thread beats two that wait on each other on a busy 2-core machine."""
+    """Tensors in inference tests are tiny: one intra-op thread beats two that wait on each other on a busy 2-core
+    machine."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -184,11 +184,25 @@ def test_onnx_models_run_through_onnxruntime(tmp_path: Path) -> None:
             return (255 - x.float()).to(torch.uint8)
 
     axes = {"image": {2: "h", 3: "w"}, "out": {2: "h", 3: "w"}}
-    torch.onnx.export(Invert(), (torch.rand(1, 3, 8, 8),), tmp_path / "f.onnx", input_names=["image"],
-                      output_names=["out"], dynamic_axes=axes, dynamo=False)
+    torch.onnx.export(
+        Invert(),
+        (torch.rand(1, 3, 8, 8),),
+        tmp_path / "f.onnx",
+        input_names=["image"],
+        output_names=["out"],
+        dynamic_axes=axes,
+        dynamo=False,
+    )
     axes = {"image": {1: "h", 2: "w"}, "out": {1: "h", 2: "w"}}
-    torch.onnx.export(InvertUint8Nhwc(), (torch.zeros(1, 8, 8, 3, dtype=torch.uint8),), tmp_path / "u.onnx",
-                      input_names=["image"], output_names=["out"], dynamic_axes=axes, dynamo=False)
+    torch.onnx.export(
+        InvertUint8Nhwc(),
+        (torch.zeros(1, 8, 8, 3, dtype=torch.uint8),),
+        tmp_path / "u.onnx",
+        input_names=["image"],
+        output_names=["out"],
+        dynamic_axes=axes,
+        dynamo=False,
+    )
     image = torch.rand(1, 3, 12, 10)
     for name, tolerance in (("f.onnx", 1e-6), ("u.onnx", 0.5 / 255 + 1e-6)):
         stylize, meta = load_stylizer(tmp_path / name)
@@ -203,9 +217,18 @@ def test_report_renders_in_headless_chromium(vgg: VGGFeatures, photos: list[Path
     write_report(evaluate_model(nn.Identity(), style, photos, vgg, size=32, image_dir=out / "images"), out)
     shot = tmp_path / "shot.png"
     command = [
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-        f"--screenshot={shot}", "--window-size=1200,900", (out / "index.html").as_uri(),
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1200,900",
+        (out / "index.html").as_uri(),
     ]
     subprocess.run(command, check=True, capture_output=True, timeout=120)
     with Image.open(shot) as img:

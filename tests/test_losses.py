@@ -57,9 +57,10 @@ def test_style_loss_weights_layers_and_broadcasts_a_single_target() -> None:
     feats = {"a": torch.rand(3, 2, 4, 4), "b": torch.rand(3, 5, 2, 2)}
     grams = {k: gram_matrix(v[:1]) for k, v in feats.items()}
     loss = style_loss(feats, grams, {"a": 2.0, "b": 0.5})
-    expected = 2.0 * relative_error(gram_matrix(feats["a"]), grams["a"].expand(3, 2, 2)).mean() + 0.5 * relative_error(
-        gram_matrix(feats["b"]), grams["b"].expand(3, 5, 5)
-    ).mean()
+    expected = (
+        2.0 * relative_error(gram_matrix(feats["a"]), grams["a"].expand(3, 2, 2)).mean()
+        + 0.5 * relative_error(gram_matrix(feats["b"]), grams["b"].expand(3, 5, 5)).mean()
+    )
     assert loss.item() == pytest.approx(expected.item())
     same = {k: v[:1] for k, v in feats.items()}
     assert style_loss(same, grams, {"a": 1.0, "b": 1.0}).item() == pytest.approx(0.0, abs=1e-7)
@@ -115,7 +116,9 @@ def test_balanced_layers_pull_equally_on_the_pixels(robust: bool, monkeypatch: p
     output = photos[:1]
     feats = vgg(output)
     plain = sum(w * gram_errors(feats[k], objective.style_grams[k]).mean() for k, w in cfg.style_layers.items())
-    assert objective.distances(output, objective.content_targets(output))["style"].item() == pytest.approx(float(plain), rel=1e-5)
+    assert objective.distances(output, objective.content_targets(output))["style"].item() == pytest.approx(
+        float(plain), rel=1e-5
+    )
 
 
 def test_tv_loss_by_hand() -> None:
@@ -160,7 +163,9 @@ def test_perceptual_loss_is_zero_for_the_style_image_itself_and_mixes_styles() -
 
 def test_absolute_mode_is_plain_mse_as_in_pytorch_examples() -> None:
     out, target = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
-    assert content_loss(out, target, relative=False).item() == pytest.approx(torch.nn.functional.mse_loss(out, target).item())
+    assert content_loss(out, target, relative=False).item() == pytest.approx(
+        torch.nn.functional.mse_loss(out, target).item()
+    )
     feats = {"a": torch.rand(2, 3, 4, 4)}
     grams = {"a": gram_matrix(torch.rand(1, 3, 4, 4))}
     expected = torch.nn.functional.mse_loss(gram_matrix(feats["a"]), grams["a"].expand(2, 3, 3)).item()

@@ -53,7 +53,7 @@ def test_optimizer_lowers_the_training_objective(vgg: VGGFeatures, images: dict[
     assert len(result.history) == 8
     assert _decreased(result.history), result.history
     assert result.image.shape == (1, 3, 32, 32)
-    assert 0 <= result.image.min() and result.image.max() <= 1
+    assert result.image.min() >= 0 and result.image.max() <= 1
     # the first entry is the training objective itself at the (edge-clamped) starting image
     # balanced on the content image, as optimize_image measures it
     scales = measure_layer_scales(PerceptualLoss(vgg, [style], LOSS), content.unsqueeze(0))
@@ -68,7 +68,13 @@ def test_two_scales_two_mixed_styles(vgg: VGGFeatures, images: dict[str, Path]) 
     styles = [load_image(images["style"]), load_image(images["style2"])]
     sizes: list[tuple[int, ...]] = []
     result = optimize_image(
-        content, styles, vgg, LOSS, steps=5, scales=2, style_mix=[0.7, 0.3],
+        content,
+        styles,
+        vgg,
+        LOSS,
+        steps=5,
+        scales=2,
+        style_mix=[0.7, 0.3],
         callback=lambda step, value, image: sizes.append((step, *image.shape[-2:])),
     )
     assert [s[0] for s in sizes] == list(range(1, 11))

@@ -48,8 +48,12 @@ def test_default_recipe_moves_held_out_photos_towards_the_style(shared_data: Pat
     vgg = VGGFeatures(METRIC.layers, weights="hed")
     with torch.no_grad():
         report = evaluate_model(
-            net, cfg.style[0], [shared_data / "photos" / name for name in HELD_OUT], vgg,
-            size=128, style_size=trained_style_size(meta),
+            net,
+            cfg.style[0],
+            [shared_data / "photos" / name for name in HELD_OUT],
+            vgg,
+            size=128,
+            style_size=trained_style_size(meta),
         )
     means = report.means
     # clearly stylised while the photo stays readable

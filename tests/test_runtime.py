@@ -418,15 +418,26 @@ def test_bench_measures_each_backend_and_size(model_dir: Path, tmp_path: Path) -
 
 def test_bench_compares_models_and_architectures_in_one_table(model_dir: Path) -> None:
     report = bench(
-        [model_dir / "tiny.onnx"], parse_sizes("40,24x16"), ["torch", "ort"], archs=["tiny", "small"], repeat=2, warmup=0
+        [model_dir / "tiny.onnx"],
+        parse_sizes("40,24x16"),
+        ["torch", "ort"],
+        archs=["tiny", "small"],
+        repeat=2,
+        warmup=0,
     )
     # the ONNX file's architecture comes from its metadata; untrained architectures are built from the registry
-    assert [(m.name, m.arch) for m in report.models] == [(str(model_dir / "tiny.onnx"), "tiny"), ("tiny", "tiny"), ("small", "small")]
+    assert [(m.name, m.arch) for m in report.models] == [
+        (str(model_dir / "tiny.onnx"), "tiny"),
+        ("tiny", "tiny"),
+        ("small", "small"),
+    ]
     tiny, small = build_net(NetConfig(arch="tiny")), build_net(NetConfig(arch="small"))
     assert report.models[1].params == sum(p.numel() for p in tiny.parameters())
     assert report.models[2].params == sum(p.numel() for p in small.parameters())
     assert report.models[2].gmacs_720p == pytest.approx(count_macs(small, 720, 1280) / 1e9)
-    assert report.models[0].gmacs_720p == report.models[1].gmacs_720p < report.models[2].gmacs_720p
+    colour_map_gmacs = 720 * 1280 * 9 / 1e9  # the registry's default (additive) net adds the 3x3 colour map
+    assert report.models[1].gmacs_720p - report.models[0].gmacs_720p == pytest.approx(colour_map_gmacs)
+    assert report.models[1].gmacs_720p < report.models[2].gmacs_720p
     assert [(r.model, r.backend) for r in report.rows if r.size == "40"] == [
         (str(model_dir / "tiny.onnx"), "ort"),
         ("tiny", "torch"),
@@ -446,7 +457,8 @@ def test_bench_compares_models_and_architectures_in_one_table(model_dir: Path) -
 
 def test_bench_cli_prints_architecture_costs_and_json() -> None:
     result = runner.invoke(
-        app, ["bench", "--arch", "tiny", "--sizes", "24", "--backends", "torch", "--repeat", "1", "--warmup", "0", "--json"]
+        app,
+        ["bench", "--arch", "tiny", "--sizes", "24", "--backends", "torch", "--repeat", "1", "--warmup", "0", "--json"],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

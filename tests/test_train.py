@@ -40,7 +40,9 @@ def final_weights(out: Path) -> dict[str, torch.Tensor]:
     return load_torch(out / "checkpoint.pt", "fasttx-checkpoint")["model"]
 
 
-def test_training_lowers_the_loss_and_writes_every_output(photo_folder: Path, style_image: Path, tmp_path: Path) -> None:
+def test_training_lowers_the_loss_and_writes_every_output(
+    photo_folder: Path, style_image: Path, tmp_path: Path
+) -> None:
     cfg = tiny_config(photo_folder, style_image, tmp_path / "run", steps=12)
     cfg.lr = 1e-2
     cfg.val, cfg.val_every = str(photo_folder), 6
@@ -89,9 +91,10 @@ def test_compiled_training_follows_the_eager_one(photo_folder: Path, style_image
         losses[compiled] = [json.loads(line)["total"] for line in records]
     # fused kernels round differently; Adam turns that into small weight differences by the third step
     assert losses[True] == pytest.approx(losses[False], rel=1e-2)
-    assert load_model(tmp_path / "compiled-True" / "model.pth")[0].state_dict().keys() == final_weights(
-        tmp_path / "compiled-False"
-    ).keys()  # the eager module is what gets saved: no "_orig_mod." prefixes
+    assert (
+        load_model(tmp_path / "compiled-True" / "model.pth")[0].state_dict().keys()
+        == final_weights(tmp_path / "compiled-False").keys()
+    )  # the eager module is what gets saved: no "_orig_mod." prefixes
 
 
 def test_ctrl_c_checkpoints_and_resume_continues(
@@ -121,7 +124,11 @@ def test_ctrl_c_checkpoints_and_resume_continues(
 
 
 def test_cli_train_then_stylize(
-    photo_folder: Path, style_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    photo_folder: Path,
+    style_image: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "model"
     args = ["train", "--style", str(style_image), "--dataset", str(photo_folder), "--out", str(out), "--steps", "4"]
@@ -135,9 +142,17 @@ def test_cli_train_then_stylize(
     recorded = TrainConfig.from_dict(load_torch(out / "checkpoint.pt", "fasttx-checkpoint")["config"])
     recorded.loss.layer_scales = None  # measured at the start of the run
     expected = TrainConfig(
-        style=[str(style_image)], dataset=str(photo_folder), out=str(out), steps=4, image_size=32, batch_size=2,
-        vgg_weights="random", workers=0, loss=LossConfig(style_layers={"relu1_2": 1.0, "relu2_2": 1.0}),
-        preview_every=2, onnx=False,
+        style=[str(style_image)],
+        dataset=str(photo_folder),
+        out=str(out),
+        steps=4,
+        image_size=32,
+        batch_size=2,
+        vgg_weights="random",
+        workers=0,
+        loss=LossConfig(style_layers={"relu1_2": 1.0, "relu2_2": 1.0}),
+        preview_every=2,
+        onnx=False,
     )
     assert recorded == expected
 
@@ -198,7 +213,9 @@ def test_distill_trains_a_small_student_from_a_teacher(
     assert net.config.arch == "tiny" and meta["train_config"]["teacher"].endswith("model.pth")
     records = [json.loads(line) for line in (student / "train.jsonl").read_text().splitlines()]
     assert all(r["distill"] > 0 for r in records)
-    assert records[-1]["total"] == pytest.approx(records[-1]["content"] + records[-1]["style"] + records[-1]["tv"] + records[-1]["distill"], rel=1e-5)
+    assert records[-1]["total"] == pytest.approx(
+        records[-1]["content"] + records[-1]["style"] + records[-1]["tv"] + records[-1]["distill"], rel=1e-5
+    )
 
 
 def test_cli_help_does_not_import_torch() -> None:
@@ -243,8 +260,13 @@ def test_sigterm_checkpoints_and_exits_143(photo_folder: Path, style_image: Path
     ],
 )
 def test_bad_training_options_are_one_line_errors(
-    photo_folder: Path, style_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], option: list[str], message: str,
+    photo_folder: Path,
+    style_image: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    option: list[str],
+    message: str,
 ) -> None:
     args = ["train", "--style", str(style_image), "--dataset", str(photo_folder), "--out", str(tmp_path / "m")]
     args += ["--vgg-weights", "random", "--no-progress", "--steps", "2", *option]
@@ -255,7 +277,9 @@ def test_bad_training_options_are_one_line_errors(
     assert not (tmp_path / "m").exists()  # nothing written
 
 
-def test_resume_drops_a_metrics_line_cut_short_by_a_hard_kill(photo_folder: Path, style_image: Path, tmp_path: Path) -> None:
+def test_resume_drops_a_metrics_line_cut_short_by_a_hard_kill(
+    photo_folder: Path, style_image: Path, tmp_path: Path
+) -> None:
     run = tmp_path / "run"
     train(tiny_config(photo_folder, style_image, run, steps=2), progress=False)
     log = run / "train.jsonl"
@@ -263,11 +287,16 @@ def test_resume_drops_a_metrics_line_cut_short_by_a_hard_kill(photo_folder: Path
     log.write_text(whole + '{"time": 1, "content": 0.5, "st')  # killed in the middle of an append
     resume(run, steps=3, progress=False)
     lines = log.read_text().splitlines()
-    assert [json.loads(line)["step"] for line in lines] == [json.loads(line)["step"] for line in whole.splitlines()] + [3]
+    assert [json.loads(line)["step"] for line in lines] == [json.loads(line)["step"] for line in whole.splitlines()] + [
+        3
+    ]
 
 
-def test_a_checkpoint_from_before_the_moving_average_resumes(photo_folder: Path, style_image: Path, tmp_path: Path) -> None:
-    """Saved without "ema", head_lr or ema in its config, with one optimiser group: it resumes with the recipe it had."""
+def test_a_checkpoint_from_before_the_moving_average_resumes(
+    photo_folder: Path, style_image: Path, tmp_path: Path
+) -> None:
+    """Saved without "ema", head_lr or ema in its config, with one optimiser group: it resumes with the recipe it
+    had."""
     import fasttx.io
 
     run = tmp_path / "run"

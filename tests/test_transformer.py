@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -58,8 +60,9 @@ def test_direct_net_does_not_start_at_identity() -> None:
 
 
 def test_johnson_parameter_count() -> None:
-    # Johnson et al. 2016 with InstanceNorm: 1,679,235 parameters (~1.68 M)
-    assert build_net(NetConfig(arch="johnson")).parameter_count() == 1_679_235
+    # Johnson et al. 2016 with InstanceNorm: 1,679,235 parameters (~1.68 M), plus the 12 of the colour map
+    assert build_net(NetConfig(arch="johnson", colour=False)).parameter_count() == 1_679_235
+    assert build_net(NetConfig(arch="johnson")).parameter_count() == 1_679_235 + 12
 
 
 def test_gradients_reach_every_parameter_for_odd_sizes() -> None:
@@ -84,3 +87,26 @@ def test_count_macs_by_hand() -> None:
 def test_compact_nets_are_much_cheaper_than_johnson() -> None:
     macs = {arch: count_macs(build_net(NetConfig(arch=arch)), 720, 1280) for arch in ("johnson", "small", "tiny")}
     assert macs["johnson"] > 50 * macs["small"] > 50 * macs["tiny"]
+
+
+def test_colour_map_starts_at_the_identity_and_maps_absolute_colours() -> None:
+    """The body sees the photo through instance norms (its mean colour removed); the colour map sees the pixels."""
+    torch.manual_seed(0)
+    net = build_net(NetConfig())
+    dark, bright = torch.full((1, 3, 16, 16), 0.2), torch.full((1, 3, 16, 16), 0.7)
+    assert torch.allclose(net(dark), dark, atol=1e-2) and torch.allclose(net(bright), bright, atol=1e-2)
+    with torch.no_grad():
+        net.colour.weight.copy_(-0.5 * torch.eye(3).view(3, 3, 1, 1))  # halve every colour
+    assert torch.allclose(net(dark), 0.5 * dark, atol=1e-2) and torch.allclose(net(bright), 0.5 * bright, atol=1e-2)
+
+
+def test_models_saved_before_the_colour_map_load_unchanged(tmp_path: Path) -> None:
+    from fasttx.io import load_model, save_model
+
+    old = build_net(NetConfig(colour=False))
+    path = save_model(old, tmp_path / "old.pth", {})
+    obj = torch.load(path, weights_only=True)
+    del obj["net"]["colour"]  # as written by fasttx before the option existed
+    torch.save(obj, path)
+    net, _ = load_model(path)
+    assert net.colour is None and net.config.colour is False

@@ -308,10 +308,10 @@ def test_pth_problems_are_user_errors(tmp_path: Path) -> None:
 
 
 def test_torchvision_urls_are_torchvisions() -> None:
-    assert vgg.TORCHVISION_URLS == {
+    assert {
         "vgg16": torchvision.models.VGG16_Weights.IMAGENET1K_V1.url,
         "vgg19": torchvision.models.VGG19_Weights.IMAGENET1K_V1.url,
-    }
+    } == vgg.TORCHVISION_URLS
 
 
 def test_torchvision_download_failure_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -61,6 +61,11 @@ class StyleNet(nn.Module):
         self.config = config
         self.stride: int = body.stride
         self.min_size: int = body.min_size
+        # the photo's own colours, mapped per pixel (see NetConfig.colour); zero at the start: the identity
+        self.colour = nn.Conv2d(3, 3, 1) if config.colour and config.output == "additive" else None
+        if self.colour is not None:
+            nn.init.zeros_(self.colour.weight)
+            nn.init.zeros_(self.colour.bias)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         height, width = image.shape[-2:]
@@ -70,7 +75,7 @@ class StyleNet(nn.Module):
             return torch.sigmoid(torch.logit(image.clamp(0.0, 1.0), eps=1e-3) + y)
         if self.config.output == "additive":
             # forward: the clamped image, as it will be saved; backward: through the clamp, towards the range only
-            edited = image + y
+            edited = image + y if self.colour is None else image + y + self.colour(image)
             if edited.requires_grad:
                 edited.register_hook(_towards_range(edited.detach()))
             return edited + (edited.clamp(0.0, 1.0) - edited).detach()

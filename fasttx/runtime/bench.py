@@ -1,7 +1,8 @@
 """`fasttx bench`: latency and throughput of style models per backend, provider and resolution.
 
 Several models (trained files, or untrained architectures from the registry: speed does not depend on the weights)
-go into one run, so their ratios come from the same machine state. Every backend is measured through the same `Session` interface stylize uses, so the numbers are what stylize gets
+go into one run, so their ratios come from the same machine state. Every backend is measured through the same
+`Session` interface stylize uses, so the numbers are what stylize gets
 (host<->device copies included). Warm-up runs (graph optimisation, cuDNN autotuning, TensorRT engine builds) are
 excluded; each figure is the median of `repeat` timed runs.
 """
@@ -188,7 +189,7 @@ def _describe(name: str, path: Path) -> ModelInfo:
         net_config = read_metadata(path).get("net")
         if net_config is None:  # not exported by fasttx
             return ModelInfo(name, "?", None, None)
-        return model_info(name, build_net(NetConfig(**json.loads(net_config))))
+        return model_info(name, build_net(NetConfig.from_dict(json.loads(net_config))))
     net, _ = load_model(path)
     return model_info(name, net)
 

@@ -92,7 +92,9 @@ class OrtSession(Session):
         except Exception as e:  # onnxruntime raises its own types for foreign, corrupt or unsupported files
             raise FasttxError(f"cannot load {path} with onnxruntime: {e}") from e
         if "fasttx_version" not in self.session.get_modelmeta().custom_metadata_map:
-            warnings.warn(f"{path} has no fasttx metadata: not a fasttx export, it may not be a style network", stacklevel=2)
+            warnings.warn(
+                f"{path} has no fasttx metadata: not a fasttx export, it may not be a style network", stacklevel=2
+            )
         self.device = self.session.get_providers()[0]
         self.output_device = "cpu" if self.device == "CPUExecutionProvider" else "cuda"
         wanted = providers[0] if isinstance(providers[0], str) else providers[0][0]

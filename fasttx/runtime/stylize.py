@@ -223,7 +223,8 @@ def _stylize_images(
                     lost(job, f"out of memory at {size}; use --max-size, --tile or a smaller --batch-size")
             else:
                 saves.extend(
-                    (job, pool.submit(save_image, result, job.target)) for (job, _), result in zip(batch, results)
+                    (job, pool.submit(save_image, result, job.target))
+                    for (job, _), result in zip(batch, results, strict=True)
                 )
             batch.clear()
 
@@ -233,7 +234,7 @@ def _stylize_images(
             except FasttxError as e:
                 return e
 
-        for job, image in zip(jobs, _prefetch(pool, load, jobs, depth=2 * batch_size + workers)):
+        for job, image in zip(jobs, _prefetch(pool, load, jobs, depth=2 * batch_size + workers), strict=True):
             if isinstance(image, FasttxError):
                 lost(job, str(image))
                 continue

@@ -69,7 +69,7 @@ def stylize_tiled(net: StyleNet, image: torch.Tensor, tile: int, overlap: int, b
             group = boxes[start : start + batch_size]
             tiles = torch.cat([canvas[..., y : y + tile_h, x : x + tile_w] for y, x in group]).to(device)
             results = net(tiles).clamp(0, 1).float().cpu()
-            for (y, x), result in zip(group, results):
+            for (y, x), result in zip(group, results, strict=True):
                 neighbours = {
                     "top": y > 0,
                     "left": x > 0,

@@ -207,7 +207,7 @@ def _run_pipeline(
     def encode_stage() -> None:
         while (item := get(stylized)) is not _END:
             frames, stamps = item
-            for frame, seconds in zip(frames, stamps):
+            for frame, seconds in zip(frames, stamps, strict=True):
                 written_until = encoder.write(frame, seconds)
                 if audio is not None:
                     audio.write_until(written_until)
