@@ -16,7 +16,16 @@ import typer
 from rich.console import Console
 
 from fasttx import __version__
-from fasttx.config import DEFAULT_EPOCHS, LossConfig, NetConfig, TrainConfig, format_layer_weights, parse_layer_weights
+from fasttx.config import (
+    DEFAULT_DEVICE,
+    DEFAULT_EPOCHS,
+    LossConfig,
+    NetConfig,
+    StylizeOptions,
+    TrainConfig,
+    format_layer_weights,
+    parse_layer_weights,
+)
 from fasttx.errors import FasttxError, exit_with_error
 
 if TYPE_CHECKING:
@@ -41,6 +50,7 @@ def _print_json(data: dict[str, Any]) -> None:
 
 # The defaults of every option are the recipe's (fasttx.config, which does not import torch: --help stays fast).
 _TRAIN, _LOSS, _NET = TrainConfig(style=["style"], dataset=""), LossConfig(), NetConfig()
+_STYLIZE = StylizeOptions()
 
 # The objective's options, shared by `train` and `optimize` (one objective, one set of defaults).
 ContentWeight = Annotated[float, typer.Option(help="alpha: weight of the content term (relative feature error).")]
@@ -220,16 +230,16 @@ def train(
             dataset=str(dataset),
             out=str(out or ""),
             net=NetConfig(arch=arch, output=output_mode),
-            loss=LossConfig(
-                content_layer=content_layer,
-                style_layers=parse_layer_weights(style_layers),
-                content_weight=content_weight,
-                style_weight=style_weight,
-                tv_weight=tv_weight,
-                style_size=style_size,
-                robust=robust_style,
-                balance=balance_layers,
-                style_tiles=style_tiles,
+            loss=_loss_config(
+                content_layer,
+                style_layers,
+                content_weight,
+                style_weight,
+                tv_weight,
+                style_size,
+                robust_style,
+                balance_layers,
+                style_tiles,
             ),
             vgg_arch=vgg,
             vgg_weights=vgg_weights,
@@ -257,6 +267,31 @@ def train(
         _report_training(lambda: training.train(cfg, overwrite=overwrite, progress=progress, console=err), as_json)
 
 
+def _loss_config(
+    content_layer: str,
+    style_layers: str,
+    content_weight: float,
+    style_weight: float,
+    tv_weight: float,
+    style_size: int | None,
+    robust_style: bool,
+    balance_layers: bool,
+    style_tiles: int = _LOSS.style_tiles,
+) -> LossConfig:
+    """The objective's options (shared by train and optimize) as the recipe's dataclass."""
+    return LossConfig(
+        content_layer=content_layer,
+        style_layers=parse_layer_weights(style_layers),
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=tv_weight,
+        style_size=style_size,
+        robust=robust_style,
+        balance=balance_layers,
+        style_tiles=style_tiles,
+    )
+
+
 _RESUMABLE = {"resume", "steps", "device", "workers", "progress", "as_json"}  # what --resume may be given with
 
 
@@ -280,7 +315,7 @@ def distill(
     distill_weight: Annotated[
         float, typer.Option(help="Weight of the mean absolute difference to the teacher's output.")
     ] = _TRAIN.distill_weight,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = DEFAULT_DEVICE,
     workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
     overwrite: Annotated[
         bool, typer.Option(help="Start afresh even if the output folder holds a previous run.")
@@ -351,47 +386,51 @@ def stylize(
             "--output",
             "-o",
             help="One image or video in and a file name with its kind of suffix: that file. Otherwise a folder: "
-            "folders are "
-            "mirrored under it, images keep their format, videos become H.264 (GIF, WebM and AVI inputs become .mp4).",
+            "folders are mirrored under it, images keep their format, videos become H.264 (GIF, WebM and AVI "
+            "inputs become .mp4).",
         ),
     ],
     device: Annotated[
         str,
         typer.Option(help="auto, cpu, cuda, mps (PyTorch) or tensorrt (.onnx; builds an engine per frame size first)."),
-    ] = "auto",
+    ] = DEFAULT_DEVICE,
     max_size: Annotated[
         Optional[int], typer.Option(help="Downscale so the long side is at most this many pixels (images and videos).")
-    ] = None,
-    batch_size: Annotated[int, typer.Option(help="Video frames, same-size images or tiles per network call.")] = 4,
+    ] = _STYLIZE.max_size,
+    batch_size: Annotated[
+        int, typer.Option(help="Video frames, same-size images or tiles per network call.")
+    ] = _STYLIZE.batch_size,
     tile: Annotated[
         Optional[int],
         typer.Option(
             help="Run images in NxN tiles that share one set of InstanceNorm statistics (no seams); for images too "
             "large for memory. .pth models only."
         ),
-    ] = None,
-    overlap: Annotated[int, typer.Option(help="Pixels neighbouring tiles share, blended with linear weights.")] = 32,
+    ] = _STYLIZE.tile,
+    overlap: Annotated[
+        int, typer.Option(help="Pixels neighbouring tiles share, blended with linear weights.")
+    ] = _STYLIZE.overlap,
     preserve_color: Annotated[
         bool,
         typer.Option(
             "--preserve-color", help="Keep the photo's colours: take only the luminance (Y of YCbCr) from the style."
         ),
-    ] = False,
+    ] = _STYLIZE.preserve_color,
     strength: Annotated[
         float,
         typer.Option(
             help="How much style, 0 to 1: the output is strength x stylized + (1 - strength) x photo, per pixel."
         ),
-    ] = 1.0,
+    ] = _STYLIZE.strength,
     crf: Annotated[
         int, typer.Option(help="H.264 quality for videos: 0 lossless, 18 visually lossless, 23 x264's default.")
-    ] = 18,
+    ] = _STYLIZE.crf,
     keep_partial: Annotated[
         bool,
         typer.Option(
             help="Write the frames a truncated or damaged video still gives (else: that video fails, nothing written)."
         ),
-    ] = False,
+    ] = _STYLIZE.keep_partial,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[
@@ -404,7 +443,7 @@ def stylize(
     Outputs appear whole or not at all, never replace an input, and replace existing files only with --overwrite.
     Videos keep their frame count, frame rate, size and audio.
     """
-    from fasttx.runtime.stylize import StylizeOptions, stylize_inputs
+    from fasttx.runtime.stylize import stylize_inputs
 
     options = StylizeOptions(
         max_size=max_size,
@@ -500,15 +539,8 @@ def optimize(
         mix = [float(w) for w in style_mix.split(",")] if style_mix else None
     except ValueError as e:
         raise FasttxError(f"bad --style-mix {style_mix!r}; expected comma-separated numbers like 0.7,0.3") from e
-    loss = LossConfig(
-        content_layer=content_layer,
-        style_layers=parse_layer_weights(style_layers),
-        content_weight=content_weight,
-        style_weight=style_weight,
-        tv_weight=tv_weight,
-        style_size=style_size,
-        robust=robust_style,
-        balance=balance_layers,
+    loss = _loss_config(
+        content_layer, style_layers, content_weight, style_weight, tv_weight, style_size, robust_style, balance_layers
     )
     bar = progress_bar(err, enabled=progress)
     with bar:
@@ -565,7 +597,7 @@ def evaluate(
         Optional[Path], typer.Option(help="Write index.html, contact_sheet.png and the images into this folder.")
     ] = None,
     vgg_weights: VggWeights = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = DEFAULT_DEVICE,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:

@@ -16,6 +16,7 @@ from fasttx.errors import FasttxError
 
 DEFAULT_EPOCHS = 2.0  # a run given neither --steps nor --epochs: two passes, as Johnson et al. over COCO
 OUTPUT_MODES = ("additive", "residual", "direct")
+DEFAULT_DEVICE = "auto"  # the accelerator if there is one (fasttx.device.pick_device), else the CPU
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class TrainConfig:
     ema: float = 0.999  # the saved model is the moving average of the weights (0: the last weights), see _ema
     head_lr: float | None = None  # the output conv's rate as a multiple of lr; None: 1/sqrt(its fan-in / 16)
     seed: int = 0
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     amp: bool = True  # mixed precision where the hardware runs it natively (fasttx.device.amp_dtype)
     compile: bool = False  # torch.compile the transformer and the VGG
     workers: int | None = None  # DataLoader processes; None: 0 on the CPU, min(4, cores - 1) on an accelerator
@@ -191,3 +192,17 @@ class TrainConfig:
         if self.epochs is not None:
             return max(1, math.ceil(self.epochs * dataset_size / self.batch_size))
         return max(1, math.ceil(DEFAULT_EPOCHS * dataset_size / self.batch_size))
+
+
+@dataclass(frozen=True)
+class StylizeOptions:
+    """Everything about how each input is stylized (the CLI's options minus paths, model and device)."""
+
+    max_size: int | None = None  # downscale so the long side is at most this (images and videos)
+    batch_size: int = 4  # images of one size or video frames per network call; tiles per call with `tile`
+    tile: int | None = None  # run images in tiles of this many pixels (PyTorch models only)
+    overlap: int = 32  # pixels shared by neighbouring tiles, blended
+    preserve_color: bool = False  # keep the photo's chroma, take only the luminance from the style
+    strength: float = 1.0  # 0: the photo, 1: full style; a pixel-space mix
+    crf: int = 18  # H.264 quality (lower is better; 18 is visually lossless for most content)
+    keep_partial: bool = False  # write what decoded of a truncated video instead of failing it

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from fasttx.config import StylizeOptions
 from fasttx.errors import FasttxError
 from fasttx.io import load_image, save_image
 from fasttx.pixels import frames_to_images, images_to_frames
@@ -33,20 +34,6 @@ from fasttx.runtime.video import VideoResult, probe, stylize_video
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class StylizeOptions:
-    """Everything about how each input is stylized (the CLI's options minus paths, model and device)."""
-
-    max_size: int | None = None  # downscale so the long side is at most this (images and videos)
-    batch_size: int = 4  # images of one size or video frames per network call; tiles per call with `tile`
-    tile: int | None = None  # run images in tiles of this many pixels (PyTorch models only)
-    overlap: int = 32  # pixels shared by neighbouring tiles, blended
-    preserve_color: bool = False  # keep the photo's chroma, take only the luminance from the style
-    strength: float = 1.0  # 0: the photo, 1: full style; a pixel-space mix
-    crf: int = 18  # H.264 quality (lower is better; 18 is visually lossless for most content)
-    keep_partial: bool = False  # write what decoded of a truncated video instead of failing it
 
 
 class Stylizer:
