@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 
 from fasttx import __version__
 from fasttx.config import (
@@ -27,11 +26,12 @@ from fasttx.config import (
     parse_layer_weights,
 )
 from fasttx.errors import FasttxError, exit_with_error
+from fasttx.progress import stderr_console
 
 if TYPE_CHECKING:
     from fasttx.train import TrainResult
 
-err = Console(stderr=True)
+err = stderr_console()
 
 app = typer.Typer(
     name="fasttx",

@@ -20,6 +20,7 @@ from rich.console import Console
 from fasttx.errors import FasttxError, exit_with_error
 from fasttx.evaluate import Distances
 from fasttx.io import save_image
+from fasttx.progress import stderr_console
 
 SKIMAGE_PHOTOS = (
     "astronaut.png",
@@ -104,7 +105,7 @@ def main(
     from fasttx.io import load_image, load_model
     from fasttx.train import TrainConfig, train
 
-    console = Console(stderr=True)
+    console = stderr_console()
     started = time.perf_counter()
     photos = skimage_photos(out / "photos")
     style_path = out / "style.png"

@@ -11,7 +11,7 @@ class FasttxError(Exception):
 
 def exit_with_error(error: FasttxError, status: int = 1) -> NoReturn:
     """Print `error: ...` as one line on stderr (never wrapped, also in logs) and exit with `status`."""
-    from rich.console import Console
+    from fasttx.progress import stderr_console
 
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {error}", highlight=False, markup=True)
+    stderr_console().print(f"[red]error:[/] {error}", highlight=False, markup=True)
     raise SystemExit(status)

@@ -38,7 +38,7 @@ from fasttx.io import find_images, load_image, load_model, open_rgb, pil_to_tens
 from fasttx.losses import LossConfig, PerceptualLoss, resize_style
 from fasttx.nets.vgg import VGGFeatures
 from fasttx.optimize import optimize_image
-from fasttx.progress import progress_bar
+from fasttx.progress import progress_bar, stderr_console
 
 METRIC = LossConfig(
     content_layer="relu2_2", style_layers={"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
@@ -204,7 +204,7 @@ def evaluate_file(
     objective = LossConfig.from_dict(recipe["loss"]) if "loss" in recipe else METRIC
     layers = sorted(set(METRIC.layers) | set(objective.layers))
     features = VGGFeatures(layers, arch=recipe.get("vgg_arch", "vgg16"), weights=vgg_weights).to(dev)
-    bar = progress_bar(console or Console(stderr=True), enabled=progress)
+    bar = progress_bar(console or stderr_console(), enabled=progress)
     with bar:
         task = bar.add_task("evaluating", total=len(paths), unit="photos")
         return evaluate_model(

@@ -46,8 +46,11 @@ def atomic_write(path: str | os.PathLike[str], suffix: str | None = None) -> Ite
     mode a plain open() would give it (0666 minus the umask), not mkstemp's private 0600.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=path.parent)
+    except OSError as e:  # read-only mount, immutable folder, /proc or /sys, no permission
+        raise FasttxError(f"cannot write {path}: {e.strerror or e} (in {path.parent})") from e
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -61,7 +64,7 @@ def atomic_write(path: str | os.PathLike[str], suffix: str | None = None) -> Ite
         tmp_path.unlink(missing_ok=True)
         if e.errno == errno.ENOSPC:
             raise FasttxError(f"disk full while writing {path}; the previous file (if any) is untouched") from e
-        raise
+        raise FasttxError(f"cannot write {path}: {e.strerror or e}; the previous file (if any) is untouched") from e
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

@@ -1,7 +1,5 @@
-"""The one progress display of every long loop: training, stylizing, downloads, optimisation, evaluation.
-
-Always on stderr's console (stdout stays free for --json), and nothing at all when disabled.
-"""
+"""What people watch on stderr (stdout stays free for --json): the one console and the one progress display of
+every long loop (training, stylizing, downloads, optimisation, evaluation)."""
 
 from __future__ import annotations
 
@@ -19,6 +17,11 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.text import Text
+
+
+def stderr_console() -> Console:
+    """The console for messages: stderr, and no wrapping (a message stays one line in logs, not cut at 80 columns)."""
+    return Console(stderr=True, soft_wrap=True)
 
 
 class _RateColumn(ProgressColumn):
@@ -49,6 +52,6 @@ def progress_bar(console: Console | None = None, enabled: bool = True, bytes_: b
         *counts,
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=console or Console(stderr=True),
+        console=console or stderr_console(),
         disable=not enabled,
     )

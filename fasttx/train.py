@@ -54,7 +54,7 @@ from fasttx.io import (
 from fasttx.losses import PerceptualLoss, measure_layer_scales, resize_style
 from fasttx.nets.transformer import StyleNet, build_net
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
-from fasttx.progress import progress_bar
+from fasttx.progress import progress_bar, stderr_console
 
 
 @dataclass
@@ -120,7 +120,7 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
     for path in cfg.style:
         if not Path(path).is_file():
             raise FasttxError(f"no such style image: {path}")
-    console = console or Console(stderr=True)
+    console = console or stderr_console()
     out = Path(cfg.out)
     device = pick_device(cfg.device)
     dtype = amp_dtype(device, cfg.amp)

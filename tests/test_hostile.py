@@ -414,3 +414,60 @@ def test_huge_photo_with_max_size_decodes_small(tmp_path: Path) -> None:
     image = load_image(path, max_size=256)
     assert tuple(image.shape) == (3, 192, 256)
     assert image[:, :, :120].mean() > 0.95 and image[:, :, 136:].mean() < 0.05
+
+
+@pytest.mark.parametrize("where", ["read-only", "proc"])
+def test_export_into_an_unwritable_place_is_one_line(
+    where: str, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if where == "proc":
+        target = Path("/proc/m.onnx")
+    else:
+        mount = tmp_path / "ro"
+        mount.mkdir()
+        if subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=16k,ro", "tmpfs", str(mount)], capture_output=True
+        ).returncode:
+            pytest.skip("needs root to mount a read-only tmpfs")
+        target = mount / "m.onnx"
+    try:
+        assert run_cli(monkeypatch, "export", str(model), "-o", str(target)) == 1
+    finally:
+        if where != "proc":
+            subprocess.run(["umount", str(target.parent)], check=False)
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot write") and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_out_of_memory_says_how_much_and_what_to_do(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An 8000x6000 photo without --max-size: the message names the size, the memory it needs, the way out."""
+    from fasttx.nets.transformer import build_net as build
+    from fasttx.nets.transformer import peak_activation_bytes
+    from fasttx.runtime.stylize import Stylizer
+
+    def no_memory(self: Stylizer, images: torch.Tensor) -> torch.Tensor:
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(Stylizer, "images", no_memory)
+    photo = write_photo(tmp_path / "big.jpg", size=(160, 120))
+    assert run_cli(monkeypatch, "stylize", "--model", str(model), str(photo), "-o", str(tmp_path / "o.jpg")) == 1
+    err = capsys.readouterr().err
+    assert "out of memory at 160x120" in err and "GiB" in err and "--max-size, --tile" in err
+    assert not (tmp_path / "o.jpg").exists()
+    # the estimate grows with the pixels: an 8000x6000 photo needs over 10 GiB on the default network
+    assert peak_activation_bytes(build(NetConfig()), 6000, 8000) > 10 * 2**30
+
+
+def test_messages_stay_one_line_in_logs(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not cut at 80 columns when stderr is not a terminal: a log line holds the whole message."""
+    deep = tmp_path / ("a_rather_long_folder_name_" * 3) / "broken_photo_with_a_long_name.jpg"
+    deep.parent.mkdir(parents=True)
+    deep.write_bytes(b"not a jpeg at all")
+    args = ["stylize", "--model", str(model), str(deep.parent), "-o", str(tmp_path / "out"), "--no-progress"]
+    assert run_cli(monkeypatch, *args) == 1
+    skipped = [line for line in capsys.readouterr().err.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 1 and str(deep) in skipped[0] and "cannot read image" in skipped[0]

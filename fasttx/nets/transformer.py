@@ -255,21 +255,36 @@ register("tiny")(lambda: CompactNet((8, 16, 32), blocks=3))
 
 
 def count_macs(net: nn.Module, height: int, width: int) -> int:
-    """Multiply-accumulates of the convolutions for one [1, 3, height, width] image (the cost that matters).
-
-    Runs a copy of the network on the meta device: shapes only, no arithmetic, so it is instant at any size.
-    """
+    """Multiply-accumulates of the convolutions for one [1, 3, height, width] image (the cost that matters)."""
     total = 0
 
-    def add(module: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor) -> None:
+    def add(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         nonlocal total
-        assert isinstance(module, nn.Conv2d)
-        kh, kw = module.kernel_size
-        total += output.numel() * (module.in_channels // module.groups) * kh * kw
+        kh, kw = module.kernel_size  # type: ignore[misc]
+        total += output.numel() * (module.in_channels // module.groups) * kh * kw  # type: ignore[operator]
 
+    _probe(net, height, width, add)
+    return total
+
+
+def peak_activation_bytes(net: nn.Module, height: int, width: int) -> int:
+    """A lower bound of the memory one [1, 3, height, width] float32 image needs in inference: the largest input
+    plus output of any convolution (what must coexist), for out-of-memory messages that say how much."""
+    peak = 0
+
+    def add(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        nonlocal peak
+        peak = max(peak, 4 * (inputs[0].numel() + output.numel()))
+
+    _probe(net, height, width, add)
+    return peak
+
+
+def _probe(net: nn.Module, height: int, width: int, hook: Callable[..., None]) -> None:
+    """Run a copy of `net` on the meta device (shapes only, no arithmetic: instant at any size), `hook` on every
+    convolution."""
     probe = copy.deepcopy(net).to("meta")
     for conv in (m for m in probe.modules() if isinstance(m, nn.Conv2d)):
-        conv.register_forward_hook(add)
+        conv.register_forward_hook(hook)
     with torch.no_grad():
         probe(torch.zeros(1, 3, height, width, device="meta"))
-    return total

@@ -24,8 +24,9 @@ from rich.console import Console
 from fasttx.config import StylizeOptions
 from fasttx.errors import FasttxError
 from fasttx.io import load_image, save_image
+from fasttx.nets.transformer import peak_activation_bytes
 from fasttx.pixels import frames_to_images, images_to_frames
-from fasttx.progress import progress_bar
+from fasttx.progress import progress_bar, stderr_console
 from fasttx.runtime.color import blend, check_strength, preserve_color
 from fasttx.runtime.images import Job, plan_jobs
 from fasttx.runtime.session import Session, TorchSession, open_session
@@ -129,7 +130,7 @@ def stylize_inputs(
     Argument mistakes (missing inputs, outputs that exist or would replace an input) raise FasttxError before any
     work; unreadable inputs are reported on `console` and listed in the report's `failed`.
     """
-    console = console or Console(stderr=True)
+    console = console or stderr_console()
     jobs = plan_jobs(inputs, output, overwrite)  # the cheap checks before loading the model
     stylizer = Stylizer(open_session(model, device), options)
     report = StylizeReport(stylizer.session.backend, stylizer.session.device)
@@ -205,9 +206,12 @@ def _stylize_images(
             try:
                 results = stylizer.images(images)
             except (MemoryError, torch.OutOfMemoryError):
-                size = f"{images.shape[-1]}x{images.shape[-2]}"
+                message = f"out of memory at {images.shape[-1]}x{images.shape[-2]}"
+                if isinstance(stylizer.session, TorchSession):
+                    need = len(images) * peak_activation_bytes(stylizer.session.net, *images.shape[-2:])
+                    message += f" (the network needs at least {need / 2**30:.1f} GiB for this batch)"
                 for job, _ in batch:
-                    lost(job, f"out of memory at {size}; use --max-size, --tile or a smaller --batch-size")
+                    lost(job, f"{message}; use --max-size, --tile or a smaller --batch-size")
             else:
                 saves.extend(
                     (job, pool.submit(save_image, result, job.target))
