@@ -136,6 +136,13 @@ def train(
     ] = _TRAIN.ema,
     content_weight: ContentWeight = _LOSS.content_weight,
     style_weight: StyleWeight = _LOSS.style_weight,
+    content_target: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Hold the content distance of the training photos near this value (0.3: bold but readable) by "
+            "adapting the content weight as training goes; the style gets as far as that allows."
+        ),
+    ] = _LOSS.content_target,
     tv_weight: TVWeight = _LOSS.tv_weight,
     content_layer: ContentLayer = _LOSS.content_layer,
     style_layers: StyleLayers = format_layer_weights(_LOSS.style_layers),
@@ -240,6 +247,7 @@ def train(
                 robust_style,
                 balance_layers,
                 style_tiles,
+                content_target,
             ),
             vgg_arch=vgg,
             vgg_weights=vgg_weights,
@@ -277,6 +285,7 @@ def _loss_config(
     robust_style: bool,
     balance_layers: bool,
     style_tiles: int = _LOSS.style_tiles,
+    content_target: float | None = _LOSS.content_target,
 ) -> LossConfig:
     """The objective's options (shared by train and optimize) as the recipe's dataclass."""
     return LossConfig(
@@ -289,6 +298,7 @@ def _loss_config(
         robust=robust_style,
         balance=balance_layers,
         style_tiles=style_tiles,
+        content_target=content_target,
     )
 
 

@@ -74,6 +74,9 @@ class LossConfig:
     )
     content_weight: float = 1.0
     style_weight: float = 1.0
+    # Hold the training photos' content distance near this value instead of fixing the content weight: the weight
+    # follows the distance (train.ContentTarget), so each style gets as much style as that much content allows.
+    content_target: float | None = None
     tv_weight: float = 0.0
     style_size: int | None = None  # long side of the style image for its Gram targets; None: 2x the training size
     relative: bool = (
@@ -171,6 +174,10 @@ class TrainConfig:
             (self.lr > 0, f"--lr must be positive (got {self.lr})"),
             (self.warmup >= 0, f"--warmup must be 0 or more (got {self.warmup})"),
             (0 <= self.ema < 1, f"--ema must be in [0, 1) (got {self.ema})"),
+            (
+                self.loss.content_target is None or self.loss.content_target > 0,
+                f"--content-target must be positive (got {self.loss.content_target})",
+            ),
             (
                 min(self.log_every, self.preview_every, self.checkpoint_every, self.val_every) >= 1,
                 "--*-every must be at least 1",

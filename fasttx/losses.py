@@ -146,16 +146,24 @@ class PerceptualLoss(nn.Module):
         """Unweighted content and (plain, unbalanced) style errors of a batch of outputs [B, 3, H, W] in [0, 1]."""
         return self._errors(self.vgg(output), content_features, self.config.style_layers, robust=False, tiles=1)
 
-    def forward(self, output: torch.Tensor, content_features: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Weighted loss terms and their sum (`total`) for a batch of outputs [B, 3, H, W] in [0, 1]."""
+    def forward(
+        self, output: torch.Tensor, content_features: torch.Tensor, content_scale: float = 1.0
+    ) -> dict[str, torch.Tensor]:
+        """Weighted loss terms and their sum (`total`) for a batch of outputs [B, 3, H, W] in [0, 1]; the content
+        term's weight is `content_scale` x content_weight (see train.ContentTarget), and `content_distance` the
+        unweighted content error (not in the total)."""
         cfg = self.config
         errors = self._errors(
             self.vgg(output), content_features, cfg.effective_style_layers, cfg.robust, cfg.style_tiles
         )
-        terms = {"content": cfg.content_weight * errors["content"], "style": cfg.style_weight * errors["style"]}
+        terms = {
+            "content": content_scale * cfg.content_weight * errors["content"],
+            "style": cfg.style_weight * errors["style"],
+        }
         if cfg.tv_weight > 0:
             terms["tv"] = cfg.tv_weight * tv_loss(output.float())
         terms["total"] = sum(terms.values())  # type: ignore[assignment]
+        terms["content_distance"] = errors["content"].detach()
         return terms
 
     def _errors(

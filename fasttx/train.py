@@ -145,6 +145,7 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
         objective = objective.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
     average = _ema(net, cfg.ema)
+    content_target = ContentTarget(cfg.loss.content_target)
     # torch.compile fuses kernels: a minute or two of compiling, then faster steps (worth it on GPUs, for long
     # runs). The eager `net` is what the moving average (saved, previewed, validated) follows.
     forward = torch.compile(net) if cfg.compile else net
@@ -161,6 +162,7 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
         optimizer.load_state_dict(checkpoint["optimizer"])
         for group, built in zip(optimizer.param_groups, groups, strict=True):
             group["lr_scale"] = built["lr_scale"]  # older checkpoints' groups do not carry it
+        content_target.load_state_dict(checkpoint.get("content_target", {}))
         if checkpoint["scaler"]:  # a run without fp16 (CPU, bf16) saved a disabled scaler's empty state
             scaler.load_state_dict(checkpoint["scaler"])
         _set_rng_state(checkpoint["rng"])
@@ -183,6 +185,7 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
                 "step": step,
                 "model": net.state_dict(),
                 "ema": average.state_dict(),
+                "content_target": content_target.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict(),
                 "rng": _get_rng_state(),
@@ -227,7 +230,7 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
                 with record_function("transformer_forward"):
                     stylised = forward(images)
                 with record_function("vgg_loss_forward"):
-                    terms = objective(stylised, content_features)
+                    terms = objective(stylised, content_features, content_target.scale)
                 if teacher is not None:
                     with record_function("teacher_forward"):
                         target = teacher(images).float()
@@ -240,12 +243,15 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
                 scaler.step(optimizer)
                 scaler.update()
                 average.update_parameters(net)
+                content_target.update(terms["content_distance"])
             step += 1
             window_images += images.shape[0]
 
             if step % cfg.log_every == 0 or step == total:
                 elapsed = time.perf_counter() - window_start
                 last = {name: float(value.detach()) for name, value in terms.items()}
+                if cfg.loss.content_target is not None:
+                    last["content_scale"] = content_target.scale
                 last.update(step=step, lr=_lr_at(cfg, step - 1, total), images_per_s=window_images / max(elapsed, 1e-9))
                 metrics_log.write(last)
                 bar.update(task, metrics=_format_metrics(last))
@@ -331,6 +337,43 @@ def _param_groups(net: StyleNet, head_lr: float | None) -> list[dict[str, Any]]:
         return [{"params": list(net.parameters()), "lr_scale": 1.0}]
     rest = [p for p in net.parameters() if p is not head.weight]
     return [{"params": rest, "lr_scale": 1.0}, {"params": [head.weight], "lr_scale": head_lr}]
+
+
+class ContentTarget:
+    """The content weight as a Lagrange multiplier: grown while the content distance is above `target`, shrunk
+    while below (GECO-style, Rezende & Viola 2018), so training minimises style at a chosen content distance.
+
+    A fixed weight gives each painting its own content distance (colourful ones lose far more) and lets it drift
+    up as training goes on; the target holds it, so longer training buys style, not lost content. The distance is
+    followed as a moving average of the batches' (they are noisy); the scale moves by at most RATE in log space per
+    step and stays within exp(+-LIMIT). Without a target the scale stays 1.
+    """
+
+    RATE, DECAY, LIMIT = 0.02, 0.95, 4.0
+
+    def __init__(self, target: float | None):
+        self.target = target
+        self.log_scale = 0.0
+        self.average: float | None = None
+
+    @property
+    def scale(self) -> float:
+        return math.exp(self.log_scale)
+
+    def update(self, distance: torch.Tensor | float) -> None:
+        if self.target is None:
+            return
+        distance = float(distance)
+        self.average = distance if self.average is None else self.DECAY * self.average + (1 - self.DECAY) * distance
+        step = self.RATE * max(-1.0, min(1.0, (self.average - self.target) / self.target))
+        self.log_scale = max(-self.LIMIT, min(self.LIMIT, self.log_scale + step))
+
+    def state_dict(self) -> dict[str, float | None]:
+        return {"log_scale": self.log_scale, "average": self.average}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.log_scale = float(state.get("log_scale", 0.0))
+        self.average = state.get("average")
 
 
 def _ema(net: StyleNet, decay: float) -> AveragedModel:

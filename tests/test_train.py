@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -311,3 +312,35 @@ def test_a_checkpoint_from_before_the_moving_average_resumes(
     assert resume(run, steps=3, progress=False).steps == 3
     recipe = load_torch(run / "checkpoint.pt", "fasttx-checkpoint")["config"]
     assert (recipe["ema"], recipe["head_lr"]) == (0.0, 1.0)  # what it trained with, kept
+
+
+def test_content_target_moves_the_content_weight_towards_the_target() -> None:
+    from fasttx.train import ContentTarget
+
+    above, below, off = ContentTarget(0.3), ContentTarget(0.3), ContentTarget(None)
+    for _ in range(50):
+        above.update(0.6)
+        below.update(0.1)
+        off.update(0.6)
+    assert above.scale > 2 and below.scale < 0.6 and off.scale == 1.0
+    for _ in range(10_000):
+        above.update(100.0)
+    assert above.scale == pytest.approx(math.exp(ContentTarget.LIMIT))  # bounded
+    restored = ContentTarget(0.3)
+    restored.load_state_dict(below.state_dict())
+    assert (restored.scale, restored.average) == (below.scale, below.average)
+
+
+def test_training_with_a_content_target_logs_its_scale_and_resumes_exactly(
+    photo_folder: Path, style_image: Path, tmp_path: Path
+) -> None:
+    for name, steps in (("straight", 6), ("split", 3)):
+        cfg = tiny_config(photo_folder, style_image, tmp_path / name, steps=steps)
+        cfg.loss.content_target = 0.05
+        train(cfg, progress=False)
+    resume(tmp_path / "split", steps=6, progress=False)
+    straight, split = final_weights(tmp_path / "straight"), final_weights(tmp_path / "split")
+    assert all(torch.allclose(v, split[k], atol=1e-6) for k, v in straight.items())
+    records = [json.loads(line) for line in (tmp_path / "split" / "train.jsonl").read_text().splitlines()]
+    scales = [r["content_scale"] for r in records if "content_scale" in r]
+    assert len(scales) == 6 and scales != [1.0] * 6
