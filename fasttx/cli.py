@@ -7,6 +7,7 @@ User mistakes (FasttxError) print one line and exit with status 1; Ctrl-C during
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -832,7 +833,10 @@ def bench(
 
 
 def main() -> None:
-    """Console entry point: user mistakes become one red line and exit status 1; Ctrl-C exits with 130."""
+    """Console entry point: user mistakes become one red line and exit status 1; Ctrl-C exits with 130, SIGTERM
+    (schedulers, `timeout`, container stops) with 143, both after the half-written outputs are removed (training
+    handles both itself: it checkpoints first)."""
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except FasttxError as e:
@@ -840,3 +844,9 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
         sys.exit(130)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    # an exception, unlike the default action, unwinds through atomic_write, which deletes its temp file
+    err.print("[yellow]terminated[/]")
+    raise SystemExit(128 + signum)

@@ -471,3 +471,25 @@ def test_messages_stay_one_line_in_logs(
     assert run_cli(monkeypatch, *args) == 1
     skipped = [line for line in capsys.readouterr().err.splitlines() if line.startswith("skipped")]
     assert len(skipped) == 1 and str(deep) in skipped[0] and "cannot read image" in skipped[0]
+
+
+def test_sigterm_during_stylize_leaves_no_temp_file_and_exits_143(tmp_path: Path) -> None:
+    import sys
+    import time
+
+    torch.manual_seed(0)
+    model = tmp_path / "johnson.pth"
+    save_model(build_net(NetConfig()).eval(), model, {})  # slow enough per frame to be caught mid-video
+    clip = make_video(tmp_path / "clip.mp4", 160, 120, frames=300, audio=None)
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [sys.executable, "-m", "fasttx", "stylize", "--model", str(model), str(clip), "-o", str(out / "o.mp4")]
+    process = subprocess.Popen([*args, "--no-progress"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".o.*.mp4")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert process.poll() is None, "finished before it could be stopped"
+    time.sleep(0.5)
+    process.terminate()  # SIGTERM
+    assert process.wait(timeout=60) == 143
+    assert list(out.iterdir()) == []  # neither the video nor its temp file
