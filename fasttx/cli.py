@@ -17,8 +17,12 @@ import typer
 
 from fasttx import __version__
 from fasttx.config import (
+    BENCH,
     DEFAULT_DEVICE,
     DEFAULT_EPOCHS,
+    DISTILL_ARCH,
+    EVAL_SIZE,
+    OPTIMIZE,
     LossConfig,
     NetConfig,
     StylizeOptions,
@@ -316,7 +320,7 @@ def _given(ctx: typer.Context, name: str) -> bool:
 @app.command()
 def distill(
     teacher: Annotated[Path, typer.Option(help="A trained model.pth to reproduce.")],
-    arch: Annotated[str, typer.Option(help="Student architecture: small, tiny, ...")] = "small",
+    arch: Annotated[str, typer.Option(help="Student architecture: small, tiny, ...")] = DISTILL_ARCH,
     out: Annotated[
         Optional[Path], typer.Option("--out", "-o", help="Output folder. Default: <teacher folder>-<arch>/.")
     ] = None,
@@ -509,9 +513,13 @@ def optimize(
     style_mix: Annotated[
         Optional[str], typer.Option(help="One weight per --style, comma-separated (e.g. 0.7,0.3). Default: equal.")
     ] = None,
-    size: Annotated[int, typer.Option(help="Long side of the output in pixels (the photo is resized to it).")] = 512,
-    steps: Annotated[int, typer.Option(help="Optimiser steps per scale.")] = 300,
-    optimizer: Annotated[str, typer.Option(help="'lbfgs' (one objective evaluation per step) or 'adam'.")] = "lbfgs",
+    size: Annotated[
+        int, typer.Option(help="Long side of the output in pixels (the photo is resized to it).")
+    ] = OPTIMIZE.size,
+    steps: Annotated[int, typer.Option(help="Optimiser steps per scale.")] = OPTIMIZE.steps,
+    optimizer: Annotated[
+        str, typer.Option(help="'lbfgs' (one objective evaluation per step) or 'adam'.")
+    ] = OPTIMIZE.optimizer,
     lr: Annotated[
         Optional[float], typer.Option(help="Step size on the image's logits. Default: 1.0 (L-BFGS), 0.05 (Adam).")
     ] = None,
@@ -526,15 +534,15 @@ def optimize(
         Optional[int],
         typer.Option(help="Long side of the style images for their Grams. Default: 2x --size, as in training."),
     ] = None,
-    init: Annotated[str, typer.Option(help="Start from the 'content' photo or from uniform 'noise'.")] = "content",
+    init: Annotated[str, typer.Option(help="Start from the 'content' photo or from uniform 'noise'.")] = OPTIMIZE.init,
     scales: Annotated[
         int, typer.Option(help="Coarse-to-fine: 2 optimises at size/2 then size; 3 at size/4, size/2, size.")
-    ] = 1,
+    ] = OPTIMIZE.scales,
     save_every: Annotated[int, typer.Option(help="Also write OUTPUT_stepNNNN every N steps (0: never).")] = 0,
     vgg: VggArch = _TRAIN.vgg_arch,
     vgg_weights: VggWeights = _TRAIN.vgg_weights,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = _TRAIN.device,
-    seed: Annotated[int, typer.Option(help="Seed of the noise init.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the noise init.")] = OPTIMIZE.seed,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
@@ -590,7 +598,7 @@ def evaluate(
     ],
     style: Annotated[Path, typer.Option("--style", "-s", help="The style image the model was trained for.")],
     photos: Annotated[Path, typer.Option(help="A photo or a folder of photos (recursive).")],
-    size: Annotated[int, typer.Option(help="Long side the photos are resized to.")] = 256,
+    size: Annotated[int, typer.Option(help="Long side the photos are resized to.")] = EVAL_SIZE,
     style_size: Annotated[
         Optional[int],
         typer.Option(
@@ -754,7 +762,7 @@ def bench(
     ] = None,
     sizes: Annotated[
         str, typer.Option(help="Comma-separated: N (NxN), WxH, 360p, 480p, 720p, 1080p, 4k.")
-    ] = "256,512,720p,1080p",
+    ] = BENCH.sizes,
     backends: Annotated[
         Optional[str],
         typer.Option(
@@ -762,11 +770,11 @@ def bench(
             "and ort everywhere, ort-fp16 on GPUs, ort-int8 on the CPU (given an int8 file or --calibration)."
         ),
     ] = None,
-    repeat: Annotated[int, typer.Option(help="Timed runs per size; the median is reported.")] = 5,
+    repeat: Annotated[int, typer.Option(help="Timed runs per size; the median is reported.")] = BENCH.repeat,
     warmup: Annotated[
         int, typer.Option(help="Untimed runs first (graph optimisation, autotuning, engine builds).")
-    ] = 2,
-    batch: Annotated[int, typer.Option(help="Images per run.")] = 1,
+    ] = BENCH.warmup,
+    batch: Annotated[int, typer.Option(help="Images per run.")] = BENCH.batch,
     calibration: Annotated[
         Optional[Path],
         typer.Option(help="Photos to calibrate an int8 export when no <model>.int8.onnx sits beside the model."),

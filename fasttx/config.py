@@ -213,3 +213,31 @@ class StylizeOptions:
     strength: float = 1.0  # 0: the photo, 1: full style; a pixel-space mix
     crf: int = 18  # H.264 quality (lower is better; 18 is visually lossless for most content)
     keep_partial: bool = False  # write what decoded of a truncated video instead of failing it
+
+
+@dataclass(frozen=True)
+class OptimizeDefaults:
+    """Gatys optimisation of one photo (`fasttx optimize`, fasttx.optimize)."""
+
+    size: int = 512  # long side of the output
+    steps: int = 300  # per scale
+    optimizer: str = "lbfgs"
+    init: str = "content"
+    scales: int = 1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class BenchDefaults:
+    """Inference timing (`fasttx bench`, fasttx.runtime.bench)."""
+
+    sizes: str = "256,512,720p,1080p"
+    repeat: int = 5  # timed runs per size; the median is reported
+    warmup: int = 2
+    batch: int = 1
+
+
+OPTIMIZE = OptimizeDefaults()
+BENCH = BenchDefaults()
+EVAL_SIZE = 256  # fasttx evaluate: the photos' long side (the scale of 128 px training crops with the style at 2x)
+DISTILL_ARCH = "small"  # the student a distillation trains by default

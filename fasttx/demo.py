@@ -17,6 +17,7 @@ import typer
 from PIL import Image, ImageDraw, ImageFilter
 from rich.console import Console
 
+from fasttx.config import EVAL_SIZE
 from fasttx.errors import FasttxError, exit_with_error
 from fasttx.evaluate import Distances
 from fasttx.io import save_image
@@ -30,7 +31,6 @@ SKIMAGE_PHOTOS = (
     "motorcycle_left.png",
     "hubble_deep_field.jpg",
 )
-EVAL_SIZE = 256  # fasttx evaluate's default size: the photo at the scale of the training crops (style at 2x128)
 PALETTE = [(238, 180, 34), (214, 69, 65), (31, 58, 147), (22, 160, 133), (245, 245, 235), (20, 20, 30), (155, 89, 182)]
 
 

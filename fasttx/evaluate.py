@@ -32,6 +32,7 @@ import torch
 from rich.console import Console
 from torch import Tensor
 
+from fasttx.config import EVAL_SIZE
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import find_images, load_image, load_model, open_rgb, pil_to_tensor, resize_long_side, save_image
@@ -112,7 +113,7 @@ def evaluate_model(
     photos: Sequence[str | os.PathLike[str]],
     vgg: VGGFeatures,
     *,
-    size: int = 256,
+    size: int = EVAL_SIZE,
     style_size: int | None = None,
     vs_optimize: int = 0,
     optimize_loss: LossConfig | None = None,
@@ -182,7 +183,7 @@ def evaluate_file(
     style: str | os.PathLike[str],
     photos: str | os.PathLike[str],
     *,
-    size: int = 256,
+    size: int = EVAL_SIZE,
     style_size: int | None = None,
     vs_optimize: int = 0,
     vgg_weights: str | None = None,

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from fasttx.config import OPTIMIZE
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import check_output, load_image, open_rgb, pil_to_tensor, resize_long_side, save_image
@@ -57,14 +58,14 @@ def optimize_image(
     vgg: VGGFeatures,
     loss: LossConfig,
     *,
-    steps: int = 300,
-    optimizer: str = "lbfgs",
+    steps: int = OPTIMIZE.steps,
+    optimizer: str = OPTIMIZE.optimizer,
     lr: float | None = None,
-    init: str = "content",
-    scales: int = 1,
+    init: str = OPTIMIZE.init,
+    scales: int = OPTIMIZE.scales,
     style_mix: Sequence[float] | None = None,
     callback: StepCallback | None = None,
-    seed: int = 0,
+    seed: int = OPTIMIZE.seed,
 ) -> OptimizeResult:
     """Optimise an image of `content`'s size to minimise `loss`'s weighted content + style (+ TV) objective.
 
@@ -111,7 +112,7 @@ def optimize_photo(
     output: Path,
     loss: LossConfig,
     *,
-    size: int = 512,
+    size: int = OPTIMIZE.size,
     vgg_arch: str = "vgg16",
     vgg_weights: str | None = None,
     device: str = "auto",

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from fasttx.config import BENCH
 from fasttx.errors import FasttxError
 from fasttx.io import load_model, save_model
 from fasttx.nets.transformer import ARCHITECTURES, NetConfig, StyleNet, build_net, count_macs
@@ -126,9 +127,9 @@ def bench(
     backends: Sequence[str] | None = None,
     *,
     archs: Sequence[str] = (),
-    repeat: int = 5,
-    warmup: int = 2,
-    batch: int = 1,
+    repeat: int = BENCH.repeat,
+    warmup: int = BENCH.warmup,
+    batch: int = BENCH.batch,
     calibration: str | os.PathLike[str] | None = None,
     on_row: Callable[[BenchRow], None] | None = None,
 ) -> BenchReport:
