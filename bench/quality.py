@@ -9,8 +9,8 @@ Budget (the quality issue's): `--steps` Adam steps at `--image-size` px, batch 4
 Kodak photos, which are held out and used for the evaluation (content and style distances at 256 px, against
 the style at the size it had in training, see
 fasttx/evaluate.py). Recipes:
-  fasttx    the defaults: additive output (the net edits the photo's pixels), relative loss terms with the robust
-            (log) style term, style weight 1.
+  fasttx    the defaults (fasttx.config): additive output with the colour map, relative loss terms, balanced style
+            layers, style weight 1, the moving average of the weights saved.
   examples  pytorch/examples fast_neural_style: direct output, plain MSE losses, Adam 1e-3, content relu2_2,
             style relu1_2..relu4_3, weights 1e5 / 1e10 rescaled to the VGG weight source. Caffe-style weights see
             inputs 255 x 0.226 = 57.6 times larger than torchvision's ImageNet normalisation; with ReLU networks
