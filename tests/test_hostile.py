@@ -17,6 +17,7 @@ from conftest import run_cli, write_photo
 from PIL import Image
 from test_video import make_video
 
+from fasttx.config import TrainConfig
 from fasttx.io import save_model
 from fasttx.nets.transformer import NetConfig, build_net
 from fasttx.runtime.video import probe, stylize_video
@@ -135,28 +136,32 @@ def test_full_disk_export_fails_and_leaves_nothing(
     assert list(full_disk.iterdir()) == []
 
 
-def test_broken_photo_among_the_preview_photos_is_skipped(tmp_path: Path) -> None:
-    from fasttx.train import TrainConfig, train
-
-    photos = tmp_path / "photos"
-    (photos / "a_broken.jpg").parent.mkdir(parents=True)
-    (photos / "a_broken.jpg").write_bytes(b"not a photo")  # sorts first: the first default preview
-    for i in range(3):
-        write_photo(photos / f"p{i}.jpg", seed=i)
+def tiny_config(tmp_path: Path, photos: int = 6, **settings: object) -> TrainConfig:
+    """A run of 32 px crops on random VGG weights over `photos` small photos in tmp_path/photos."""
+    folder = tmp_path / "photos"
+    for i in range(photos):
+        write_photo(folder / f"p{i}.jpg", seed=i)
     style = write_photo(tmp_path / "style.png", size=(64, 64), seed=9)
     cfg = TrainConfig(
         style=[str(style)],
-        dataset=str(photos),
+        dataset=str(folder),
         out=str(tmp_path / "run"),
-        steps=2,
         image_size=32,
         batch_size=2,
         vgg_weights="random",
         workers=0,
         onnx=False,
-        preview_every=2,
+        **settings,  # type: ignore[arg-type]
     )
     cfg.loss.style_layers = {"relu1_2": 1.0}
+    return cfg
+
+
+def test_broken_photo_among_the_preview_photos_is_skipped(tmp_path: Path) -> None:
+    from fasttx.train import train
+
+    cfg = tiny_config(tmp_path, photos=3, steps=2, preview_every=2)
+    (tmp_path / "photos" / "a_broken.jpg").write_bytes(b"not a photo")  # sorts first: the first default preview
     with pytest.warns(UserWarning, match="a_broken.jpg"):
         train(cfg, progress=False)
     grid = Image.open(tmp_path / "run" / "previews" / "step_000002.jpg")
@@ -257,32 +262,10 @@ def test_shipped_onnx_metadata_holds_no_folders(model: Path, tmp_path: Path) -> 
 # --- resume ----------------------------------------------------------------------------------------
 
 
-def _tiny_run(tmp_path: Path, photos: int = 6, **settings: object) -> object:
-    from fasttx.train import TrainConfig
-
-    folder = tmp_path / "photos"
-    for i in range(photos):
-        write_photo(folder / f"p{i}.jpg", seed=i)
-    style = write_photo(tmp_path / "style.png", size=(64, 64), seed=9)
-    cfg = TrainConfig(
-        style=[str(style)],
-        dataset=str(folder),
-        out=str(tmp_path / "run"),
-        image_size=32,
-        batch_size=2,
-        vgg_weights="random",
-        workers=0,
-        onnx=False,
-        **settings,  # type: ignore[arg-type]
-    )
-    cfg.loss.style_layers = {"relu1_2": 1.0}
-    return cfg
-
-
 def test_epochs_are_fixed_in_steps_so_a_changed_folder_does_not_change_the_run(tmp_path: Path) -> None:
     from fasttx.train import resume, train
 
-    cfg = _tiny_run(tmp_path, epochs=1.0)
+    cfg = tiny_config(tmp_path, epochs=1.0)
     assert train(cfg, progress=False).steps == 3  # 6 photos, batch 2
     for i in range(6, 12):
         write_photo(tmp_path / "photos" / f"p{i}.jpg", seed=i)  # the folder doubles
@@ -294,7 +277,7 @@ def test_a_cpu_checkpoint_resumes_with_fp16(tmp_path: Path, monkeypatch: pytest.
     import fasttx.train
     from fasttx.train import resume, train
 
-    train(_tiny_run(tmp_path, steps=2), progress=False)
+    train(tiny_config(tmp_path, steps=2), progress=False)
     monkeypatch.setattr(fasttx.train, "amp_dtype", lambda device, enabled: torch.float16)
     assert resume(tmp_path / "run", steps=3, progress=False).steps == 3
 
@@ -306,7 +289,7 @@ def test_resume_never_replaces_a_better_best_model(tmp_path: Path) -> None:
     from fasttx.io import load_model, load_torch, save_torch
     from fasttx.train import resume, train
 
-    cfg = _tiny_run(tmp_path, steps=4, checkpoint_every=2, val_every=1)
+    cfg = tiny_config(tmp_path, steps=4, checkpoint_every=2, val_every=1)
     cfg.val = cfg.dataset
     train(cfg, progress=False)
     run = tmp_path / "run"
