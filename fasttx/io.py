@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import glob
 import hashlib
 import io
 import os
@@ -44,11 +45,15 @@ def atomic_write(path: str | os.PathLike[str], suffix: str | None = None) -> Ite
     A full disk or any error leaves the previous file untouched and no temp file behind. The file is flushed to
     disk before the rename and the folder after it (whole or not at all, also across a power cut), and gets the
     mode a plain open() would give it (0666 minus the umask), not mkstemp's private 0600.
+    A writer killed outright (SIGKILL, a power cut) cannot clean up: its temp file names its process, and the
+    next write of the same path removes those whose process is gone (_remove_orphans).
     """
     path = Path(path)
+    suffix = suffix or path.suffix
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=path.parent)
+        _remove_orphans(path, suffix)
+        fd, tmp = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}.", suffix=suffix, dir=path.parent)
     except OSError as e:  # read-only mount, immutable folder, /proc or /sys, no permission
         raise FasttxError(f"cannot write {path}: {e.strerror or e} (in {path.parent})") from e
     os.close(fd)
@@ -68,6 +73,31 @@ def atomic_write(path: str | os.PathLike[str], suffix: str | None = None) -> Ite
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.stem}.fasttx-"
+
+
+def _remove_orphans(path: Path, suffix: str) -> None:
+    """Delete the temp files of `path` left by writers that no longer run (the PID in the name is not alive)."""
+    prefix = _temp_prefix(path)
+    for orphan in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
+        pid = orphan.name[len(prefix) :].partition(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            orphan.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":  # os.kill would terminate the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def check_output(
@@ -140,11 +170,7 @@ def open_rgb(path: str | os.PathLike[str], min_side: int | None = None, max_side
             img.load()
             icc = img.info.get("icc_profile")
             if max_side and max(img.size) >= 2 * max_side:
-                # shrink by an integer factor before the colour conversion multiplies the bytes (a 1-bit
-                # 20000x20000 PNG is 50 MB as decoded, 1.2 GB as RGB)
-                if img.mode in ("1", "P"):
-                    img = img.convert("L" if img.mode == "1" else "RGBA")
-                img = img.reduce(max(img.size) // max_side)
+                img = _reduce(img, max(img.size) // max_side)
             return _to_srgb(_to_rgb(ImageOps.exif_transpose(img)), icc)
     except FileNotFoundError as e:
         raise FasttxError(f"no such image: {path}") from e
@@ -171,6 +197,21 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return img.convert("RGB")
+
+
+def _reduce(img: Image.Image, factor: int) -> Image.Image:
+    """`img` shrunk by an integer factor before the colour conversion multiplies its bytes (PIL keeps a 1-bit
+    12000x9000 scan in 108 MB, as RGB in 432 MB). A 1-bit or palette image (which reduce() does not take) is
+    converted to L or RGBA a band of rows at a time, so the full-size conversion never exists."""
+    if img.mode not in ("1", "P"):
+        return img.reduce(factor)
+    mode = "L" if img.mode == "1" else "RGBA"
+    out = Image.new(mode, (-(-img.width // factor), -(-img.height // factor)))
+    band = 8 * factor
+    for top in range(0, img.height, band):
+        rows = img.crop((0, top, img.width, min(img.height, top + band))).convert(mode)
+        out.paste(rows.reduce(factor), (0, top // factor))
+    return out
 
 
 def _to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:

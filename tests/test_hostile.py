@@ -6,7 +6,11 @@ the one-line message and the files left behind.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -456,10 +460,9 @@ def test_messages_stay_one_line_in_logs(
     assert len(skipped) == 1 and str(deep) in skipped[0] and "cannot read image" in skipped[0]
 
 
-def test_sigterm_during_stylize_leaves_no_temp_file_and_exits_143(tmp_path: Path) -> None:
-    import sys
-    import time
-
+def stop_mid_video(tmp_path: Path, sig: signal.Signals) -> tuple[list[str], int]:
+    """Start `fasttx stylize` on a 300-frame clip in a real process, send `sig` once its temp output exists;
+    the command line (to run it again) and the exit status."""
     torch.manual_seed(0)
     model = tmp_path / "johnson.pth"
     save_model(build_net(NetConfig()).eval(), model, {})  # slow enough per frame to be caught mid-video
@@ -467,12 +470,65 @@ def test_sigterm_during_stylize_leaves_no_temp_file_and_exits_143(tmp_path: Path
     out = tmp_path / "out"
     out.mkdir()
     args = [sys.executable, "-m", "fasttx", "stylize", "--model", str(model), str(clip), "-o", str(out / "o.mp4")]
-    process = subprocess.Popen([*args, "--no-progress"], stderr=subprocess.PIPE, text=True)
+    args.append("--no-progress")
+    process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not list(out.glob(".o.*.mp4")) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
     assert process.poll() is None, "finished before it could be stopped"
     time.sleep(0.5)
-    process.terminate()  # SIGTERM
-    assert process.wait(timeout=60) == 143
-    assert list(out.iterdir()) == []  # neither the video nor its temp file
+    process.send_signal(sig)
+    return args, process.wait(timeout=60)
+
+
+def test_sigterm_during_stylize_leaves_no_temp_file_and_exits_143(tmp_path: Path) -> None:
+    _, status = stop_mid_video(tmp_path, signal.SIGTERM)
+    assert status == 143
+    assert list((tmp_path / "out").iterdir()) == []  # neither the video nor its temp file
+
+
+def test_the_next_write_removes_what_a_sigkill_left(tmp_path: Path) -> None:
+    """kill -9 cannot be handled: the temp file stays, named after its dead process, and the next run of the same
+    output removes it; a temp file of a live process is left alone."""
+    args, status = stop_mid_video(tmp_path, signal.SIGKILL)
+    out = tmp_path / "out"
+    assert status == -signal.SIGKILL and [p.name for p in out.iterdir()][0].startswith(".o.fasttx-")
+    live = out / f".o.fasttx-{os.getpid()}.abc.mp4"  # this test's own process: alive
+    live.touch()
+    short = make_video(tmp_path / "short.mp4", 160, 120, frames=3, audio=None)
+    again = [str(short) if a.endswith("clip.mp4") else a for a in args]
+    assert subprocess.run(again, capture_output=True).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == [live.name, "o.mp4"]
+    assert probe(out / "o.mp4").frames == 3
+
+
+PEAK_MEMORY = """
+import sys
+from pathlib import Path
+from fasttx.io import load_image
+
+def peak() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]) * 1024
+
+Path("/proc/self/clear_refs").write_text("5")  # reset the peak to what is in use now
+before = peak()
+image = load_image(sys.argv[1], max_size=256)
+print(tuple(image.shape), peak() - before)
+"""
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "1-bit png"])
+def test_huge_photo_with_max_size_never_decodes_at_full_size(kind: str, tmp_path: Path) -> None:
+    """An 8000x6000 JPEG decodes at 1/8 scale (draft) and a 12000x9000 1-bit PNG is reduced before it becomes RGB:
+    the decode's peak memory stays under a third of the full-size RGB image's (PIL keeps 4 bytes a pixel)."""
+    if not Path("/proc/self/clear_refs").exists():
+        pytest.skip("needs Linux's /proc/self/clear_refs to measure peak memory")
+    size = (8000, 6000) if kind == "jpeg" else (12000, 9000)
+    path = tmp_path / ("photo.jpg" if kind == "jpeg" else "scan.png")
+    (Image.new("RGB", size, (200, 120, 40)) if kind == "jpeg" else Image.new("1", size, 1)).save(path)
+    result = subprocess.run([sys.executable, "-c", PEAK_MEMORY, str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    shape, grown = result.stdout.rsplit(")", 1)
+    assert shape + ")" == "(3, 192, 256)"
+    assert int(grown) < size[0] * size[1] * 4 / 3
