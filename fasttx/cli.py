@@ -119,8 +119,17 @@ def _root(
 def train(
     ctx: typer.Context,
     style: Annotated[
-        Optional[list[Path]], typer.Option("--style", "-s", help="Style image. Repeat to mix several styles equally.")
+        Optional[list[Path]],
+        typer.Option(
+            "--style",
+            "-s",
+            help="Style image. Repeat for one network that paints each of them (a few thousand numbers per style; "
+            "mix them at run time with stylize --style-mix), or see --blend.",
+        ),
     ] = None,
+    blend: Annotated[
+        bool, typer.Option("--blend", help="Several --style images make one style: their statistics averaged.")
+    ] = _TRAIN.blend,
     dataset: Annotated[
         Optional[Path], typer.Option(help="Folder of training photos (recursive; COCO 2014 train is the classic).")
     ] = None,
@@ -239,6 +248,7 @@ def train(
             raise FasttxError("give a folder of training photos with --dataset DIR (see datasets/README.md)")
         cfg = TrainConfig(
             style=[str(p) for p in style],
+            blend=blend,
             dataset=str(dataset),
             out=str(out or ""),
             net=NetConfig(arch=arch, output=output_mode),
@@ -446,6 +456,15 @@ def stylize(
             help="Write the frames a truncated or damaged video still gives (else: that video fails, nothing written)."
         ),
     ] = _STYLIZE.keep_partial,
+    style_mix: Annotated[
+        Optional[str],
+        typer.Option(
+            "--style-mix",
+            "--style",
+            help="Multi-style models: which styles, e.g. starry=0.7,wave=0.3 (a blend; weights are normalised) or "
+            "one name (`fasttx info` lists them; indices work too). Default: the first style.",
+        ),
+    ] = _STYLIZE.style,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[
@@ -469,6 +488,7 @@ def stylize(
         strength=strength,
         crf=crf,
         keep_partial=keep_partial,
+        style=style_mix,
     )
     report = stylize_inputs(
         model, inputs, output, options, device=device, overwrite=overwrite, console=err, progress=progress

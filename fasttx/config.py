@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,9 @@ from fasttx.errors import FasttxError
 
 DEFAULT_EPOCHS = 2.0  # a run given neither --steps nor --epochs: two passes, as Johnson et al. over COCO
 OUTPUT_MODES = ("additive", "residual", "direct")
+# A multi-style network's ONNX graph also takes the mix: float32 [styles], one weight per style (summing to 1 blends
+# them), the same for the whole batch; its default, the first style alone, lets an image-only call work.
+STYLE_INPUT = "style_weights"
 DEFAULT_DEVICE = "auto"  # the accelerator if there is one (fasttx.device.pick_device), else the CPU
 
 
@@ -35,6 +38,9 @@ class NetConfig:
     # edit. The body sees the photo through instance norms, which remove its mean colour and contrast, so on its
     # own it cannot map absolute colours to the style's palette (grey walls to Starry Night's dark blue).
     colour: bool = True
+    # Styles the one network paints (Dumoulin et al. 2017): above 1, every instance norm has one scale/shift per style
+    # (and the colour map one per style), mixed at run time by weights (StyleNet.forward's `style`).
+    styles: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +63,30 @@ def parse_layer_weights(spec: str) -> dict[str, float]:
     if not weights:
         raise FasttxError("no style layers given")
     return weights
+
+
+def parse_style_mix(spec: str, names: list[str]) -> list[float]:
+    """'starry=0.7,wave=0.3' (or '0=0.7,1=0.3', or one name: that style alone) -> one weight per style of a
+    multi-style network, in the order of `names`, normalised to sum to 1 (a blend; --strength softens towards the
+    photo)."""
+    if not names:
+        raise FasttxError("this model has one style: --style-mix and --style are for multi-style models")
+    weights = [0.0] * len(names)
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, value = item.partition("=")
+        name = name.strip()
+        index = names.index(name) if name in names else int(name) if name.isdigit() else -1
+        if not 0 <= index < len(names):
+            raise FasttxError(
+                f"no style {name!r} in this model; its styles are {', '.join(names)} (or 0-{len(names) - 1})"
+            )
+        try:
+            weights[index] += float(value) if value else 1.0
+        except ValueError as e:
+            raise FasttxError(f"bad style weight {item!r}; expected NAME=WEIGHT, e.g. {names[0]}=0.7") from e
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise FasttxError(f"style weights must be 0 or more with a positive sum (got {spec!r})")
+    return [w / sum(weights) for w in weights]
 
 
 def format_layer_weights(weights: Mapping[str, float]) -> str:
@@ -115,7 +145,7 @@ class LossConfig:
 class TrainConfig:
     """Every setting of a run. Stored in checkpoints and model files, so a run can be resumed or reproduced."""
 
-    style: list[str]
+    style: list[str]  # one network for all of them (a style each); with `blend`, one style mixed from all
     dataset: str
     out: str = ""  # "": models/<first style's name>
     net: NetConfig = field(default_factory=NetConfig)
@@ -145,9 +175,17 @@ class TrainConfig:
     teacher: str | None = None  # distillation: a trained model.pth whose outputs the network also learns to reproduce
     distill_weight: float = 10.0  # weight of the mean absolute pixel difference to the teacher's output
     onnx: bool = True  # also write model.onnx (verified against PyTorch) at the end
+    blend: bool = False  # several style images make one style (their Gram targets averaged), not one each
 
     def __post_init__(self) -> None:
         self.out = self.out or str(Path("models") / Path(self.style[0]).stem)
+        if self.net.styles == 1 and len(self.style) > 1 and not self.blend:
+            self.net = replace(self.net, styles=len(self.style))  # a conditional norm per style
+
+    @property
+    def style_names(self) -> list[str]:
+        """What a multi-style network calls its styles: the images' file names without suffix."""
+        return [Path(s).stem for s in self.style]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,7 +194,9 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         # a run saved before the moving average and the head's own rate existed trained without them
-        values = {"ema": 0.0, "head_lr": 1.0, **{k: v for k, v in data.items() if k in known}}
+        # and one saved before multi-style networks blended several style images
+        legacy = {"ema": 0.0, "head_lr": 1.0, "blend": len(data.get("style", [])) > 1}
+        values = {**legacy, **{k: v for k, v in data.items() if k in known}}
         values["net"] = NetConfig.from_dict(values.get("net", {}))
         values["loss"] = LossConfig.from_dict(values.get("loss", {}))
         return cls(**values)
@@ -177,6 +217,10 @@ class TrainConfig:
             (
                 self.loss.content_target is None or self.loss.content_target > 0,
                 f"--content-target must be positive (got {self.loss.content_target})",
+            ),
+            (
+                self.net.styles == (1 if self.blend else len(self.style)),
+                f"a network of {self.net.styles} styles needs as many --style images (got {len(self.style)})",
             ),
             (
                 min(self.log_every, self.preview_every, self.checkpoint_every, self.val_every) >= 1,
@@ -213,6 +257,7 @@ class StylizeOptions:
     strength: float = 1.0  # 0: the photo, 1: full style; a pixel-space mix
     crf: int = 18  # H.264 quality (lower is better; 18 is visually lossless for most content)
     keep_partial: bool = False  # write what decoded of a truncated video instead of failing it
+    style: str | None = None  # a multi-style model's mix, 'starry=0.7,wave=0.3' or one name (parse_style_mix)
 
 
 @dataclass(frozen=True)

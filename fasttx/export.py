@@ -33,6 +33,7 @@ from PIL import Image
 from torch import nn
 
 from fasttx import __version__
+from fasttx.config import STYLE_INPUT
 from fasttx.errors import FasttxError
 from fasttx.io import (
     atomic_write,
@@ -44,7 +45,7 @@ from fasttx.io import (
     resize_long_side,
     tensor_to_pil,
 )
-from fasttx.nets.transformer import StyleNet
+from fasttx.nets.transformer import StyleNet, one_style
 from fasttx.pixels import frames_to_images, images_to_frames, quantize
 
 # Opset 18 is the oldest the torch.export-based exporter emits (it would hand older ones to onnx's version
@@ -161,6 +162,7 @@ def describe_model(path: str | os.PathLike[str]) -> dict[str, Any]:
             "opset": _opset(proto),
             "inputs": [_value_info(v) for v in proto.graph.input],
             "outputs": [_value_info(v) for v in proto.graph.output],
+            **_styles({p.key: p.value for p in proto.metadata_props}.get("styles")),
             "metadata": {p.key: p.value for p in proto.metadata_props},
         }
     net, meta = load_model(path)
@@ -170,8 +172,16 @@ def describe_model(path: str | os.PathLike[str]) -> dict[str, Any]:
         "size_bytes": path.stat().st_size,
         "net": net.config.to_dict(),
         "parameters": net.parameter_count(),
+        **_styles(meta.get("styles")),
         "meta": meta,
     }
+
+
+def _styles(names: str | list[str] | None) -> dict[str, str]:
+    """A multi-style model's style names, for `fasttx info` (the names --style-mix takes)."""
+    if not names:
+        return {}
+    return {"styles": ", ".join(json.loads(names) if isinstance(names, str) else names)}
 
 
 # --- the exported graph ---------------------------------------------------------------------------
@@ -185,8 +195,9 @@ class _ExportGraph(nn.Module):
         self.net = net
         self.uint8_io = uint8_io
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        y = self.net(frames_to_images(image) if self.uint8_io else image)
+    def forward(self, image: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
+        style = style_weights.reshape(1, -1) if style_weights is not None else None
+        y = self.net(frames_to_images(image) if self.uint8_io else image, style)
         return images_to_frames(y) if self.uint8_io else y.clamp(0.0, 1.0)
 
 
@@ -200,17 +211,20 @@ def _trace(net: StyleNet, uint8_io: bool, opset: int) -> onnx.ModelProto:
         example = torch.rand(batch, 3, height, width)
         axes = {0: "batch", 2: "height", 3: "width"}
     dims = {axis: torch.export.Dim(name) for axis, name in axes.items()}
+    inputs, names, shapes = (example,), [INPUT_NAME], {INPUT_NAME: dims}
+    if net.styles > 1:
+        inputs, names, shapes = (example, _default_style(net)), [*names, STYLE_INPUT], {**shapes, STYLE_INPUT: None}
     # the exporter reports progress on stdout and warns about its own internals: keep stdout for --json results
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             program = torch.onnx.export(
                 _ExportGraph(net, uint8_io),
-                (example,),
-                input_names=[INPUT_NAME],
+                inputs,
+                input_names=names,
                 output_names=[OUTPUT_NAME],
                 opset_version=opset,
-                dynamic_shapes={INPUT_NAME: dims},
+                dynamic_shapes=shapes,
                 dynamo=True,
                 verbose=False,
             )
@@ -219,9 +233,11 @@ def _trace(net: StyleNet, uint8_io: bool, opset: int) -> onnx.ModelProto:
                 f"ONNX export at opset {opset} failed ({type(e).__name__}: {e}); try --opset {DEFAULT_OPSET}"
             ) from e
     proto = program.model_proto
-    for value in (*proto.graph.input, *proto.graph.output):  # name the output's dims like the input's
+    for value in (proto.graph.input[0], *proto.graph.output):  # name the output's dims like the input's
         for axis, name in axes.items():
             value.type.tensor_type.shape.dim[axis].dim_param = name
+    if net.styles > 1:  # an initializer named like an input is that input's default (onnxruntime, IR >= 4)
+        proto.graph.initializer.append(onnx.numpy_helper.from_array(_default_style(net).numpy(), STYLE_INPUT))
     # the exporter annotates every node with its Python stack trace and module path: local paths in a file meant
     # to be shared, and most of the file for the small networks
     graph = proto.graph
@@ -326,7 +342,7 @@ def _set_metadata(
         fasttx_version=__version__,
         variant=variant,
         io="uint8" if uint8_io else "float",
-        io_convention=_io_convention(uint8_io),
+        io_convention=_io_convention(uint8_io, net.styles),
         net=json.dumps(net.config.to_dict()),
         stride=str(net.stride),
         opset=str(opset),
@@ -359,16 +375,27 @@ def _without_folders(meta: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def _io_convention(uint8_io: bool) -> str:
+def _default_style(net: StyleNet) -> torch.Tensor:
+    return one_style(0, net.styles)[0]
+
+
+def _io_convention(uint8_io: bool, styles: int = 1) -> str:
     if uint8_io:
-        return (
+        text = (
             f"input '{INPUT_NAME}': uint8 NHWC RGB in [0, 255], any batch, H and W; "
             f"output '{OUTPUT_NAME}': uint8 NHWC RGB, same shape"
         )
-    return (
-        f"input '{INPUT_NAME}': float32 NCHW RGB in [0, 1], any batch, H and W; "
-        f"output '{OUTPUT_NAME}': float32 NCHW RGB in [0, 1], same shape"
-    )
+    else:
+        text = (
+            f"input '{INPUT_NAME}': float32 NCHW RGB in [0, 1], any batch, H and W; "
+            f"output '{OUTPUT_NAME}': float32 NCHW RGB in [0, 1], same shape"
+        )
+    if styles > 1:
+        text += (
+            f"; optional input '{STYLE_INPUT}': float32 [{styles}], one weight per style (the metadata's 'styles'), "
+            "summing to 1 to blend them; default: the first style"
+        )
+    return text
 
 
 def _load_onnx(path: str | os.PathLike[str]) -> onnx.ModelProto:
@@ -410,13 +437,16 @@ def _verify(
         raise FasttxError(f"the exported {variant} graph does not load ({e}); try another --opset or variant") from e
     diffs: dict[str, float] = {}
     psnrs: dict[str, float] = {}
-    for height, width in VERIFY_SIZES:
+    for (height, width), style in zip(VERIFY_SIZES, _verification_mixes(net.styles), strict=True):
         images = _verification_images(height, width, photos)
         if uint8_io:
             images = quantize(images)  # what a uint8 client can feed
         with torch.no_grad():
-            expected = net(images).clamp(0, 1)
-        got = torch.from_numpy(session.run([OUTPUT_NAME], {INPUT_NAME: _feed(images, uint8_io)})[0])
+            expected = net(images, style).clamp(0, 1)
+        feed = {INPUT_NAME: _feed(images, uint8_io)}
+        if style is not None and height != VERIFY_SIZES[0][0]:  # the first size checks the default
+            feed[STYLE_INPUT] = style[0].numpy()
+        got = torch.from_numpy(session.run([OUTPUT_NAME], feed)[0])
         if uint8_io:
             got = frames_to_images(got)
             if variant == "fp32":
@@ -455,6 +485,13 @@ def _check(diffs: dict[str, float], psnrs: dict[str, float], criterion: str, tol
             f"the ONNX export differs from PyTorch by {diffs[worst]:.2e} at {worst} (tolerance {tolerance:.1e}); "
             "please report this with the model file"
         )
+
+
+def _verification_mixes(styles: int) -> list[torch.Tensor | None]:
+    """The style weights checked at each of VERIFY_SIZES: the default (first style), the last style, an equal blend."""
+    if styles == 1:
+        return [None] * len(VERIFY_SIZES)
+    return [one_style(0, styles), one_style(styles - 1, styles), torch.full((1, styles), 1 / styles)]
 
 
 def _verification_images(height: int, width: int, photos: list[torch.Tensor]) -> torch.Tensor:

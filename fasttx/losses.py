@@ -107,7 +107,9 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
 class PerceptualLoss(nn.Module):
     """Content + style + TV objective against fixed style Gram targets (computed once, at construction).
 
-    Several style images mix as a weighted sum of their Gram targets (Gatys et al.'s style interpolation).
+    Several style images mix as a weighted sum of their Gram targets (Gatys et al.'s style interpolation), or, with
+    `separate`, stay apart: targets [S, C, C], and each output is scored against the style its index names (the
+    training of a multi-style network).
     """
 
     def __init__(
@@ -116,6 +118,7 @@ class PerceptualLoss(nn.Module):
         styles: Sequence[torch.Tensor],
         config: LossConfig,
         style_mix: Sequence[float] | None = None,
+        separate: bool = False,
     ):
         super().__init__()
         self.vgg = vgg
@@ -124,37 +127,56 @@ class PerceptualLoss(nn.Module):
         if len(mix) != len(styles) or sum(mix) <= 0:
             raise FasttxError("need one positive weight per style image")
         with torch.no_grad():
-            grams: dict[str, torch.Tensor] = {}
-            for style, weight in zip(styles, mix, strict=True):
-                feats = vgg(style.unsqueeze(0) if style.dim() == 3 else style)
-                for layer in config.style_layers:
-                    g = gram_matrix(feats[layer]) * (weight / sum(mix))
-                    grams[layer] = grams[layer] + g if layer in grams else g
-        for layer, gram in grams.items():
-            self.register_buffer(f"gram_{layer}", gram)
+            per_style = [vgg(style.unsqueeze(0) if style.dim() == 3 else style) for style in styles]
+            for layer in config.style_layers:
+                grams = torch.cat([gram_matrix(feats[layer]) for feats in per_style])  # [S, C, C]
+                if not separate:
+                    weights = torch.tensor(mix, device=grams.device) / sum(mix)
+                    grams = (grams * weights[:, None, None]).sum(dim=0, keepdim=True)
+                self.register_buffer(f"gram_{layer}", grams)
+        self.styles = len(styles) if separate else 1
 
     @property
     def style_grams(self) -> dict[str, torch.Tensor]:
+        """Per style layer the Gram targets, [1, C, C] (one style) or [S, C, C] (separate styles)."""
         return {layer: getattr(self, f"gram_{layer}") for layer in self.config.style_layers}
+
+    def targets(self, style_index: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """The Gram targets of a batch: [B, C, C] for the styles `style_index` [B] names, or all of style_grams."""
+        grams = self.style_grams
+        return grams if style_index is None else {layer: g[style_index] for layer, g in grams.items()}
 
     def content_targets(self, content: torch.Tensor) -> torch.Tensor:
         """Features of the content images at the content layer; no graph is kept."""
         with torch.no_grad():
             return self.vgg(content, stop_after=self.config.content_layer)[self.config.content_layer]
 
-    def distances(self, output: torch.Tensor, content_features: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Unweighted content and (plain, unbalanced) style errors of a batch of outputs [B, 3, H, W] in [0, 1]."""
-        return self._errors(self.vgg(output), content_features, self.config.style_layers, robust=False, tiles=1)
+    def distances(
+        self, output: torch.Tensor, content_features: torch.Tensor, style_index: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Unweighted content and (plain, unbalanced) style errors of a batch of outputs [B, 3, H, W] in [0, 1]
+        (against the styles `style_index` names, for separate styles)."""
+        feats = self.vgg(output)
+        return self._errors(feats, content_features, self.targets(style_index), self.config.style_layers, False, 1)
 
     def forward(
-        self, output: torch.Tensor, content_features: torch.Tensor, content_scale: float = 1.0
+        self,
+        output: torch.Tensor,
+        content_features: torch.Tensor,
+        content_scale: float = 1.0,
+        style_index: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Weighted loss terms and their sum (`total`) for a batch of outputs [B, 3, H, W] in [0, 1]; the content
         term's weight is `content_scale` x content_weight (see train.ContentTarget), and `content_distance` the
-        unweighted content error (not in the total)."""
+        unweighted content error (not in the total). With separate styles, `style_index` [B] names each output's."""
         cfg = self.config
         errors = self._errors(
-            self.vgg(output), content_features, cfg.effective_style_layers, cfg.robust, cfg.style_tiles
+            self.vgg(output),
+            content_features,
+            self.targets(style_index),
+            cfg.effective_style_layers,
+            cfg.robust,
+            cfg.style_tiles,
         )
         terms = {
             "content": content_scale * cfg.content_weight * errors["content"],
@@ -170,6 +192,7 @@ class PerceptualLoss(nn.Module):
         self,
         feats: dict[str, torch.Tensor],
         content_features: torch.Tensor,
+        grams: Mapping[str, torch.Tensor],
         layers: Mapping[str, float],
         robust: bool,
         tiles: int,
@@ -177,7 +200,7 @@ class PerceptualLoss(nn.Module):
         relative = self.config.relative
         return {
             "content": content_loss(feats[self.config.content_layer], content_features, relative),
-            "style": style_loss(feats, self.style_grams, layers, relative, robust, tiles),
+            "style": style_loss(feats, grams, layers, relative, robust, tiles),
         }
 
 
@@ -193,13 +216,16 @@ def measure_layer_scales(objective: PerceptualLoss, photos: torch.Tensor) -> dic
     or not); the average pull, and so the balance against the content term, stays what it was. Factors are clipped
     to [1/MAX_LAYER_SCALE, MAX_LAYER_SCALE]: a layer already close to the style pulls weakly because it has little
     left to gain, and an unbounded factor forced it (Mosaic's relu2_2 got x32.7: diagonal streaks, content 0.95).
+    With separate styles the photos take the styles in turn, so the factors balance the layers over all of them.
     """
     cfg = objective.config
     pixels = photos.detach().float().clone().requires_grad_(True)
     features = objective.vgg(pixels)
+    index = torch.arange(len(photos), device=photos.device) % objective.styles if objective.styles > 1 else None
+    grams = objective.targets(index)
     norms: dict[str, float] = {}
     for layer in cfg.style_layers:
-        errors = gram_errors(features[layer], objective.style_grams[layer], cfg.relative, cfg.robust, cfg.style_tiles)
+        errors = gram_errors(features[layer], grams[layer], cfg.relative, cfg.robust, cfg.style_tiles)
         (grad,) = torch.autograd.grad(errors.sum(), pixels, retain_graph=True)
         norms[layer] = float(grad.flatten(1).norm(dim=1).mean())
     mean = sum(norms.values()) / len(norms)

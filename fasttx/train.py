@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
+from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel
 from torch.profiler import record_function
 from torchvision.utils import make_grid
@@ -52,7 +53,7 @@ from fasttx.io import (
     save_torch,
 )
 from fasttx.losses import PerceptualLoss, measure_layer_scales, resize_style
-from fasttx.nets.transformer import StyleNet, build_net
+from fasttx.nets.transformer import StyleNet, build_net, one_style
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
 from fasttx.progress import progress_bar, stderr_console
 
@@ -132,7 +133,7 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
     cfg.steps = total = cfg.total_steps(len(dataset))
     vgg = VGGFeatures(cfg.loss.layers, arch=cfg.vgg_arch, weights=cfg.vgg_weights or default_weights_source())
     styles = [_load_style(path, cfg.loss.style_size or 2 * cfg.image_size) for path in cfg.style]
-    objective = PerceptualLoss(vgg, styles, cfg.loss).to(device)
+    objective = PerceptualLoss(vgg, styles, cfg.loss, separate=cfg.net.styles > 1).to(device)
     if cfg.loss.balance and cfg.loss.layer_scales is None:  # measured once, then saved with the recipe
         cfg.loss.layer_scales = measure_layer_scales(objective, calibration_crops(dataset, cfg.seed).to(device))
     net = build_net(cfg.net).to(device)
@@ -227,13 +228,15 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
             with autocast(device, dtype):
                 with record_function("vgg_content_targets"):
                     content_features = objective.content_targets(images)
+                index = batch_styles(step, images.shape[0], cfg.net.styles, device)
+                weights = None if index is None else F.one_hot(index, cfg.net.styles).float()
                 with record_function("transformer_forward"):
-                    stylised = forward(images)
+                    stylised = forward(images, weights)
                 with record_function("vgg_loss_forward"):
-                    terms = objective(stylised, content_features, content_target.scale)
+                    terms = objective(stylised, content_features, content_target.scale, index)
                 if teacher is not None:
                     with record_function("teacher_forward"):
-                        target = teacher(images).float()
+                        target = teacher(images, weights).float()
                     terms["distill"] = cfg.distill_weight * (stylised.float() - target).abs().mean()
                     terms["total"] = terms["total"] + terms["distill"]
             with record_function("backward"):
@@ -444,30 +447,57 @@ def _centre_crops(paths: list[Path], size: int, limit: int = 8) -> torch.Tensor:
     return torch.stack(crops)
 
 
+def batch_styles(step: int, batch: int, styles: int, device: torch.device) -> torch.Tensor | None:
+    """The style each photo of a batch trains, [batch] (None for a one-style network): the styles in turn across
+    photos and steps, so each gets the same number of photos whatever the batch size."""
+    if styles == 1:
+        return None
+    return (torch.arange(batch, device=device) + step * batch) % styles
+
+
 @torch.no_grad()
 def _write_preview(net: StyleNet, photos: torch.Tensor, path: Path) -> torch.Tensor:
-    """Save photos (top row) over their stylisation (bottom row); return the stylised batch."""
-    stylised = torch.cat([net(photo.unsqueeze(0)) for photo in photos]).float().clamp(0, 1)
-    grid = make_grid(torch.cat([photos.float(), stylised]).cpu(), nrow=len(photos), padding=2, pad_value=1.0)
-    save_image(grid, path)
+    """Save photos (top row) over their stylisation in each style (a row each); return the stylised batches,
+    [styles, N, 3, H, W]."""
+    stylised = torch.stack(
+        [
+            torch.cat([net(photo.unsqueeze(0), one_style(s, net.styles)) for photo in photos]).float().clamp(0, 1)
+            for s in range(net.styles)
+        ]
+    )
+    rows = torch.cat([photos.float()[None], stylised]).flatten(0, 1)
+    save_image(make_grid(rows.cpu(), nrow=len(photos), padding=2, pad_value=1.0), path)
     return stylised
 
 
 @torch.no_grad()
 def _validate(
     net: StyleNet, objective: PerceptualLoss, photos: torch.Tensor, cfg: TrainConfig, preview: Path
-) -> dict[str, float]:
-    """Held-out content/style distances (unweighted relative errors) and their weighted sum; writes a preview."""
+) -> dict[str, Any]:
+    """Held-out content/style distances (unweighted relative errors, averaged over the styles) and their weighted
+    sum; per style too for a multi-style network; writes a preview."""
     stylised = _write_preview(net, photos, preview)
-    dist = objective.distances(stylised, objective.content_targets(photos))
-    content, style = float(dist["content"]), float(dist["style"])
+    targets = objective.content_targets(photos)
+    separate = objective.styles > 1
+    per_style = [
+        objective.distances(batch, targets, torch.full((len(photos),), s, device=photos.device) if separate else None)
+        for s, batch in enumerate(stylised)
+    ]
+    content = float(torch.stack([d["content"] for d in per_style]).mean())
+    styles = [float(d["style"]) for d in per_style]
+    style = sum(styles) / len(styles)
     total = cfg.loss.content_weight * content + cfg.loss.style_weight * style
-    return {"val_content": content, "val_style": style, "val_total": total}
+    record: dict[str, Any] = {"val_content": content, "val_style": style, "val_total": total}
+    if separate:
+        record["val_style_by_style"] = dict(zip(cfg.style_names, styles, strict=True))
+    return record
 
 
 def _model_meta(cfg: TrainConfig, vgg: VGGFeatures) -> dict[str, Any]:
+    names = cfg.style_names
     return {
-        "style_name": Path(cfg.style[0]).stem if len(cfg.style) == 1 else "+".join(Path(s).stem for s in cfg.style),
+        "style_name": names[0] if len(names) == 1 else "+".join(names),
+        **({"styles": names} if cfg.net.styles > 1 else {}),  # the network's styles, in the order of its weights
         "style_sha256": [file_sha256(s) for s in cfg.style],
         "vgg": vgg.weights_source,
         "train_config": cfg.to_dict(),

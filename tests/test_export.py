@@ -105,7 +105,7 @@ def test_metadata_round_trip(fp32_export: ExportReport) -> None:
     assert meta["fasttx_version"] == __version__
     assert (meta["variant"], meta["io"], meta["opset"]) == ("fp32", "float", str(DEFAULT_OPSET))
     assert meta["io_convention"].startswith("input 'image': float32 NCHW RGB in [0, 1]")
-    assert json.loads(meta["net"]) == {"arch": "johnson", "output": "additive", "colour": True}
+    assert json.loads(meta["net"]) == {"arch": "johnson", "output": "additive", "colour": True, "styles": 1}
     assert "/" not in onnx.load(fp32_export.path).graph.node[0].doc_string  # no local paths in a shared file
 
 

@@ -41,12 +41,61 @@ def build_net(config: NetConfig) -> StyleNet:
         raise FasttxError(f"unknown architecture {config.arch!r}; choose from {', '.join(sorted(ARCHITECTURES))}")
     if config.output not in OUTPUT_MODES:
         raise FasttxError(f"unknown output mode {config.output!r}; choose from {', '.join(OUTPUT_MODES)}")
+    if config.styles < 1:
+        raise FasttxError(f"a network needs at least one style (got {config.styles})")
     body = ARCHITECTURES[config.arch]()
+    condition = StyleCondition()
+    if config.styles > 1:
+        _condition_norms(body, config.styles, condition)
     if config.output != "direct":
         # start at the identity: the body's last conv (its `head`) outputs ~0
         nn.init.normal_(body.head.weight, std=1e-3)
         nn.init.zeros_(body.head.bias)
-    return StyleNet(body, config)
+    return StyleNet(body, config, condition)
+
+
+class StyleCondition:
+    """The style weights of the forward pass under way, [N or 1, styles]: set by StyleNet.forward, read by each of
+    its ConditionalInstanceNorm2d layers (a plain object, so it is neither a parameter nor a submodule)."""
+
+    weights: torch.Tensor | None = None
+
+
+class ConditionalInstanceNorm2d(nn.Module):
+    """Instance norm with one scale and shift vector per style (Dumoulin et al. 2017), mixed by the style weights.
+
+    A style is these vectors (a few thousand numbers), the convolutions are shared; a blend of styles is the blend
+    of their vectors. The normalisation itself is a plain nn.InstanceNorm2d, so tiling's shared statistics apply.
+    """
+
+    def __init__(self, channels: int, styles: int, condition: StyleCondition):
+        super().__init__()
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.weight = nn.Parameter(torch.ones(styles, channels))
+        self.bias = nn.Parameter(torch.zeros(styles, channels))
+        self.condition = condition
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = self.condition.weights
+        assert weights is not None, "run through StyleNet.forward, which sets the style weights"
+        scale = (weights @ self.weight)[..., None, None]
+        shift = (weights @ self.bias)[..., None, None]
+        return self.norm(x) * scale.to(x.dtype) + shift.to(x.dtype)
+
+
+def _condition_norms(body: nn.Module, styles: int, condition: StyleCondition) -> None:
+    """Replace every affine InstanceNorm2d of `body` by a ConditionalInstanceNorm2d (any architecture)."""
+    for parent in list(body.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.InstanceNorm2d) and child.affine:
+                setattr(parent, name, ConditionalInstanceNorm2d(child.num_features, styles, condition))
+
+
+def one_style(style: int, styles: int) -> torch.Tensor:
+    """The [1, styles] weights of one pure style."""
+    weights = torch.zeros(1, styles)
+    weights[0, style] = 1.0
+    return weights
 
 
 class StyleNet(nn.Module):
@@ -55,31 +104,51 @@ class StyleNet(nn.Module):
     One forward for training, tiling and the exported ONNX graph (it traces with symbolic sizes).
     """
 
-    def __init__(self, body: nn.Module, config: NetConfig):
+    def __init__(self, body: nn.Module, config: NetConfig, condition: StyleCondition | None = None):
         super().__init__()
         self.body = body
         self.config = config
         self.stride: int = body.stride
         self.min_size: int = body.min_size
-        # the photo's own colours, mapped per pixel (see NetConfig.colour); zero at the start: the identity
-        self.colour = nn.Conv2d(3, 3, 1) if config.colour and config.output == "additive" else None
+        self.styles: int = config.styles
+        self.condition = condition or StyleCondition()  # what the body's conditional norms read
+        # the photo's own colours, mapped per pixel (see NetConfig.colour), one map per style; zero at the start:
+        # the identity
+        self.colour = nn.Conv2d(3, 3 * config.styles, 1) if config.colour and config.output == "additive" else None
         if self.colour is not None:
             nn.init.zeros_(self.colour.weight)
             nn.init.zeros_(self.colour.bias)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        """[N, 3, H, W] in [0, 1] -> the stylised image. `style`: the weights of the network's styles, [N or 1,
+        styles] (default: the first style alone); weights summing to 1 blend the styles."""
         height, width = image.shape[-2:]
+        weights = None
+        if self.styles > 1:
+            weights = style.to(image.device, torch.float32) if style is not None else self._first_style(image)
+            self.condition.weights = weights
         y = self.body(pad_to_stride(image, self.stride, self.min_size))[..., :height, :width]
         if self.config.output == "residual":
             # identity at y == 0; stays strictly inside (0, 1) without clamping away gradients
             return torch.sigmoid(torch.logit(image.clamp(0.0, 1.0), eps=1e-3) + y)
         if self.config.output == "additive":
             # forward: the clamped image, as it will be saved; backward: through the clamp, towards the range only
-            edited = image + y if self.colour is None else image + y + self.colour(image)
+            edited = image + y if self.colour is None else image + y + self._colour_edit(image, weights)
             if edited.requires_grad:
                 edited.register_hook(_towards_range(edited.detach()))
             return edited + (edited.clamp(0.0, 1.0) - edited).detach()
         return y
+
+    def _first_style(self, image: torch.Tensor) -> torch.Tensor:
+        return one_style(0, self.styles).to(image.device)
+
+    def _colour_edit(self, image: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+        assert self.colour is not None
+        maps = self.colour(image)  # [N, 3 * styles, H, W]: each style's map of the photo's colours
+        if weights is None:
+            return maps
+        maps = maps.unflatten(1, (self.styles, 3))
+        return (maps * weights.to(maps.dtype)[:, :, None, None, None]).sum(dim=1)
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -8,6 +8,7 @@ A session is built once per run (graph optimisation and provider start-up cost m
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from abc import ABC, abstractmethod
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fasttx.config import STYLE_INPUT, parse_style_mix
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import load_model
@@ -27,10 +29,17 @@ ORT_DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 
 
 class Session(ABC):
-    """A loaded style network, ready to run batches."""
+    """A loaded style network, ready to run batches; a multi-style one runs the mix `use_style` chose."""
 
     backend: str  # "torch" | "onnxruntime"
     device: str  # where it runs, for people: "cpu", "cuda", "CUDAExecutionProvider", ...
+    styles: list[str] = []  # a multi-style network's style names, in the order of its weights; [] for one style
+    style: list[float] | None = None  # the mix in use (None: the network's default, its first style)
+
+    def use_style(self, spec: str | None) -> None:
+        """Run the styles `spec` names from now on ('starry=0.7,wave=0.3', one name, or indices; see
+        fasttx.config.parse_style_mix); None keeps the default."""
+        self.style = parse_style_mix(spec, self.styles) if spec is not None else None
 
     @abstractmethod
     def run(self, images: torch.Tensor) -> torch.Tensor:
@@ -46,9 +55,10 @@ class TorchSession(Session):
 
     backend = "torch"
 
-    def __init__(self, net: StyleNet, device: torch.device):
+    def __init__(self, net: StyleNet, device: torch.device, styles: list[str] | None = None):
         self.torch_device = device
         self.device = str(device)
+        self.styles = (styles or [f"style{i}" for i in range(net.styles)]) if net.styles > 1 else []
         self.net = net.to(device).eval()
         if device.type == "cuda":
             self.net = self.net.to(memory_format=torch.channels_last)
@@ -64,10 +74,15 @@ class TorchSession(Session):
             x = frames_to_images(torch.from_numpy(frames).to(self.torch_device, non_blocking=True))
             return images_to_frames(self._forward(x)).cpu().numpy()
 
+    @property
+    def style_tensor(self) -> torch.Tensor | None:
+        """The mix as the network takes it, [1, styles] (None: the default)."""
+        return torch.tensor([self.style]) if self.style is not None else None
+
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.torch_device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x).clamp_(0.0, 1.0)
+        return self.net(x, self.style_tensor).clamp_(0.0, 1.0)
 
 
 class OrtSession(Session):
@@ -91,7 +106,8 @@ class OrtSession(Session):
             self.session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as e:  # onnxruntime raises its own types for foreign, corrupt or unsupported files
             raise FasttxError(f"cannot load {path} with onnxruntime: {e}") from e
-        if "fasttx_version" not in self.session.get_modelmeta().custom_metadata_map:
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        if "fasttx_version" not in metadata:
             warnings.warn(
                 f"{path} has no fasttx metadata: not a fasttx export, it may not be a style network", stacklevel=2
             )
@@ -114,6 +130,9 @@ class OrtSession(Session):
         channels = inp.shape[3] if self.uint8_io else inp.shape[1]
         if isinstance(channels, int) and channels != 3:
             raise FasttxError(f"{path}: input {inp.name} {inp.shape} is not {'NHWC' if self.uint8_io else 'NCHW'} RGB")
+        # a multi-style export's mix is an input with a default (an overridable initializer), see fasttx.export
+        if STYLE_INPUT in {i.name for i in self.session.get_overridable_initializers()}:
+            self.styles = json.loads(metadata.get("styles", "[]")) or [f"style{i}" for i in range(_styles(metadata))]
 
     def run(self, images: torch.Tensor) -> torch.Tensor:
         images = images.detach().float().cpu()
@@ -133,6 +152,11 @@ class OrtSession(Session):
         # same path costs what run() does, so the CPU tests exercise the code the GPU runs.
         binding = self.session.io_binding()
         binding.bind_cpu_input(self.input_name, np.ascontiguousarray(feed))
+        if self.style is not None:  # bind_cpu_input finds graph inputs only, not an input with a default
+            import onnxruntime as ort
+
+            weights = ort.OrtValue.ortvalue_from_numpy(np.asarray(self.style, dtype=np.float32))
+            binding.bind_ortvalue_input(STYLE_INPUT, weights)
         binding.bind_output(self.output_name, self.output_device)
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
@@ -176,12 +200,21 @@ def ort_providers(device: str = "auto") -> list[str | tuple[str, dict[str, str]]
     return gpu_providers
 
 
-def open_session(model: str | os.PathLike[str], device: str = "auto") -> Session:
-    """`.onnx` -> onnxruntime, anything else -> a fasttx model file on PyTorch; `device` as for the CLI."""
+def open_session(model: str | os.PathLike[str], device: str = "auto", style: str | None = None) -> Session:
+    """`.onnx` -> onnxruntime, anything else -> a fasttx model file on PyTorch; `device` as for the CLI; `style`
+    the mix of a multi-style model (Session.use_style)."""
     model = Path(model)
+    session: Session
     if model.suffix.lower() == ".onnx":
-        return OrtSession(model, device)
-    if device == "tensorrt":
+        session = OrtSession(model, device)
+    elif device == "tensorrt":
         raise FasttxError("--device tensorrt needs an exported .onnx model (fasttx export)")
-    net, _ = load_model(model)
-    return TorchSession(net, pick_device(device))
+    else:
+        net, meta = load_model(model)
+        session = TorchSession(net, pick_device(device), meta.get("styles"))
+    session.use_style(style)
+    return session
+
+
+def _styles(metadata: dict[str, str]) -> int:
+    return int(json.loads(metadata.get("net", "{}")).get("styles", 1))

@@ -65,7 +65,14 @@ class Stylizer:
             assert isinstance(self.session, TorchSession)
             out = torch.cat(
                 [
-                    stylize_tiled(self.session.net, image[None], opts.tile, opts.overlap, opts.batch_size)
+                    stylize_tiled(
+                        self.session.net,
+                        image[None],
+                        opts.tile,
+                        opts.overlap,
+                        opts.batch_size,
+                        self.session.style_tensor,
+                    )
                     for image in images
                 ]
             )
@@ -132,7 +139,7 @@ def stylize_inputs(
     """
     console = console or stderr_console()
     jobs = plan_jobs(inputs, output, overwrite)  # the cheap checks before loading the model
-    stylizer = Stylizer(open_session(model, device), options)
+    stylizer = Stylizer(open_session(model, device, options.style), options)
     report = StylizeReport(stylizer.session.backend, stylizer.session.device)
     start = time.perf_counter()
 

@@ -37,8 +37,16 @@ from fasttx.nets.transformer import StyleNet, pad_to_stride
 from fasttx.pixels import scale
 
 
-def stylize_tiled(net: StyleNet, image: torch.Tensor, tile: int, overlap: int, batch_size: int = 1) -> torch.Tensor:
+def stylize_tiled(
+    net: StyleNet,
+    image: torch.Tensor,
+    tile: int,
+    overlap: int,
+    batch_size: int = 1,
+    style: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Stylize one [1, 3, H, W] image tile by tile with shared InstanceNorm statistics; same result shape.
+    `style`: a multi-style network's mix, [1, styles] (StyleNet.forward).
 
     Runs on the device `net` is on; `image` may live anywhere and the result comes back on the CPU.
     """
@@ -51,12 +59,12 @@ def stylize_tiled(net: StyleNet, image: torch.Tensor, tile: int, overlap: int, b
     height, width = image.shape[-2:]
     if height <= tile and width <= tile:
         with torch.inference_mode():
-            return net(image.to(device)).clamp(0, 1).cpu()
+            return net(image.to(device), style).clamp(0, 1).cpu()
     # the canvas StyleNet itself would see: padded on the bottom/right to the stride, so tile grids line up with it
     canvas = pad_to_stride(image, net.stride)
     canvas_h, canvas_w = canvas.shape[-2:]
     tile_h, tile_w = min(tile, canvas_h), min(tile, canvas_w)
-    stats = instance_norm_statistics(net, _downscale(canvas, batch_size * tile * tile).to(device))
+    stats = instance_norm_statistics(net, _downscale(canvas, batch_size * tile * tile).to(device), style)
     boxes = [
         (y, x)
         for y in _origins(canvas_h, tile_h, overlap, net.stride)
@@ -68,7 +76,7 @@ def stylize_tiled(net: StyleNet, image: torch.Tensor, tile: int, overlap: int, b
         for start in range(0, len(boxes), batch_size):
             group = boxes[start : start + batch_size]
             tiles = torch.cat([canvas[..., y : y + tile_h, x : x + tile_w] for y, x in group]).to(device)
-            results = net(tiles).clamp(0, 1).float().cpu()
+            results = net(tiles, style).clamp(0, 1).float().cpu()
             for (y, x), result in zip(group, results, strict=True):
                 neighbours = {
                     "top": y > 0,
@@ -82,7 +90,9 @@ def stylize_tiled(net: StyleNet, image: torch.Tensor, tile: int, overlap: int, b
     return (out / weight)[:, :height, :width].unsqueeze(0)
 
 
-def instance_norm_statistics(net: nn.Module, image: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def instance_norm_statistics(
+    net: nn.Module, image: torch.Tensor, style: torch.Tensor | None = None
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per-layer (mean, variance) of every InstanceNorm2d's input for `image` [1, 3, h, w], in call order."""
     stats: list[tuple[torch.Tensor, torch.Tensor]] = []
 
@@ -91,7 +101,7 @@ def instance_norm_statistics(net: nn.Module, image: torch.Tensor) -> list[tuple[
         stats.append((x.mean(dim=(2, 3), keepdim=True), x.var(dim=(2, 3), unbiased=False, keepdim=True)))
 
     with _hooks(net, record), torch.inference_mode():
-        net(image)
+        net(image, style)
     return stats
 
 

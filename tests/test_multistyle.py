@@ -1,0 +1,221 @@
+"""Several styles in one network (conditional instance norm, Dumoulin et al. 2017): training, mixing, export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from conftest import run_cli, write_photo
+from PIL import Image
+
+from fasttx.config import STYLE_INPUT, NetConfig, TrainConfig
+from fasttx.export import export_onnx
+from fasttx.io import load_model
+from fasttx.losses import LossConfig, PerceptualLoss
+from fasttx.nets.transformer import ConditionalInstanceNorm2d, build_net, one_style
+from fasttx.nets.vgg import VGGFeatures
+from fasttx.train import batch_styles, resume, train
+
+pytestmark = [pytest.mark.filterwarnings("ignore:.*random.*:UserWarning"), pytest.mark.usefixtures("one_torch_thread")]
+
+
+def perturbed(config: NetConfig) -> torch.nn.Module:
+    """A network whose styles differ (fresh ones are all the identity), in eval mode."""
+    torch.manual_seed(0)
+    net = build_net(config).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return net
+
+
+@pytest.mark.parametrize("arch", ["johnson", "small", "tiny"])
+def test_every_architecture_gets_a_scale_and_shift_per_style_and_mixes_them_linearly(arch: str) -> None:
+    net = perturbed(NetConfig(arch=arch, styles=3))
+    norms = [m for m in net.modules() if isinstance(m, ConditionalInstanceNorm2d)]
+    assert norms and all(m.weight.shape[0] == 3 for m in norms)
+    assert not any(isinstance(m, torch.nn.InstanceNorm2d) and m.affine for m in net.modules())
+    single = build_net(NetConfig(arch=arch)).parameter_count()
+    per_style = sum(m.weight[0].numel() + m.bias[0].numel() for m in norms) + 12  # + the colour map
+    assert net.parameter_count() == single + 2 * per_style
+    photo = torch.rand(2, 3, 40, 36)
+    with torch.no_grad():
+        pure = [net(photo, one_style(s, 3)) for s in range(3)]
+        assert (pure[0] - pure[1]).abs().max() > 0.05  # the styles differ
+        assert torch.equal(net(photo), pure[0])  # the default is the first style
+        # the norms' vectors mix linearly; the image is a blend of the styles, not one of them
+        blend = net(photo, torch.tensor([[0.5, 0.5, 0.0]]))
+        assert (blend - pure[0]).abs().mean() > 0.01 and (blend - pure[1]).abs().mean() > 0.01
+        norm = norms[0]
+        x = torch.randn(1, norm.weight.shape[1], 8, 8)
+        net.condition.weights = torch.tensor([[0.25, 0.75, 0.0]])
+        mixed = norm(x)
+        net.condition.weights = one_style(0, 3)
+        first = norm(x)
+        net.condition.weights = one_style(1, 3)
+        second = norm(x)
+        torch.testing.assert_close(mixed, 0.25 * first + 0.75 * second, rtol=1e-5, atol=1e-5)
+        # one weight row per photo: a batch can hold several mixes
+        both = net(photo, torch.cat([one_style(0, 3), one_style(1, 3)]))
+        torch.testing.assert_close(both, torch.cat([pure[0][:1], pure[1][1:]]))
+
+
+def test_each_photo_of_a_batch_trains_its_own_style_in_turn() -> None:
+    cpu = torch.device("cpu")
+    assert batch_styles(0, 4, 1, cpu) is None
+    counts = torch.bincount(torch.cat([batch_styles(step, 4, 3, cpu) for step in range(3)]), minlength=3)
+    assert counts.tolist() == [4, 4, 4]
+    assert batch_styles(1, 2, 3, cpu).tolist() == [2, 0]
+
+
+def test_separate_targets_score_each_output_against_its_own_style() -> None:
+    torch.manual_seed(0)
+    vgg = VGGFeatures(["relu1_2", "relu2_2"], weights="random")
+    styles = [torch.rand(3, 32, 32), torch.rand(3, 32, 32) * 0.3]
+    loss = LossConfig(style_layers={"relu1_2": 1.0, "relu2_2": 1.0})
+    separate = PerceptualLoss(vgg, styles, loss, separate=True)
+    outputs = torch.stack(styles)  # each output is exactly one of the styles
+    targets = separate.content_targets(outputs)
+    matched = separate.distances(outputs, targets, torch.tensor([0, 1]))["style"]
+    swapped = separate.distances(outputs, targets, torch.tensor([1, 0]))["style"]
+    assert float(matched) == pytest.approx(0.0, abs=1e-6) and float(swapped) > 0.1
+    one = PerceptualLoss(vgg, styles[1:], loss)
+    assert float(separate.distances(outputs[1:], targets[1:], torch.tensor([1]))["style"]) == pytest.approx(
+        float(one.distances(outputs[1:], targets[1:])["style"]), abs=1e-6
+    )
+
+
+def two_style_config(tmp_path: Path, **settings: object) -> TrainConfig:
+    folder = tmp_path / "photos"
+    for i in range(4):
+        write_photo(folder / f"p{i}.jpg", seed=i)
+    styles = [
+        write_photo(tmp_path / f"{name}.png", size=(64, 64), seed=seed) for name, seed in (("red", 7), ("blue", 8))
+    ]
+    cfg = TrainConfig(
+        style=[str(s) for s in styles],
+        dataset=str(folder),
+        out=str(tmp_path / "run"),
+        image_size=32,
+        batch_size=2,
+        vgg_weights="random",
+        workers=0,
+        onnx=False,
+        log_every=1,
+        **settings,  # type: ignore[arg-type]
+    )
+    cfg.loss.style_layers = {"relu1_2": 1.0}
+    return cfg
+
+
+def test_several_styles_train_one_network_with_a_preview_row_and_distances_each(tmp_path: Path) -> None:
+    cfg = two_style_config(tmp_path, steps=4, preview_every=4, checkpoint_every=2, val_every=4)
+    cfg.val = cfg.dataset
+    assert cfg.net.styles == 2 and not cfg.blend
+    result = train(cfg, progress=False)
+    net, meta = load_model(result.model)
+    assert net.styles == 2 and meta["styles"] == ["red", "blue"]
+    records = [json.loads(line) for line in (result.out / "train.jsonl").read_text().splitlines()]
+    val = [r for r in records if "val_total" in r][-1]
+    assert set(val["val_style_by_style"]) == {"red", "blue"}
+    assert val["val_style"] == pytest.approx(sum(val["val_style_by_style"].values()) / 2)
+    from PIL import Image
+
+    preview = Image.open(result.out / "previews" / "step_000004.jpg")
+    assert preview.height == 3 * 32 + 4 * 2  # photos, then a row per style
+
+    # resumed from the step-2 checkpoint, the run ends where the uninterrupted one did
+    again = two_style_config(tmp_path / "b", steps=2, checkpoint_every=2)
+    train(again, progress=False)
+    resumed = resume(again.out, steps=4, progress=False)
+    for name, value in load_model(resumed.model)[0].state_dict().items():
+        torch.testing.assert_close(value, net.state_dict()[name], msg=name)
+
+
+def test_blend_keeps_the_old_meaning_of_several_styles(tmp_path: Path) -> None:
+    cfg = two_style_config(tmp_path, steps=1, blend=True)
+    assert cfg.net.styles == 1
+    # a recipe saved before multi-style networks (several images, no "blend") was a blend
+    legacy = {k: v for k, v in two_style_config(tmp_path).to_dict().items() if k != "blend"}
+    legacy["net"] = {k: v for k, v in legacy["net"].items() if k != "styles"}
+    old = TrainConfig.from_dict(legacy)
+    assert old.blend and old.net.styles == 1
+    with pytest.raises(Exception, match="needs as many --style images"):
+        TrainConfig(style=cfg.style[:1], dataset=cfg.dataset, net=NetConfig(styles=2)).validate()
+
+
+@pytest.mark.parametrize("uint8_io", [False, True])
+def test_the_onnx_graph_takes_the_mix_as_an_input_with_the_first_style_as_default(
+    uint8_io: bool, tmp_path: Path
+) -> None:
+    net = perturbed(NetConfig(arch="tiny", styles=3))
+    path = tmp_path / "multi.onnx"
+    report = export_onnx(net, path, uint8_io=uint8_io)  # verified: default, last style and an equal blend
+    assert len(report.max_abs_diff) == 3
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_overridable_initializers()] == [STYLE_INPUT]
+    photo = torch.rand(2, 3, 37, 45)
+    feed = (photo * 255).round().byte().permute(0, 2, 3, 1).numpy() if uint8_io else photo.numpy()
+    source = photo if not uint8_io else torch.from_numpy(feed).permute(0, 3, 1, 2).float() / 255
+    tolerance = 1 / 255 + 1e-6 if uint8_io else 1e-4
+    for weights in ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.2, 0.3, 0.5], None):
+        with torch.no_grad():
+            mix = torch.tensor([weights]) if weights is not None else None
+            expected = net(source, mix).clamp(0, 1)
+        inputs = {"image": feed} if weights is None else {"image": feed, STYLE_INPUT: np.float32(weights)}
+        got = torch.from_numpy(session.run(None, inputs)[0])
+        got = got.permute(0, 3, 1, 2).float() / 255 if uint8_io else got
+        assert (got - expected).abs().max() <= tolerance, weights
+
+
+def test_fp16_and_int8_exports_keep_the_mix_input(tmp_path: Path) -> None:
+    net = perturbed(NetConfig(arch="tiny", styles=2))
+    for variant in ("fp16", "int8"):
+        path = tmp_path / f"{variant}.onnx"
+        write_photo(tmp_path / "calibration" / "c.jpg")
+        options = {"fp16": True} if variant == "fp16" else {"int8_calibration": tmp_path / "calibration"}
+        export_onnx(net, path, **options)  # type: ignore[arg-type]  # verified against PyTorch at three mixes
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        photo = torch.rand(1, 3, 32, 32).numpy()
+        first = session.run(None, {"image": photo})[0]
+        second = session.run(None, {"image": photo, STYLE_INPUT: np.float32([0, 1])})[0]
+        assert np.abs(first - second).max() > 0.05, variant
+
+
+def test_cli_trains_lists_and_mixes_styles_in_pth_and_onnx(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = two_style_config(tmp_path)
+    out = tmp_path / "multi"
+    args = ["train", *[a for s in cfg.style for a in ("--style", s)], "--dataset", cfg.dataset, "--out", str(out)]
+    args += ["--steps", "2", "--image-size", "32", "--batch-size", "2", "--vgg-weights", "random", "--arch", "tiny"]
+    assert run_cli(monkeypatch, *args, "--no-progress") == 0
+    capsys.readouterr()
+    for model in ("model.pth", "model.onnx"):
+        assert run_cli(monkeypatch, "info", str(out / model)) == 0
+        assert "styles: red, blue" in capsys.readouterr().out
+    photo = write_photo(tmp_path / "photo.png", size=(40, 32), seed=3)
+    results = {}
+    for model in ("model.pth", "model.onnx"):
+        for mix in ("red", "blue", "red=1,blue=1", "1"):
+            target = tmp_path / f"{model}_{mix}.png"
+            argv = ["stylize", "-m", str(out / model), str(photo), "-o", str(target), "--style-mix", mix]
+            assert run_cli(monkeypatch, *argv, "--no-progress") == 0
+            results[model, mix] = np.asarray(Image.open(target), dtype=np.float32)
+    net = load_model(out / "model.pth")[0]
+    source = torch.from_numpy(np.asarray(Image.open(photo), dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        expected = (net(source, torch.tensor([[0.5, 0.5]])).clamp(0, 1)[0].permute(1, 2, 0) * 255).numpy()
+    for model in ("model.pth", "model.onnx"):
+        assert np.abs(results[model, "red=1,blue=1"] - expected).max() <= 1.0  # normalised: the 50/50 blend
+        assert np.array_equal(results[model, "blue"], results[model, "1"])  # a name or its index
+    assert np.abs(results["model.pth", "blue"] - results["model.onnx", "blue"]).max() <= 1.0
+    capsys.readouterr()
+    bad = ["stylize", "-m", str(out / "model.onnx"), str(photo), "-o", str(tmp_path / "x.png"), "--style", "green"]
+    assert run_cli(monkeypatch, *bad) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no style 'green'") and "red, blue" in err and len(err.splitlines()) == 1
