@@ -11,7 +11,8 @@ the style at the size it had in training, see
 fasttx/evaluate.py). Recipes:
   fasttx    the defaults (fasttx.config): additive output with the colour map, relative loss terms, balanced style
             layers, style weight 1, the moving average of the weights saved.
-  examples  pytorch/examples fast_neural_style: direct output, plain MSE losses, Adam 1e-3, content relu2_2,
+  examples  pytorch/examples fast_neural_style: direct output, plain MSE losses, Adam 1e-3 (no moving average, no
+            balance, no content target), content relu2_2,
             style relu1_2..relu4_3, weights 1e5 / 1e10 rescaled to the VGG weight source. Caffe-style weights see
             inputs 255 x 0.226 = 57.6 times larger than torchvision's ImageNet normalisation; with ReLU networks
             features scale by that factor k, so feature MSE scales by k^2 and Gram MSE by k^4: the weights become
@@ -74,15 +75,23 @@ def literal(text: str) -> Any:
 def recipe(spec: str, vgg_weights: str) -> tuple[NetConfig, LossConfig, dict[str, Any]]:
     """'fasttx' | 'examples', optionally followed by ':key=value' overrides -> net, loss and TrainConfig settings."""
     name, *overrides = spec.split(":")
+    train_settings: dict[str, Any] = {}
     if name == "fasttx":
         net, loss = NetConfig(), LossConfig()
     elif name == "examples":
+        train_settings = {"ema": 0.0, "head_lr": 1.0}  # the last weights, one rate for all
         k = 1.0 if vgg_weights == "torchvision" else CAFFE_SCALE
         net = NetConfig(output="direct")
-        loss = LossConfig(content_weight=1e5 / k**2, style_weight=1e10 / k**4, relative=False, robust=False)
+        loss = LossConfig(
+            content_weight=1e5 / k**2,
+            style_weight=1e10 / k**4,
+            relative=False,
+            robust=False,
+            balance=False,
+            content_target=None,
+        )
     else:
         raise SystemExit(f"unknown recipe {name!r}: fasttx or examples")
-    train_settings: dict[str, Any] = {}
     for item in overrides:
         key, _, text = item.partition("=")
         for target in (TrainConfig, LossConfig, NetConfig):
