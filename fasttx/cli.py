@@ -153,8 +153,9 @@ def train(
     content_target: Annotated[
         Optional[float],
         typer.Option(
-            help="Hold the content distance of the training photos near this value (0.3: bold but readable) by "
-            "adapting the content weight as training goes; the style gets as far as that allows."
+            help="Hold the content distance of the training photos near this value by adapting the content weight "
+            "as training goes: the style gets as far as that allows, and longer runs buy style, not lost content. "
+            "Higher is bolder; 0: a fixed --content-weight instead."
         ),
     ] = _LOSS.content_target,
     tv_weight: TVWeight = _LOSS.tv_weight,
@@ -313,7 +314,7 @@ def _loss_config(
         robust=robust_style,
         balance=balance_layers,
         style_tiles=style_tiles,
-        content_target=content_target,
+        content_target=content_target or None,  # 0: off
     )
 
 

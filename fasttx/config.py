@@ -105,8 +105,9 @@ class LossConfig:
     content_weight: float = 1.0
     style_weight: float = 1.0
     # Hold the training photos' content distance near this value instead of fixing the content weight: the weight
-    # follows the distance (train.ContentTarget), so each style gets as much style as that much content allows.
-    content_target: float | None = None
+    # follows the distance (train.ContentTarget), so each style gets as much style as that much content allows, and
+    # a longer run buys style instead of losing content (README, "How the defaults were chosen"). None: fixed.
+    content_target: float | None = 0.3
     tv_weight: float = 0.0
     style_size: int | None = None  # long side of the style image for its Gram targets; None: 2x the training size
     relative: bool = (
@@ -130,9 +131,9 @@ class LossConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LossConfig:
-        """The recipe saved in a model or checkpoint; one saved before `robust` (or `balance`) existed used the
-        plain style term (or unbalanced layers)."""
-        return cls(**{"robust": False, "balance": False, **data})
+        """The recipe saved in a model or checkpoint; one saved before `robust` (or `balance`, `content_target`)
+        existed used the plain style term (or unbalanced layers, a fixed content weight)."""
+        return cls(**{"robust": False, "balance": False, "content_target": None, **data})
 
     @property
     def effective_style_layers(self) -> dict[str, float]:

@@ -331,6 +331,19 @@ def test_content_target_moves_the_content_weight_towards_the_target() -> None:
     assert (restored.scale, restored.average) == (below.scale, below.average)
 
 
+def test_the_content_target_is_on_by_default_0_turns_it_off_and_old_recipes_keep_a_fixed_weight(
+    photo_folder: Path, style_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert LossConfig().content_target == 0.3
+    assert LossConfig.from_dict({"content_layer": "relu2_2"}).content_target is None  # saved before the option
+    args = ["train", "--style", str(style_image), "--dataset", str(photo_folder), "--steps", "1", "--no-onnx"]
+    args += ["--image-size", "32", "--batch-size", "2", "--vgg-weights", "random", "--arch", "tiny", "--no-progress"]
+    for value, expected in (("0", None), ("0.45", 0.45)):
+        out = tmp_path / value
+        assert run_cli(monkeypatch, *args, "--out", str(out), "--content-target", value) == 0
+        assert load_model(out / "model.pth")[1]["train_config"]["loss"]["content_target"] == expected
+
+
 def test_training_with_a_content_target_logs_its_scale_and_resumes_exactly(
     photo_folder: Path, style_image: Path, tmp_path: Path
 ) -> None:
