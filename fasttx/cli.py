@@ -214,6 +214,17 @@ def train(
             "only --steps, --device, --workers and the display options may be given with it."
         ),
     ] = None,
+    add_style: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Add this style image to the trained network --from: only the new style's vectors train (the "
+            "convolutions stay frozen), on the base's recipe; --dataset, --out, --steps, --device, --workers may "
+            "change. Default out: <base folder>+<style name>/."
+        ),
+    ] = None,
+    base: Annotated[
+        Optional[Path], typer.Option("--from", help="The trained model.pth that --add-style grows by one style.")
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option(help="Start afresh even if the output folder holds a previous run.")
     ] = False,
@@ -231,17 +242,28 @@ def train(
     from fasttx import train as training
 
     if resume is not None:
-        given = [name for name in ctx.params if _given(ctx, name) and name not in _RESUMABLE]
-        if given:
-            raise FasttxError(
-                f"--{given[0].rstrip('_').replace('_', '-')} cannot be given with --resume: the run keeps its recipe"
-            )
+        _refuse_options(ctx, _RESUMABLE, "cannot be given with --resume: the run keeps its recipe")
         _report_training(
             lambda: training.resume(
                 resume, steps=steps, device=device, workers=workers, progress=progress, console=err
             ),
             as_json,
         )
+    elif add_style is not None or base is not None:
+        if add_style is None or base is None:
+            raise FasttxError("--add-style IMAGE and --from MODEL.pth go together")
+        _refuse_options(ctx, _ADD_STYLE_OPTIONS, "is not for --add-style: it keeps the base's recipe")
+        cfg = training.add_style_config(
+            base,
+            add_style,
+            out,
+            steps=steps,
+            dataset=dataset,
+            device=device if _given(ctx, "device") else None,
+            workers=workers,
+        )
+        cfg.onnx = onnx
+        _report_training(lambda: training.train(cfg, overwrite=overwrite, progress=progress, console=err), as_json)
     else:
         if not style:
             raise FasttxError("give a style image with --style painting.jpg")
@@ -319,6 +341,24 @@ def _loss_config(
 
 
 _RESUMABLE = {"resume", "steps", "device", "workers", "progress", "as_json"}  # what --resume may be given with
+_ADD_STYLE_OPTIONS = {
+    "add_style",
+    "base",
+    "dataset",
+    "out",
+    "steps",
+    "device",
+    "workers",
+    "overwrite",
+    "onnx",
+} | _RESUMABLE
+
+
+def _refuse_options(ctx: typer.Context, allowed: set[str], why: str) -> None:
+    """A one-line error naming the first option the user typed that is not in `allowed`."""
+    given = [name for name in ctx.params if _given(ctx, name) and name not in allowed]
+    if given:
+        raise FasttxError(f"--{given[0].rstrip('_').replace('_', '-')} {why}")
 
 
 def _given(ctx: typer.Context, name: str) -> bool:

@@ -177,6 +177,10 @@ class TrainConfig:
     distill_weight: float = 10.0  # weight of the mean absolute pixel difference to the teacher's output
     onnx: bool = True  # also write model.onnx (verified against PyTorch) at the end
     blend: bool = False  # several style images make one style (their Gram targets averaged), not one each
+    # --add-style: the trained model.pth whose network gets `style` as one more style, training only that style's
+    # vectors (train.add_style_config); `base_styles` are its styles' names
+    add_to: str | None = None
+    base_styles: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.out = self.out or str(Path("models") / Path(self.style[0]).stem)
@@ -185,8 +189,9 @@ class TrainConfig:
 
     @property
     def style_names(self) -> list[str]:
-        """What a multi-style network calls its styles: the images' file names without suffix."""
-        return [Path(s).stem for s in self.style]
+        """What a multi-style network calls its styles: the images' file names without suffix (after a grown
+        network's own)."""
+        return [*self.base_styles, *(Path(s).stem for s in self.style)]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -220,7 +225,7 @@ class TrainConfig:
                 f"--content-target must be positive (got {self.loss.content_target})",
             ),
             (
-                self.net.styles == (1 if self.blend else len(self.style)),
+                self.net.styles == (1 if self.blend else len(self.base_styles) + len(self.style)),
                 f"a network of {self.net.styles} styles needs as many --style images (got {len(self.style)})",
             ),
             (

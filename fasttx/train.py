@@ -53,7 +53,7 @@ from fasttx.io import (
     save_torch,
 )
 from fasttx.losses import PerceptualLoss, measure_layer_scales, resize_style
-from fasttx.nets.transformer import StyleNet, build_net, one_style
+from fasttx.nets.transformer import StyleNet, build_net, one_style, train_only_style, with_new_style
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
 from fasttx.progress import progress_bar, stderr_console
 
@@ -133,12 +133,17 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
     cfg.steps = total = cfg.total_steps(len(dataset))
     vgg = VGGFeatures(cfg.loss.layers, arch=cfg.vgg_arch, weights=cfg.vgg_weights or default_weights_source())
     styles = [_load_style(path, cfg.loss.style_size or 2 * cfg.image_size) for path in cfg.style]
-    objective = PerceptualLoss(vgg, styles, cfg.loss, separate=cfg.net.styles > 1).to(device)
+    new_style = cfg.net.styles - 1 if cfg.add_to else None  # --add-style: the one style that trains
+    objective = PerceptualLoss(vgg, styles, cfg.loss, separate=cfg.net.styles > 1 and new_style is None).to(device)
     if cfg.loss.balance and cfg.loss.layer_scales is None:  # measured once, then saved with the recipe
         cfg.loss.layer_scales = measure_layer_scales(objective, calibration_crops(dataset, cfg.seed).to(device))
-    net = build_net(cfg.net).to(device)
+    net = build_net(cfg.net) if checkpoint is not None or new_style is None else with_new_style(_base(cfg))
+    net = net.to(device)
     teacher = load_model(cfg.teacher)[0].to(device).requires_grad_(False) if cfg.teacher else None
-    groups = _param_groups(net, cfg.head_lr)
+    if new_style is not None:
+        groups = [{"params": train_only_style(net, new_style), "lr_scale": 1.0}]
+    else:
+        groups = _param_groups(net, cfg.head_lr)
     optimizer = torch.optim.Adam(groups, lr=cfg.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     if device.type == "cuda":
@@ -228,8 +233,9 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
             with autocast(device, dtype):
                 with record_function("vgg_content_targets"):
                     content_features = objective.content_targets(images)
-                index = batch_styles(step, images.shape[0], cfg.net.styles, device)
+                index = batch_styles(step, images.shape[0], cfg.net.styles, device, new_style)
                 weights = None if index is None else F.one_hot(index, cfg.net.styles).float()
+                index = None if new_style is not None else index  # its objective holds the new style alone
                 with record_function("transformer_forward"):
                     stylised = forward(images, weights)
                 with record_function("vgg_loss_forward"):
@@ -263,7 +269,7 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
                 _write_preview(average.module, previews, out / "previews" / f"step_{step:06d}.jpg")
             if val_photos is not None and (step % cfg.val_every == 0 or step == total):
                 record = _validate(
-                    average.module, objective, val_photos, cfg, out / "previews" / f"val_step_{step:06d}.jpg"
+                    average.module, objective, val_photos, cfg, out / "previews" / f"val_step_{step:06d}.jpg", new_style
                 )
                 metrics_log.write({"step": step, **record})
                 if record["val_total"] < best_val:
@@ -283,6 +289,49 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
 
         export_onnx(average.module, out / "model.onnx", meta=final_meta, overwrite=True)  # the run's own file
     return TrainResult(out, model_path, step, False, last, skips.count)
+
+
+def add_style_config(
+    base: str | Path,
+    style: str | Path,
+    out: str | Path | None = None,
+    *,
+    steps: int | None = None,
+    dataset: str | Path | None = None,
+    device: str | None = None,
+    workers: int | None = None,
+) -> TrainConfig:
+    """The recipe that adds `style` to the trained network `base` (a model.pth of one or several styles): the
+    base's own recipe, the network grown by one style, and only that style's vectors trained (the convolutions
+    frozen), so it takes a fraction of a full training. The keyword arguments given replace the base's."""
+    net, meta = load_model(base)
+    if "train_config" not in meta:
+        raise FasttxError(f"{base} does not record how it was trained; cannot add a style to it")
+    cfg = TrainConfig.from_dict(meta["train_config"])
+    names = meta.get("styles") or [meta.get("style_name", "style0")]
+    if Path(style).stem in names:
+        raise FasttxError(f"{base} already has a style named {Path(style).stem!r}; rename the image")
+    cfg.net = replace(net.config, styles=net.styles + 1)
+    cfg.style, cfg.base_styles, cfg.add_to, cfg.blend = [str(style)], list(names), str(base), False
+    cfg.teacher, cfg.val = None, None
+    cfg.loss = replace(cfg.loss, layer_scales=None)  # measured again, for the new style
+    cfg.out = str(out or Path(base).parent.with_name(f"{Path(base).parent.name}+{Path(style).stem}"))
+    cfg.steps = steps if steps is not None else cfg.steps
+    cfg.epochs = None if steps is not None else cfg.epochs
+    cfg.dataset = str(dataset) if dataset is not None else cfg.dataset
+    cfg.device = device if device is not None else cfg.device
+    cfg.workers = workers if workers is not None else cfg.workers
+    if not Path(cfg.dataset).exists():
+        raise FasttxError(f"the base model's dataset {cfg.dataset} is not on this machine; give --dataset")
+    return cfg
+
+
+def _base(cfg: TrainConfig) -> StyleNet:
+    assert cfg.add_to is not None
+    net, _ = load_model(cfg.add_to)
+    if net.styles + 1 != cfg.net.styles:
+        raise FasttxError(f"{cfg.add_to} has {net.styles} style(s); this run adds one to {cfg.net.styles - 1}")
+    return net
 
 
 def distill_config(
@@ -447,9 +496,13 @@ def _centre_crops(paths: list[Path], size: int, limit: int = 8) -> torch.Tensor:
     return torch.stack(crops)
 
 
-def batch_styles(step: int, batch: int, styles: int, device: torch.device) -> torch.Tensor | None:
+def batch_styles(
+    step: int, batch: int, styles: int, device: torch.device, only: int | None = None
+) -> torch.Tensor | None:
     """The style each photo of a batch trains, [batch] (None for a one-style network): the styles in turn across
-    photos and steps, so each gets the same number of photos whatever the batch size."""
+    photos and steps, so each gets the same number of photos whatever the batch size; style `only` if given."""
+    if only is not None:
+        return torch.full((batch,), only, device=device)
     if styles == 1:
         return None
     return (torch.arange(batch, device=device) + step * batch) % styles
@@ -472,13 +525,20 @@ def _write_preview(net: StyleNet, photos: torch.Tensor, path: Path) -> torch.Ten
 
 @torch.no_grad()
 def _validate(
-    net: StyleNet, objective: PerceptualLoss, photos: torch.Tensor, cfg: TrainConfig, preview: Path
+    net: StyleNet,
+    objective: PerceptualLoss,
+    photos: torch.Tensor,
+    cfg: TrainConfig,
+    preview: Path,
+    new_style: int | None = None,
 ) -> dict[str, Any]:
     """Held-out content/style distances (unweighted relative errors, averaged over the styles) and their weighted
-    sum; per style too for a multi-style network; writes a preview."""
+    sum; per style too for a multi-style network (only the new one's with --add-style); writes a preview."""
     stylised = _write_preview(net, photos, preview)
     targets = objective.content_targets(photos)
     separate = objective.styles > 1
+    if new_style is not None:
+        stylised = stylised[new_style:]
     per_style = [
         objective.distances(batch, targets, torch.full((len(photos),), s, device=photos.device) if separate else None)
         for s, batch in enumerate(stylised)
@@ -488,8 +548,8 @@ def _validate(
     style = sum(styles) / len(styles)
     total = cfg.loss.content_weight * content + cfg.loss.style_weight * style
     record: dict[str, Any] = {"val_content": content, "val_style": style, "val_total": total}
-    if separate:
-        record["val_style_by_style"] = dict(zip(cfg.style_names, styles, strict=True))
+    if separate or new_style is not None:
+        record["val_style_by_style"] = dict(zip(cfg.style_names[-len(styles) :], styles, strict=True))
     return record
 
 

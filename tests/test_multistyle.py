@@ -219,3 +219,35 @@ def test_cli_trains_lists_and_mixes_styles_in_pth_and_onnx(
     assert run_cli(monkeypatch, *bad) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: no style 'green'") and "red, blue" in err and len(err.splitlines()) == 1
+
+
+def test_add_style_trains_only_the_new_styles_vectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fasttx.train import add_style_config
+
+    base_cfg = two_style_config(tmp_path, steps=2, checkpoint_every=2)
+    base_cfg.lr = 1e-2
+    base = train(base_cfg, progress=False).model
+    green = write_photo(tmp_path / "green.png", size=(64, 64), seed=11)
+    cfg = add_style_config(base, green, tmp_path / "grown", steps=3)
+    assert cfg.net.styles == 3 and cfg.style_names == ["red", "blue", "green"]
+    result = train(cfg, progress=False)
+    old, _ = load_model(base)
+    grown, meta = load_model(result.model)
+    assert meta["styles"] == ["red", "blue", "green"]
+    photo = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        for s in range(2):  # the old styles paint exactly what they did
+            torch.testing.assert_close(grown(photo, one_style(s, 3)), old(photo, one_style(s, 2)), rtol=0, atol=0)
+        start = torch.tensor([[0.5, 0.5, 0.0]])  # where the new style started: the mean of the old vectors
+        assert (grown(photo, one_style(2, 3)) - grown(photo, start)).abs().max() > 1e-4  # it trained
+    shared = {k: v for k, v in old.state_dict().items() if v.shape == grown.state_dict()[k].shape}
+    assert all(torch.equal(v, grown.state_dict()[k]) for k, v in shared.items())  # the convolutions are frozen
+
+    capsys.readouterr()
+    args = ["train", "--add-style", str(green), "--from", str(base), "--out", str(tmp_path / "cli"), "--steps", "1"]
+    assert run_cli(monkeypatch, *args, "--lr", "0.1") == 1
+    assert "--lr is not for --add-style" in capsys.readouterr().err
+    assert run_cli(monkeypatch, *args, "--no-progress", "--no-onnx") == 0
+    assert load_model(tmp_path / "cli" / "model.pth")[0].styles == 3

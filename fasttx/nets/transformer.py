@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -89,6 +90,42 @@ def _condition_norms(body: nn.Module, styles: int, condition: StyleCondition) ->
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.InstanceNorm2d) and child.affine:
                 setattr(parent, name, ConditionalInstanceNorm2d(child.num_features, styles, condition))
+
+
+def with_new_style(net: StyleNet) -> StyleNet:
+    """A copy of `net` grown by one style (the last), for --add-style: the old styles' vectors copied, the new one
+    starting from their mean. A one-style network becomes two."""
+    grown = build_net(replace(net.config, styles=net.styles + 1))
+    state = grown.state_dict()
+    for name, value in net.state_dict().items():
+        target = state[name]
+        if target.shape == value.shape:
+            target.copy_(value)
+        else:  # a per-style tensor: the norms' [styles, C] ([C] for a plain norm), the colour map's [3 x styles, ...]
+            if name.startswith("colour."):
+                old = value.unflatten(0, (net.styles, 3))
+            else:
+                old = value.reshape(net.styles, *target.shape[1:])
+            target.copy_(torch.cat([old, old.mean(dim=0, keepdim=True)]).reshape(target.shape))
+    grown.load_state_dict(state)
+    return grown
+
+
+def train_only_style(net: StyleNet, style: int) -> list[nn.Parameter]:
+    """Freeze everything but style `style`'s vectors (the norms' scale and shift, its colour map) and return the
+    parameters that hold them; their gradients are masked to that style's rows, so the others never move."""
+    for param in net.parameters():
+        param.requires_grad_(False)
+    rows = [(m.weight, 1) for m in net.modules() if isinstance(m, ConditionalInstanceNorm2d)]
+    rows += [(m.bias, 1) for m in net.modules() if isinstance(m, ConditionalInstanceNorm2d)]
+    if net.colour is not None:
+        rows += [(net.colour.weight, 3), (net.colour.bias, 3)]
+    for param, per_style in rows:
+        mask = torch.zeros(param.shape[0], *([1] * (param.dim() - 1)))
+        mask[per_style * style : per_style * (style + 1)] = 1.0
+        param.requires_grad_(True)
+        param.register_hook(lambda grad, mask=mask: grad * mask.to(grad.device, grad.dtype))
+    return [param for param, _ in rows]
 
 
 def one_style(style: int, styles: int) -> torch.Tensor:
