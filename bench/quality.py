@@ -4,6 +4,11 @@
         [--image-size 128]
     python bench/quality.py --recipes fasttx,fasttx:lr=3e-3,fasttx:lr=3e-3:style_weight=3 --steps 500 \
         --results bench/results/tuning
+    python bench/quality.py --styles starry_night+great_wave+candy+udnie --steps 4000   # one 4-style network
+
+A style written a+b+c is one multi-style network of those styles, trained once and evaluated per style (results in
+<results>/a+b+c/<recipe>/<style>/): against single-style networks at a quarter of its steps, the multi-style
+quality target of the README.
 
 Budget (the quality issue's): `--steps` Adam steps at `--image-size` px, batch 4, on ../shared/data/photos minus the
 Kodak photos, which are held out and used for the evaluation (content and style distances at 256 px, against
@@ -46,7 +51,7 @@ import torch
 from fasttx.config import LossConfig, parse_layer_weights
 from fasttx.evaluate import evaluate_model, trained_style_size
 from fasttx.io import load_model
-from fasttx.nets.transformer import NetConfig
+from fasttx.nets.transformer import NetConfig, one_style
 from fasttx.nets.vgg import PIXELS, VGGFeatures
 from fasttx.report import write_report
 from fasttx.train import TrainConfig, resume, train
@@ -145,7 +150,8 @@ def main() -> None:
         vgg = VGGFeatures([PIXELS, *LossConfig().layers, "relu3_3"], weights=args.vgg_weights)
         rows = []
         for style_name in args.styles.split(","):
-            style = SHARED / "styles" / f"{style_name}.jpg"
+            # a+b+c: one network for the styles a, b and c, each evaluated on its own
+            styles = [SHARED / "styles" / f"{name}.jpg" for name in style_name.split("+")]
             for recipe_name in args.recipes.split(","):
                 # fasttx:arch=small -> fasttx+arch=small;
                 # teacher={models}/{style}/fasttx/model.pth -> teacher=fasttx_model.pth
@@ -153,7 +159,7 @@ def main() -> None:
                 spec = recipe_name.replace("{models}", str(models)).replace("{style}", style_name)
                 net_cfg, loss_cfg, settings = recipe(spec, args.vgg_weights)
                 cfg = TrainConfig(
-                    style=[str(style)],
+                    style=[str(style) for style in styles],
                     dataset=str(train_dir),
                     out=str(models / style_name / folder),
                     net=net_cfg,
@@ -179,38 +185,25 @@ def main() -> None:
                     else:
                         result = train(cfg, overwrite=True)
                     train_seconds += time.perf_counter() - started
-                    out = args.results / style_name / folder
-                    out = out / f"steps_{budget}" if len(budgets) > 1 else out
-                    report = _evaluate(
-                        result.model, style, held_out, vgg, args, Path(tmp) / f"{style_name}_{folder}_{budget}"
-                    )
-                    out.mkdir(parents=True, exist_ok=True)
-                    (out / "train.jsonl").write_text((result.out / "train.jsonl").read_text())
-                    (out / "evaluation.json").write_text(report.to_json())
-                    files = write_report(report, Path(tmp) / "report" / style_name / folder / str(budget))
-                    (out / "contact_sheet.png").write_bytes(files.contact_sheet.read_bytes())
-                    means = report.means
-                    rows.append(
-                        {
-                            "style": style_name,
-                            "recipe": recipe_name,
-                            "steps": budget,
-                            "content": means["model"].content,
-                            "style_distance": means["model"].style,
-                            "photo_style_distance": means["photo"].style,
-                            "style_ratio": means["model"].style / means["photo"].style,
-                            **(
-                                {"gatys_content": means["gatys"].content, "gatys_style": means["gatys"].style}
-                                if "gatys" in means
-                                else {}
-                            ),
-                            "train_seconds": train_seconds,
-                        }
-                    )
-                    print(json.dumps(rows[-1]), flush=True)
+                    for index, style in enumerate(styles):
+                        out = args.results / style_name / folder
+                        out = out / style.stem if len(styles) > 1 else out
+                        out = out / f"steps_{budget}" if len(budgets) > 1 else out
+                        work = Path(tmp) / f"{style_name}_{folder}_{budget}_{index}"
+                        report = _evaluate(result.model, style, held_out, vgg, args, work, index)
+                        out.mkdir(parents=True, exist_ok=True)
+                        (out / "train.jsonl").write_text((result.out / "train.jsonl").read_text())
+                        (out / "evaluation.json").write_text(report.to_json())
+                        files = write_report(report, work / "report")
+                        (out / "contact_sheet.png").write_bytes(files.contact_sheet.read_bytes())
+                        rows.append(_row(report, style_name, style, recipe_name, budget, train_seconds))
+                        print(json.dumps(rows[-1]), flush=True)
                 if len(budgets) > 1:
-                    curve = [r for r in rows if r["style"] == style_name and r["recipe"] == recipe_name]
-                    plot_budget_curve(curve, args.results / style_name / folder / "budget_curve.png")
+                    for style in styles:
+                        curve = [r for r in rows if r["network"] == style_name and r["style"] == style.stem]
+                        curve = [r for r in curve if r["recipe"] == recipe_name]
+                        folder_out = args.results / style_name / folder / (style.stem if len(styles) > 1 else "")
+                        plot_budget_curve(curve, folder_out / "budget_curve.png")
     print("\n| style | recipe | steps | content distance | style distance | style / unstyled photo's |")
     print("|---|---|---|---|---|---|")
     for r in rows:
@@ -220,15 +213,40 @@ def main() -> None:
         )
 
 
+def _row(report: Any, network: str, style: Path, recipe: str, steps: int, train_seconds: float) -> dict[str, Any]:
+    """One line of the results: a style's distances from one trained network at one budget."""
+    means = report.means
+    return {
+        "network": network,
+        "style": style.stem,
+        "recipe": recipe,
+        "steps": steps,
+        "content": means["model"].content,
+        "style_distance": means["model"].style,
+        "photo_style_distance": means["photo"].style,
+        "style_ratio": means["model"].style / means["photo"].style,
+        **({"gatys_content": means["gatys"].content, "gatys_style": means["gatys"].style} if "gatys" in means else {}),
+        "train_seconds": train_seconds,
+    }
+
+
 def _evaluate(
-    model: Path, style: Path, photos: list[Path], vgg: VGGFeatures, args: argparse.Namespace, image_dir: Path
+    model: Path,
+    style: Path,
+    photos: list[Path],
+    vgg: VGGFeatures,
+    args: argparse.Namespace,
+    image_dir: Path,
+    index: int = 0,
 ):
-    """fasttx evaluate's distances for a trained model on the held-out photos (+ Gatys on its own objective)."""
+    """fasttx evaluate's distances for a trained model (its style `index`) on the held-out photos (+ Gatys on its
+    own objective)."""
     net, meta = load_model(model)
+    mix = one_style(index, net.styles)
     loss = LossConfig.from_dict(meta["train_config"]["loss"])  # with the layer scales it was trained with
     with torch.no_grad():
         return evaluate_model(
-            lambda x: net(x).clamp(0, 1),
+            lambda x: net(x, mix).clamp(0, 1),
             style,
             photos,
             vgg,
