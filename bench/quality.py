@@ -7,8 +7,7 @@
     python bench/quality.py --styles starry_night+great_wave+candy+udnie --steps 4000   # one 4-style network
 
 A style written a+b+c is one multi-style network of those styles, trained once and evaluated per style (results in
-<results>/a+b+c/<recipe>/<style>/): against single-style networks at a quarter of its steps, the multi-style
-quality target of the README.
+<results>/a+b+c/<recipe>/<style>/), to compare with single-style networks given 1/N of its steps.
 
 Budget (the quality issue's): `--steps` Adam steps at `--image-size` px, batch 4, on ../shared/data/photos minus the
 Kodak photos, which are held out and used for the evaluation (content and style distances at 256 px, against
