@@ -506,6 +506,14 @@ def stylize(
             "one name (`fasttx info` lists them; indices work too). Default: the first style.",
         ),
     ] = _STYLIZE.style,
+    style_map: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Multi-style models: a greyscale image (any size, stretched over each input) that mixes the two "
+            "styles of --style-mix per pixel, black the first, white the second (a brush or a segmentation mask). "
+            ".onnx models need an export with --style-map-input."
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[
@@ -530,6 +538,7 @@ def stylize(
         crf=crf,
         keep_partial=keep_partial,
         style=style_mix,
+        style_map=str(style_map) if style_map else None,
     )
     report = stylize_inputs(
         model, inputs, output, options, device=device, overwrite=overwrite, console=err, progress=progress
@@ -745,6 +754,14 @@ def export_model(
     verify: Annotated[
         bool, typer.Option(help="Check the file against PyTorch (onnxruntime, CPU) before writing it.")
     ] = True,
+    style_map_input: Annotated[
+        bool,
+        typer.Option(
+            "--style-map-input",
+            help="Multi-style models: style_weights is a per-pixel map [1, styles, h, w] (any h, w; stretched "
+            "over the image) instead of one mix [styles]; a 1x1 map is one mix.",
+        ),
+    ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
@@ -763,6 +780,7 @@ def export_model(
             opset=opset or DEFAULT_OPSET,
             verify=verify,
             overwrite=overwrite,
+            style_map=style_map_input,
         )
     err.print(
         f"[green]wrote[/] {report.path}: {report.variant}, {report.io} I/O, opset {report.opset}, "

@@ -264,6 +264,7 @@ class StylizeOptions:
     crf: int = 18  # H.264 quality (lower is better; 18 is visually lossless for most content)
     keep_partial: bool = False  # write what decoded of a truncated video instead of failing it
     style: str | None = None  # a multi-style model's mix, 'starry=0.7,wave=0.3' or one name (parse_style_mix)
+    style_map: str | None = None  # a greyscale image mixing the two styles of `style` per pixel (black: the first)
 
 
 @dataclass(frozen=True)

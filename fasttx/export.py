@@ -102,6 +102,7 @@ def export_onnx(
     verify: bool = True,
     meta: dict[str, Any] | None = None,
     overwrite: bool = False,
+    style_map: bool = False,
 ) -> ExportReport:
     """Write `model` (a model.pth or a StyleNet) as a self-describing ONNX file at `output`, atomically.
 
@@ -125,19 +126,21 @@ def export_onnx(
     variant = "fp16" if fp16 else "int8" if int8_calibration is not None else "fp32"
     photos = _calibration_photos(int8_calibration) if int8_calibration is not None else []
 
-    proto = _trace(net, uint8_io, opset)
+    if style_map and net.styles == 1:
+        raise FasttxError("--style-map-input is for multi-style models; this one has one style")
+    proto = _trace(net, uint8_io, opset, style_map)
     if variant == "fp16":
         proto = _to_fp16(proto)
     elif variant == "int8":
         proto = _quantize_int8(proto, photos, uint8_io)
-    _set_metadata(proto, {**stored_meta, **(meta or {})}, net, variant, uint8_io, opset)
+    _set_metadata(proto, {**stored_meta, **(meta or {})}, net, variant, uint8_io, opset, style_map)
 
     with atomic_write(output) as tmp:
         onnx.save(proto, tmp)
         diffs: dict[str, float] = {}
         psnrs: dict[str, float] = {}
         if verify:
-            diffs, psnrs = _verify(tmp, net, uint8_io, variant, photos)
+            diffs, psnrs = _verify(tmp, net, uint8_io, variant, photos, style_map)
         size = tmp.stat().st_size
     criterion, tolerance = _criterion(variant, uint8_io)
     return ExportReport(
@@ -190,18 +193,21 @@ def _styles(names: str | list[str] | None) -> dict[str, str]:
 class _ExportGraph(nn.Module):
     """What goes into the file: the StyleNet's own forward, a clamp, optional uint8 NHWC I/O."""
 
-    def __init__(self, net: StyleNet, uint8_io: bool):
+    def __init__(self, net: StyleNet, uint8_io: bool, style_map: bool = False):
         super().__init__()
         self.net = net
         self.uint8_io = uint8_io
+        self.style_map = style_map
 
     def forward(self, image: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
-        style = style_weights.reshape(1, -1) if style_weights is not None else None
+        style = style_weights
+        if style is not None and not self.style_map:
+            style = style.reshape(1, -1)
         y = self.net(frames_to_images(image) if self.uint8_io else image, style)
         return images_to_frames(y) if self.uint8_io else y.clamp(0.0, 1.0)
 
 
-def _trace(net: StyleNet, uint8_io: bool, opset: int) -> onnx.ModelProto:
+def _trace(net: StyleNet, uint8_io: bool, opset: int, style_map: bool = False) -> onnx.ModelProto:
     """Export with the torch.export-based exporter (the maintained one; the TorchScript exporter is deprecated)."""
     batch, height, width = EXAMPLE_SHAPE
     if uint8_io:
@@ -212,14 +218,18 @@ def _trace(net: StyleNet, uint8_io: bool, opset: int) -> onnx.ModelProto:
         axes = {0: "batch", 2: "height", 3: "width"}
     dims = {axis: torch.export.Dim(name) for axis, name in axes.items()}
     inputs, names, shapes = (example,), [INPUT_NAME], {INPUT_NAME: dims}
+    map_axes = {2: "map_height", 3: "map_width"}
     if net.styles > 1:
-        inputs, names, shapes = (example, _default_style(net)), [*names, STYLE_INPUT], {**shapes, STYLE_INPUT: None}
+        # a map's example is not 1x1, so its sizes stay symbolic
+        style = _default_style(net, style_map).expand(1, -1, 3, 5) if style_map else _default_style(net)
+        map_dims = {axis: torch.export.Dim(name) for axis, name in map_axes.items()} if style_map else None
+        inputs, names, shapes = (example, style), [*names, STYLE_INPUT], {**shapes, STYLE_INPUT: map_dims}
     # the exporter reports progress on stdout and warns about its own internals: keep stdout for --json results
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             program = torch.onnx.export(
-                _ExportGraph(net, uint8_io),
+                _ExportGraph(net, uint8_io, style_map),
                 inputs,
                 input_names=names,
                 output_names=[OUTPUT_NAME],
@@ -236,8 +246,12 @@ def _trace(net: StyleNet, uint8_io: bool, opset: int) -> onnx.ModelProto:
     for value in (proto.graph.input[0], *proto.graph.output):  # name the output's dims like the input's
         for axis, name in axes.items():
             value.type.tensor_type.shape.dim[axis].dim_param = name
+    if style_map:
+        for axis, name in map_axes.items():
+            proto.graph.input[1].type.tensor_type.shape.dim[axis].dim_param = name
     if net.styles > 1:  # an initializer named like an input is that input's default (onnxruntime, IR >= 4)
-        proto.graph.initializer.append(onnx.numpy_helper.from_array(_default_style(net).numpy(), STYLE_INPUT))
+        default = _default_style(net, style_map).numpy()
+        proto.graph.initializer.append(onnx.numpy_helper.from_array(default, STYLE_INPUT))
     # the exporter annotates every node with its Python stack trace and module path: local paths in a file meant
     # to be shared, and most of the file for the small networks
     graph = proto.graph
@@ -330,7 +344,13 @@ def _calibration_photos(folder: str | Path) -> list[torch.Tensor]:
 
 
 def _set_metadata(
-    proto: onnx.ModelProto, meta: dict[str, Any], net: StyleNet, variant: str, uint8_io: bool, opset: int
+    proto: onnx.ModelProto,
+    meta: dict[str, Any],
+    net: StyleNet,
+    variant: str,
+    uint8_io: bool,
+    opset: int,
+    style_map: bool = False,
 ) -> None:
     """Model meta (style, its sha256, train_config, quality_* figures, ...) plus how to call the graph; the file
     is shipped, so the paths in it keep their file names only (see _without_folders)."""
@@ -342,7 +362,7 @@ def _set_metadata(
         fasttx_version=__version__,
         variant=variant,
         io="uint8" if uint8_io else "float",
-        io_convention=_io_convention(uint8_io, net.styles),
+        io_convention=_io_convention(uint8_io, net.styles, style_map),
         net=json.dumps(net.config.to_dict()),
         stride=str(net.stride),
         opset=str(opset),
@@ -375,11 +395,12 @@ def _without_folders(meta: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def _default_style(net: StyleNet) -> torch.Tensor:
-    return one_style(0, net.styles)[0]
+def _default_style(net: StyleNet, style_map: bool = False) -> torch.Tensor:
+    """The first style alone: [styles], or a 1x1 map [1, styles, 1, 1]."""
+    return one_style(0, net.styles)[:, :, None, None] if style_map else one_style(0, net.styles)[0]
 
 
-def _io_convention(uint8_io: bool, styles: int = 1) -> str:
+def _io_convention(uint8_io: bool, styles: int = 1, style_map: bool = False) -> str:
     if uint8_io:
         text = (
             f"input '{INPUT_NAME}': uint8 NHWC RGB in [0, 255], any batch, H and W; "
@@ -391,8 +412,13 @@ def _io_convention(uint8_io: bool, styles: int = 1) -> str:
             f"output '{OUTPUT_NAME}': float32 NCHW RGB in [0, 1], same shape"
         )
     if styles > 1:
+        shape = (
+            f"[1, {styles}, map_height, map_width], a mix per pixel stretched over the image"
+            if style_map
+            else (f"[{styles}]")
+        )
         text += (
-            f"; optional input '{STYLE_INPUT}': float32 [{styles}], one weight per style (the metadata's 'styles'), "
+            f"; optional input '{STYLE_INPUT}': float32 {shape}, one weight per style (the metadata's 'styles'), "
             "summing to 1 to blend them; default: the first style"
         )
     return text
@@ -425,7 +451,7 @@ def _value_info(value: onnx.ValueInfoProto) -> dict[str, Any]:
 
 
 def _verify(
-    path: Path, net: StyleNet, uint8_io: bool, variant: str, photos: list[torch.Tensor]
+    path: Path, net: StyleNet, uint8_io: bool, variant: str, photos: list[torch.Tensor], style_map: bool = False
 ) -> tuple[dict[str, float], dict[str, float]]:
     """onnx.checker, then onnxruntime (CPU) against PyTorch fp32 on batches of two at each of VERIFY_SIZES."""
     try:
@@ -437,7 +463,7 @@ def _verify(
         raise FasttxError(f"the exported {variant} graph does not load ({e}); try another --opset or variant") from e
     diffs: dict[str, float] = {}
     psnrs: dict[str, float] = {}
-    for (height, width), style in zip(VERIFY_SIZES, _verification_mixes(net.styles), strict=True):
+    for (height, width), style in zip(VERIFY_SIZES, _verification_mixes(net.styles, style_map), strict=True):
         images = _verification_images(height, width, photos)
         if uint8_io:
             images = quantize(images)  # what a uint8 client can feed
@@ -445,7 +471,7 @@ def _verify(
             expected = net(images, style).clamp(0, 1)
         feed = {INPUT_NAME: _feed(images, uint8_io)}
         if style is not None and height != VERIFY_SIZES[0][0]:  # the first size checks the default
-            feed[STYLE_INPUT] = style[0].numpy()
+            feed[STYLE_INPUT] = (style if style_map else style[0]).numpy()
         got = torch.from_numpy(session.run([OUTPUT_NAME], feed)[0])
         if uint8_io:
             got = frames_to_images(got)
@@ -487,10 +513,14 @@ def _check(diffs: dict[str, float], psnrs: dict[str, float], criterion: str, tol
         )
 
 
-def _verification_mixes(styles: int) -> list[torch.Tensor | None]:
-    """The style weights checked at each of VERIFY_SIZES: the default (first style), the last style, an equal blend."""
+def _verification_mixes(styles: int, style_map: bool = False) -> list[torch.Tensor | None]:
+    """The style weights checked at each of VERIFY_SIZES: the default (first style), the last style, an equal blend;
+    for a map graph, the default, the last style as a 1x1 map and a map of a different mix at every pixel."""
     if styles == 1:
         return [None] * len(VERIFY_SIZES)
+    if style_map:
+        varied = torch.softmax(torch.randn(1, styles, 5, 7, generator=torch.Generator().manual_seed(0)) * 3, dim=1)
+        return [one_style(0, styles)[:, :, None, None], one_style(styles - 1, styles)[:, :, None, None], varied]
     return [one_style(0, styles), one_style(styles - 1, styles), torch.full((1, styles), 1 / styles)]
 
 

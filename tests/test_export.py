@@ -53,8 +53,8 @@ def fp32_export(model_file: Path) -> ExportReport:
 def reuse_fp32_trace(fp32_export: ExportReport, monkeypatch: pytest.MonkeyPatch) -> None:
     """Skip re-tracing the same model (seconds each): the variants under test start from the fp32 graph it gives."""
 
-    def traced(net: object, uint8_io: bool, opset: int) -> onnx.ModelProto:
-        assert not uint8_io and opset == DEFAULT_OPSET
+    def traced(net: object, uint8_io: bool, opset: int, style_map: bool) -> onnx.ModelProto:
+        assert not uint8_io and opset == DEFAULT_OPSET and not style_map
         return onnx.load(fp32_export.path)
 
     monkeypatch.setattr(fasttx.export, "_trace", traced)

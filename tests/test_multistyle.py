@@ -251,3 +251,43 @@ def test_add_style_trains_only_the_new_styles_vectors(
     assert "--lr is not for --add-style" in capsys.readouterr().err
     assert run_cli(monkeypatch, *args, "--no-progress", "--no-onnx") == 0
     assert load_model(tmp_path / "cli" / "model.pth")[0].styles == 3
+
+
+def test_a_style_map_mixes_per_pixel_in_pytorch_and_in_a_map_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    net = perturbed(NetConfig(arch="tiny", styles=2))
+    photo = torch.rand(1, 3, 48, 64)
+    with torch.no_grad():
+        first, second = net(photo, one_style(0, 2)), net(photo, one_style(1, 2))
+        uniform = one_style(1, 2)[:, :, None, None].expand(1, 2, 6, 8)
+        torch.testing.assert_close(net(photo, uniform), second, rtol=0, atol=1e-5)  # a flat map is that mix
+        halves = torch.zeros(1, 2, 48, 64)
+        halves[:, 0, :, :32], halves[:, 1, :, 32:] = 1.0, 1.0
+        split = net(photo, halves)
+    left, right = (slice(None), slice(None), slice(None), slice(0, 24)), (Ellipsis, slice(40, None))
+    assert (split[left] - first[left]).abs().mean() < 0.5 * (split[left] - second[left]).abs().mean()
+    assert (split[right] - second[right]).abs().mean() < 0.5 * (split[right] - first[right]).abs().mean()
+
+    model = tmp_path / "two.pth"
+    from fasttx.io import save_model
+
+    save_model(net, model, {"styles": ["sky", "sea"]})
+    export_onnx(model, tmp_path / "global.onnx")
+    export_onnx(model, tmp_path / "map.onnx", style_map=True)  # checked against PyTorch with a varied map
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.uint8(halves[0, 1].numpy() * 255)).save(mask)
+    source = tmp_path / "photo.png"
+    Image.fromarray(np.uint8(photo[0].permute(1, 2, 0).numpy() * 255)).save(source)
+    with torch.no_grad():
+        loaded = torch.from_numpy(np.asarray(Image.open(source), dtype=np.float32) / 255).permute(2, 0, 1)[None]
+        expected = (net(loaded, halves).clamp(0, 1)[0].permute(1, 2, 0) * 255).numpy()
+    for name in ("two.pth", "map.onnx"):
+        out = tmp_path / f"{name}.png"
+        argv = ["stylize", "-m", str(tmp_path / name), str(source), "-o", str(out), "--style-mix", "sky,sea"]
+        assert run_cli(monkeypatch, *argv, "--style-map", str(mask), "--no-progress") == 0
+        assert np.abs(np.asarray(Image.open(out), dtype=np.float32) - expected).max() <= 1.0, name
+    capsys.readouterr()
+    argv = ["stylize", "-m", str(tmp_path / "global.onnx"), str(source), "-o", str(tmp_path / "g.png")]
+    assert run_cli(monkeypatch, *argv, "--style-mix", "sky,sea", "--style-map", str(mask)) == 1
+    assert "export it with --style-map-input" in capsys.readouterr().err

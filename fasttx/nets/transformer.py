@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from fasttx.config import OUTPUT_MODES, NetConfig
 from fasttx.errors import FasttxError
@@ -79,8 +80,13 @@ class ConditionalInstanceNorm2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = self.condition.weights
         assert weights is not None, "run through StyleNet.forward, which sets the style weights"
-        scale = (weights @ self.weight)[..., None, None]
-        shift = (weights @ self.bias)[..., None, None]
+        if weights.dim() == 4:  # a per-pixel map [N, styles, h, w]: each pixel its own mix (spatial mixing)
+            weights = F.interpolate(weights, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            scale = torch.einsum("nshw,sc->nchw", weights, self.weight)
+            shift = torch.einsum("nshw,sc->nchw", weights, self.bias)
+        else:
+            scale = (weights @ self.weight)[..., None, None]
+            shift = (weights @ self.bias)[..., None, None]
         return self.norm(x) * scale.to(x.dtype) + shift.to(x.dtype)
 
 
@@ -158,12 +164,17 @@ class StyleNet(nn.Module):
 
     def forward(self, image: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         """[N, 3, H, W] in [0, 1] -> the stylised image. `style`: the weights of the network's styles, [N or 1,
-        styles] (default: the first style alone); weights summing to 1 blend the styles."""
+        styles] (default: the first style alone), weights summing to 1 blending the styles; or a map of them,
+        [N or 1, styles, h, w] at any resolution (stretched over the image), one mix per pixel."""
         height, width = image.shape[-2:]
         weights = None
         if self.styles > 1:
             weights = style.to(image.device, torch.float32) if style is not None else self._first_style(image)
-            self.condition.weights = weights
+            if weights.dim() == 4:  # at the image's size; the body sees it padded like the image
+                weights = F.interpolate(weights, size=(height, width), mode="bilinear", align_corners=False)
+                self.condition.weights = pad_to_stride(weights, self.stride, self.min_size)
+            else:
+                self.condition.weights = weights
         y = self.body(pad_to_stride(image, self.stride, self.min_size))[..., :height, :width]
         if self.config.output == "residual":
             # identity at y == 0; stays strictly inside (0, 1) without clamping away gradients
@@ -185,7 +196,8 @@ class StyleNet(nn.Module):
         if weights is None:
             return maps
         maps = maps.unflatten(1, (self.styles, 3))
-        return (maps * weights.to(maps.dtype)[:, :, None, None, None]).sum(dim=1)
+        per_pixel = weights[:, :, None] if weights.dim() == 4 else weights[:, :, None, None, None]
+        return (maps * per_pixel.to(maps.dtype)).sum(dim=1)
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())

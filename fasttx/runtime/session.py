@@ -21,7 +21,7 @@ import torch
 from fasttx.config import STYLE_INPUT, parse_style_mix
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
-from fasttx.io import load_model
+from fasttx.io import load_image, load_model
 from fasttx.nets.transformer import StyleNet
 from fasttx.pixels import frames_to_images, images_to_frames
 
@@ -34,12 +34,25 @@ class Session(ABC):
     backend: str  # "torch" | "onnxruntime"
     device: str  # where it runs, for people: "cpu", "cuda", "CUDAExecutionProvider", ...
     styles: list[str] = []  # a multi-style network's style names, in the order of its weights; [] for one style
-    style: list[float] | None = None  # the mix in use (None: the network's default, its first style)
+    # the mix in use: [styles], or a map [1, styles, h, w] stretched over every image (None: the first style)
+    style: np.ndarray | None = None
+    takes_style_map = True  # whether the network takes a per-pixel map (an ONNX graph only if exported for it)
 
-    def use_style(self, spec: str | None) -> None:
+    def use_style(self, spec: str | None, style_map: str | os.PathLike[str] | None = None) -> None:
         """Run the styles `spec` names from now on ('starry=0.7,wave=0.3', one name, or indices; see
-        fasttx.config.parse_style_mix); None keeps the default."""
-        self.style = parse_style_mix(spec, self.styles) if spec is not None else None
+        fasttx.config.parse_style_mix); None keeps the default. With `style_map`, a greyscale image that mixes the
+        two styles `spec` names per pixel: black the first, white the second."""
+        if style_map is None:
+            self.style = np.float32(parse_style_mix(spec, self.styles)) if spec is not None else None
+            return
+        names = [part.partition("=")[0] for part in (spec or "").split(",") if part.strip()]
+        if len(names) != 2:
+            raise FasttxError("--style-map needs --style-mix with the two styles it mixes, e.g. --style-mix sky,sea")
+        if not self.takes_style_map:
+            raise FasttxError("this ONNX model takes one mix per image; export it with --style-map-input")
+        first, second = (np.float32(parse_style_mix(name, self.styles)) for name in names)
+        white = load_image(style_map).mean(dim=0).numpy()  # [h, w] in [0, 1]
+        self.style = (first[:, None, None] * (1 - white) + second[:, None, None] * white)[None].astype(np.float32)
 
     @abstractmethod
     def run(self, images: torch.Tensor) -> torch.Tensor:
@@ -76,8 +89,11 @@ class TorchSession(Session):
 
     @property
     def style_tensor(self) -> torch.Tensor | None:
-        """The mix as the network takes it, [1, styles] (None: the default)."""
-        return torch.tensor([self.style]) if self.style is not None else None
+        """The mix as the network takes it, [1, styles] or [1, styles, h, w] (None: the default)."""
+        if self.style is None:
+            return None
+        style = torch.from_numpy(self.style)
+        return style if style.dim() == 4 else style[None]
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.torch_device.type == "cuda":
@@ -131,8 +147,10 @@ class OrtSession(Session):
         if isinstance(channels, int) and channels != 3:
             raise FasttxError(f"{path}: input {inp.name} {inp.shape} is not {'NHWC' if self.uint8_io else 'NCHW'} RGB")
         # a multi-style export's mix is an input with a default (an overridable initializer), see fasttx.export
-        if STYLE_INPUT in {i.name for i in self.session.get_overridable_initializers()}:
+        mix = {i.name: i for i in self.session.get_overridable_initializers()}.get(STYLE_INPUT)
+        if mix is not None:
             self.styles = json.loads(metadata.get("styles", "[]")) or [f"style{i}" for i in range(_styles(metadata))]
+        self.takes_style_map = mix is not None and len(mix.shape) == 4
 
     def run(self, images: torch.Tensor) -> torch.Tensor:
         images = images.detach().float().cpu()
@@ -155,7 +173,7 @@ class OrtSession(Session):
         if self.style is not None:  # bind_cpu_input finds graph inputs only, not an input with a default
             import onnxruntime as ort
 
-            weights = ort.OrtValue.ortvalue_from_numpy(np.asarray(self.style, dtype=np.float32))
+            weights = ort.OrtValue.ortvalue_from_numpy(self.style)
             binding.bind_ortvalue_input(STYLE_INPUT, weights)
         binding.bind_output(self.output_name, self.output_device)
         self.session.run_with_iobinding(binding)
@@ -200,9 +218,14 @@ def ort_providers(device: str = "auto") -> list[str | tuple[str, dict[str, str]]
     return gpu_providers
 
 
-def open_session(model: str | os.PathLike[str], device: str = "auto", style: str | None = None) -> Session:
+def open_session(
+    model: str | os.PathLike[str],
+    device: str = "auto",
+    style: str | None = None,
+    style_map: str | os.PathLike[str] | None = None,
+) -> Session:
     """`.onnx` -> onnxruntime, anything else -> a fasttx model file on PyTorch; `device` as for the CLI; `style`
-    the mix of a multi-style model (Session.use_style)."""
+    and `style_map` the mix of a multi-style model (Session.use_style)."""
     model = Path(model)
     session: Session
     if model.suffix.lower() == ".onnx":
@@ -212,7 +235,7 @@ def open_session(model: str | os.PathLike[str], device: str = "auto", style: str
     else:
         net, meta = load_model(model)
         session = TorchSession(net, pick_device(device), meta.get("styles"))
-    session.use_style(style)
+    session.use_style(style, style_map)
     return session
 
 

@@ -139,7 +139,7 @@ def stylize_inputs(
     """
     console = console or stderr_console()
     jobs = plan_jobs(inputs, output, overwrite)  # the cheap checks before loading the model
-    stylizer = Stylizer(open_session(model, device, options.style), options)
+    stylizer = Stylizer(open_session(model, device, options.style, options.style_map), options)
     report = StylizeReport(stylizer.session.backend, stylizer.session.device)
     start = time.perf_counter()
 
