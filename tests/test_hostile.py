@@ -140,14 +140,17 @@ def test_full_disk_export_fails_and_leaves_nothing(
     assert list(full_disk.iterdir()) == []
 
 
-def tiny_config(tmp_path: Path, photos: int = 6, **settings: object) -> TrainConfig:
-    """A run of 32 px crops on random VGG weights over `photos` small photos in tmp_path/photos."""
+def tiny_config(
+    tmp_path: Path, photos: int = 6, styles: tuple[str, ...] = ("style",), **settings: object
+) -> TrainConfig:
+    """A run of 32 px crops on random VGG weights over `photos` small photos in tmp_path/photos, for generated style
+    images tmp_path/<name>.png (several: a multi-style network)."""
     folder = tmp_path / "photos"
     for i in range(photos):
         write_photo(folder / f"p{i}.jpg", seed=i)
-    style = write_photo(tmp_path / "style.png", size=(64, 64), seed=9)
+    images = [write_photo(tmp_path / f"{name}.png", size=(64, 64), seed=9 + i) for i, name in enumerate(styles)]
     cfg = TrainConfig(
-        style=[str(style)],
+        style=[str(image) for image in images],
         dataset=str(folder),
         out=str(tmp_path / "run"),
         image_size=32,

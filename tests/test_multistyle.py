@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import run_cli, write_photo
 from PIL import Image
+from test_hostile import tiny_config
 
 from fasttx.config import STYLE_INPUT, NetConfig, TrainConfig
 from fasttx.export import export_onnx
@@ -90,26 +91,7 @@ def test_separate_targets_score_each_output_against_its_own_style() -> None:
 
 
 def two_style_config(tmp_path: Path, **settings: object) -> TrainConfig:
-    folder = tmp_path / "photos"
-    for i in range(4):
-        write_photo(folder / f"p{i}.jpg", seed=i)
-    styles = [
-        write_photo(tmp_path / f"{name}.png", size=(64, 64), seed=seed) for name, seed in (("red", 7), ("blue", 8))
-    ]
-    cfg = TrainConfig(
-        style=[str(s) for s in styles],
-        dataset=str(folder),
-        out=str(tmp_path / "run"),
-        image_size=32,
-        batch_size=2,
-        vgg_weights="random",
-        workers=0,
-        onnx=False,
-        log_every=1,
-        **settings,  # type: ignore[arg-type]
-    )
-    cfg.loss.style_layers = {"relu1_2": 1.0}
-    return cfg
+    return tiny_config(tmp_path, photos=4, styles=("red", "blue"), log_every=1, **settings)
 
 
 def test_several_styles_train_one_network_with_a_preview_row_and_distances_each(tmp_path: Path) -> None:
