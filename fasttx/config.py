@@ -65,18 +65,22 @@ def parse_layer_weights(spec: str) -> dict[str, float]:
     return weights
 
 
+PHOTO = "photo"  # in a style mix, the share left to the unstyled photo (StyleNet.forward)
+
+
 def parse_style_mix(spec: str, names: list[str]) -> list[float]:
     """'starry=0.7,wave=0.3' (or '0=0.7,1=0.3', or one name: that style alone) -> one weight per style of a
-    multi-style network, in the order of `names`, normalised to sum to 1 (a blend; --strength softens towards the
-    photo)."""
+    multi-style network, in the order of `names`, normalised to sum to 1 (a blend). A `photo` entry takes its share
+    away from the styles: 'starry=0.6,photo=0.4' is 60 % of Starry Night over the photo."""
     if not names:
         raise FasttxError("this model has one style: --style-mix and --style are for multi-style models")
-    weights = [0.0] * len(names)
+    weights = [0.0] * (len(names) + 1)  # the last: the photo
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, value = item.partition("=")
         name = name.strip()
         index = names.index(name) if name in names else int(name) if name.isdigit() else -1
-        if not 0 <= index < len(names):
+        index = len(names) if name == PHOTO and name not in names else index
+        if not 0 <= index <= len(names) or (index == len(names) and name != PHOTO):
             raise FasttxError(
                 f"no style {name!r} in this model; its styles are {', '.join(names)} (or 0-{len(names) - 1})"
             )
@@ -86,7 +90,7 @@ def parse_style_mix(spec: str, names: list[str]) -> list[float]:
             raise FasttxError(f"bad style weight {item!r}; expected NAME=WEIGHT, e.g. {names[0]}=0.7") from e
     if any(w < 0 for w in weights) or sum(weights) <= 0:
         raise FasttxError(f"style weights must be 0 or more with a positive sum (got {spec!r})")
-    return [w / sum(weights) for w in weights]
+    return [w / sum(weights) for w in weights[:-1]]
 
 
 def format_layer_weights(weights: Mapping[str, float]) -> str:

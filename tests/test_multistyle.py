@@ -60,6 +60,9 @@ def test_every_architecture_gets_a_scale_and_shift_per_style_and_mixes_them_line
         net.condition.weights = one_style(1, 3)
         second = norm(x)
         torch.testing.assert_close(mixed, 0.25 * first + 0.75 * second, rtol=1e-5, atol=1e-5)
+        # what the weights leave below 1 goes to the photo: the strength is part of the mix
+        torch.testing.assert_close(net(photo, 0.3 * one_style(1, 3)), photo + 0.3 * (pure[1] - photo))
+        torch.testing.assert_close(net(photo, torch.zeros(1, 3)), photo)
         # one weight row per photo: a batch can hold several mixes
         both = net(photo, torch.cat([one_style(0, 3), one_style(1, 3)]))
         torch.testing.assert_close(both, torch.cat([pure[0][:1], pure[1][1:]]))
@@ -144,7 +147,7 @@ def test_the_onnx_graph_takes_the_mix_as_an_input_with_the_first_style_as_defaul
     feed = (photo * 255).round().byte().permute(0, 2, 3, 1).numpy() if uint8_io else photo.numpy()
     source = photo if not uint8_io else torch.from_numpy(feed).permute(0, 3, 1, 2).float() / 255
     tolerance = 1 / 255 + 1e-6 if uint8_io else 1e-4
-    for weights in ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.2, 0.3, 0.5], None):
+    for weights in ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.2, 0.3, 0.5], [0.1, 0.2, 0.0], None):
         with torch.no_grad():
             mix = torch.tensor([weights]) if weights is not None else None
             expected = net(source, mix).clamp(0, 1)
@@ -183,7 +186,7 @@ def test_cli_trains_lists_and_mixes_styles_in_pth_and_onnx(
     photo = write_photo(tmp_path / "photo.png", size=(40, 32), seed=3)
     results = {}
     for model in ("model.pth", "model.onnx"):
-        for mix in ("red", "blue", "red=1,blue=1", "1"):
+        for mix in ("red", "blue", "red=1,blue=1", "1", "blue=1,photo=3"):
             target = tmp_path / f"{model}_{mix}.png"
             argv = ["stylize", "-m", str(out / model), str(photo), "-o", str(target), "--style-mix", mix]
             assert run_cli(monkeypatch, *argv, "--no-progress") == 0
@@ -195,6 +198,9 @@ def test_cli_trains_lists_and_mixes_styles_in_pth_and_onnx(
     for model in ("model.pth", "model.onnx"):
         assert np.abs(results[model, "red=1,blue=1"] - expected).max() <= 1.0  # normalised: the 50/50 blend
         assert np.array_equal(results[model, "blue"], results[model, "1"])  # a name or its index
+        quarter = results[model, "blue=1,photo=3"]  # a quarter of the style over the photo: the strength in the mix
+        photo_pixels = np.asarray(Image.open(photo), dtype=np.float32)
+        assert np.abs(quarter - (photo_pixels + 0.25 * (results[model, "blue"] - photo_pixels))).max() <= 1.5
     assert np.abs(results["model.pth", "blue"] - results["model.onnx", "blue"]).max() <= 1.0
     capsys.readouterr()
     bad = ["stylize", "-m", str(out / "model.onnx"), str(photo), "-o", str(tmp_path / "x.png"), "--style", "green"]

@@ -164,17 +164,25 @@ class StyleNet(nn.Module):
 
     def forward(self, image: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         """[N, 3, H, W] in [0, 1] -> the stylised image. `style`: the weights of the network's styles, [N or 1,
-        styles] (default: the first style alone), weights summing to 1 blending the styles; or a map of them,
-        [N or 1, styles, h, w] at any resolution (stretched over the image), one mix per pixel."""
+        styles] (default: the first style alone), or a map of them, [N or 1, styles, h, w] at any resolution
+        (stretched over the image), one mix per pixel. Weights summing to 1 blend the styles; what they sum to
+        below 1 is left to the photo (the strength dial: 0.5 x a style is half of it, all zeros the photo), so the
+        mix and the strength are one input of the network and of its ONNX graph."""
+        if self.styles == 1:
+            return self._stylise(image, None)
         height, width = image.shape[-2:]
-        weights = None
-        if self.styles > 1:
-            weights = style.to(image.device, torch.float32) if style is not None else self._first_style(image)
-            if weights.dim() == 4:  # at the image's size; the body sees it padded like the image
-                weights = F.interpolate(weights, size=(height, width), mode="bilinear", align_corners=False)
-                self.condition.weights = pad_to_stride(weights, self.stride, self.min_size)
-            else:
-                self.condition.weights = weights
+        weights = style.to(image.device, torch.float32) if style is not None else self._first_style(image)
+        if weights.dim() == 4:  # at the image's size; the body sees it padded like the image
+            weights = F.interpolate(weights, size=(height, width), mode="bilinear", align_corners=False)
+        amount = weights.sum(dim=1, keepdim=True)  # [N, 1] or [N, 1, H, W]: how much style, 1 for a pure one
+        weights = weights / amount.clamp_min(1e-6)
+        self.condition.weights = pad_to_stride(weights, self.stride, self.min_size) if weights.dim() == 4 else weights
+        styled = self._stylise(image, weights)
+        amount = amount if amount.dim() == 4 else amount[:, :, None, None]
+        return image + amount.to(styled.dtype) * (styled - image)
+
+    def _stylise(self, image: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+        height, width = image.shape[-2:]
         y = self.body(pad_to_stride(image, self.stride, self.min_size))[..., :height, :width]
         if self.config.output == "residual":
             # identity at y == 0; stays strictly inside (0, 1) without clamping away gradients
