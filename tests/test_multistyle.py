@@ -279,3 +279,13 @@ def test_a_style_map_mixes_per_pixel_in_pytorch_and_in_a_map_export(
     argv = ["stylize", "-m", str(tmp_path / "global.onnx"), str(source), "-o", str(tmp_path / "g.png")]
     assert run_cli(monkeypatch, *argv, "--style-mix", "sky,sea", "--style-map", str(mask)) == 1
     assert "export it with --style-map-input" in capsys.readouterr().err
+
+
+def test_a_multi_style_teacher_distils_into_a_multi_style_student(tmp_path: Path) -> None:
+    from fasttx.train import distill_config
+
+    teacher = train(two_style_config(tmp_path, steps=1), progress=False).model
+    cfg = distill_config(teacher, "tiny", tmp_path / "student", steps=2)
+    assert cfg.net.styles == 2 and cfg.net.arch == "tiny"
+    student, meta = load_model(train(cfg, progress=False).model)
+    assert student.styles == 2 and meta["styles"] == ["red", "blue"]
