@@ -167,6 +167,13 @@ def train(
     style_size: Annotated[
         Optional[int], typer.Option(help="Long side of the style image for its Gram targets. Default: 2x --image-size.")
     ] = _LOSS.style_size,
+    temporal_weight: Annotated[
+        float,
+        typer.Option(
+            help="Train for video: weight of the consistency term (a photo moved by a few pixels and stylised must "
+            "be its stylisation moved the same way), which stops flicker. 0: off. See README, 'Stable video'."
+        ),
+    ] = _TRAIN.temporal_weight,
     arch: Annotated[str, typer.Option(help="Transformation network architecture.")] = _NET.arch,
     output_mode: Annotated[
         str,
@@ -308,6 +315,7 @@ def train(
             preview=[str(p) for p in preview or []],
             val=str(val) if val else None,
             val_every=val_every,
+            temporal_weight=temporal_weight,
             onnx=onnx,
         )
         _report_training(lambda: training.train(cfg, overwrite=overwrite, progress=progress, console=err), as_json)
@@ -497,6 +505,14 @@ def stylize(
             help="Write the frames a truncated or damaged video still gives (else: that video fails, nothing written)."
         ),
     ] = _STYLIZE.keep_partial,
+    clip_stats: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Videos: normalise each frame with InstanceNorm statistics averaged over the frames before it, at "
+            "this momentum (0.9: about 10 frames), so noise and compression do not make colours pulse. .pth models "
+            "only. bench/temporal.py measures it (README, 'Stable video')."
+        ),
+    ] = _STYLIZE.clip_stats,
     style_mix: Annotated[
         Optional[str],
         typer.Option(
@@ -537,6 +553,7 @@ def stylize(
         strength=strength,
         crf=crf,
         keep_partial=keep_partial,
+        clip_stats=clip_stats,
         style=style_mix,
         style_map=str(style_map) if style_map else None,
     )

@@ -179,6 +179,9 @@ class TrainConfig:
     val_every: int = 500
     teacher: str | None = None  # distillation: a trained model.pth whose outputs the network also learns to reproduce
     distill_weight: float = 10.0  # weight of the mean absolute pixel difference to the teacher's output
+    # weight of the consistency term (fasttx.temporal.consistency_loss): a photo moved a little and stylised must be
+    # its stylisation moved the same way, which is what keeps video from flickering; 0: off
+    temporal_weight: float = 0.0
     onnx: bool = True  # also write model.onnx (verified against PyTorch) at the end
     blend: bool = False  # several style images make one style (their Gram targets averaged), not one each
     # --add-style: the trained model.pth whose network gets `style` as one more style, training only that style's
@@ -224,6 +227,7 @@ class TrainConfig:
             (self.lr > 0, f"--lr must be positive (got {self.lr})"),
             (self.warmup >= 0, f"--warmup must be 0 or more (got {self.warmup})"),
             (0 <= self.ema < 1, f"--ema must be in [0, 1) (got {self.ema})"),
+            (self.temporal_weight >= 0, f"--temporal-weight must be 0 or more (got {self.temporal_weight})"),
             (
                 self.loss.content_target is None or self.loss.content_target > 0,
                 f"--content-target must be positive (got {self.loss.content_target})",
@@ -267,6 +271,7 @@ class StylizeOptions:
     strength: float = 1.0  # 0: the photo, 1: full style; a pixel-space mix
     crf: int = 18  # H.264 quality (lower is better; 18 is visually lossless for most content)
     keep_partial: bool = False  # write what decoded of a truncated video instead of failing it
+    clip_stats: float | None = None  # videos: InstanceNorm statistics shared over frames at this momentum (.pth only)
     style: str | None = None  # a multi-style model's mix, 'starry=0.7,wave=0.3' or one name (parse_style_mix)
     style_map: str | None = None  # a greyscale image mixing the two styles of `style` per pixel (black: the first)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import math
 import random
@@ -56,6 +57,7 @@ from fasttx.losses import PerceptualLoss, measure_layer_scales, resize_style
 from fasttx.nets.transformer import StyleNet, build_net, one_style, train_only_style, with_new_style
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
 from fasttx.progress import progress_bar, stderr_console
+from fasttx.temporal import consistency_loss
 
 
 @dataclass
@@ -245,6 +247,12 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
                         target = teacher(images, weights).float()
                     terms["distill"] = cfg.distill_weight * (stylised.float() - target).abs().mean()
                     terms["total"] = terms["total"] + terms["distill"]
+                if cfg.temporal_weight > 0:
+                    with record_function("temporal_consistency"):
+                        draws = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # the same on resume
+                        moved = consistency_loss(functools.partial(forward, style=weights), images, stylised, draws)
+                    terms["temporal"] = cfg.temporal_weight * moved
+                    terms["total"] = terms["total"] + terms["temporal"]
             with record_function("backward"):
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(terms["total"]).backward()

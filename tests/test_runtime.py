@@ -266,7 +266,7 @@ def test_tiling_with_shared_statistics_has_no_seams(monkeypatch: pytest.MonkeyPa
     shared = tiling.stylize_tiled(net, image, tile, overlap, batch_size=2)
     hard = tiling.stylize_tiled(net, image, tile, 0, batch_size=2)  # no overlap: the tile borders show
     with monkeypatch.context() as m:  # what naive tiling does: every tile normalised by its own statistics
-        m.setattr(tiling, "_use_statistics", lambda net, stats: contextlib.nullcontext())
+        m.setattr(tiling, "use_statistics", lambda net, stats: contextlib.nullcontext())
         own = tiling.stylize_tiled(net, image, tile, overlap, batch_size=2)
 
     assert shared.shape == untiled.shape

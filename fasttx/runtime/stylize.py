@@ -8,6 +8,7 @@ on, and the report lists the failures so the caller can exit non-zero.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import deque
@@ -29,6 +30,7 @@ from fasttx.pixels import frames_to_images, images_to_frames
 from fasttx.progress import progress_bar, stderr_console
 from fasttx.runtime.color import blend, check_strength, preserve_color
 from fasttx.runtime.images import Job, plan_jobs
+from fasttx.runtime.norms import clip_statistics
 from fasttx.runtime.session import Session, TorchSession, open_session
 from fasttx.runtime.tiling import stylize_tiled
 from fasttx.runtime.video import VideoResult, probe, stylize_video
@@ -54,6 +56,12 @@ class Stylizer:
             raise FasttxError(
                 "--tile needs the PyTorch model (.pth): tiles share InstanceNorm statistics via hooks in the network"
             )
+        if options.clip_stats is not None and not isinstance(session, TorchSession):
+            raise FasttxError(
+                "--clip-stats needs the PyTorch model (.pth): frames share InstanceNorm statistics via hooks in it"
+            )
+        if options.clip_stats is not None and not 0 <= options.clip_stats < 1:
+            raise FasttxError(f"--clip-stats must be in [0, 1), got {options.clip_stats}")
         self.session = session
         self.options = options
         self.plain = options.tile is None and not options.preserve_color and options.strength == 1.0
@@ -81,6 +89,13 @@ class Stylizer:
         if opts.preserve_color:
             out = preserve_color(out, images)
         return blend(out, images, opts.strength)
+
+    def clip(self) -> contextlib.AbstractContextManager[None]:
+        """What the frames of one video share: with --clip-stats, running InstanceNorm statistics."""
+        if self.options.clip_stats is None:
+            return contextlib.nullcontext()
+        assert isinstance(self.session, TorchSession)
+        return clip_statistics(self.session.net, self.options.clip_stats)
 
     def frames(self, frames: np.ndarray) -> np.ndarray:
         """[N, H, W, 3] uint8 -> stylised, same shape; straight through the session when no option needs floats."""
@@ -167,16 +182,17 @@ def stylize_inputs(
             try:
                 total = probe(job.source, options.max_size).frames
                 task = bar.add_task(job.source.name, total=total, unit="frames")
-                result = stylize_video(
-                    job.source,
-                    job.target,
-                    stylizer.frames,
-                    batch_size=options.batch_size,
-                    max_size=options.max_size,
-                    crf=options.crf,
-                    keep_partial=options.keep_partial,
-                    on_frames=lambda n, task=task: bar.advance(task, n),  # type: ignore[misc]
-                )
+                with stylizer.clip():
+                    result = stylize_video(
+                        job.source,
+                        job.target,
+                        stylizer.frames,
+                        batch_size=options.batch_size,
+                        max_size=options.max_size,
+                        crf=options.crf,
+                        keep_partial=options.keep_partial,
+                        on_frames=lambda n, task=task: bar.advance(task, n),  # type: ignore[misc]
+                    )
             except FasttxError as e:
                 failed(job, str(e))
                 continue

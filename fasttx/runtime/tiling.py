@@ -19,22 +19,19 @@ for 150 steps, 32 px overlap, batch 4: mean |tiled - untiled| 0.004 on a 700x466
 451x300 in 128 px tiles, against 0.09 for tiles that keep their own statistics; exact full-resolution statistics
 would need one pass over all tiles per InstanceNorm layer (15 for johnson). tests/test_runtime.py measures seams.
 
-This needs hooks inside the network, so tiling runs on the PyTorch backend (a `.pth` model).
+This needs hooks inside the network (fasttx.runtime.norms), so tiling runs on the PyTorch backend (a `.pth` model).
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import math
-from collections.abc import Iterator
 
 import torch
-from torch import nn
 
 from fasttx.errors import FasttxError
 from fasttx.nets.transformer import StyleNet, pad_to_stride
 from fasttx.pixels import scale
+from fasttx.runtime.norms import instance_norm_statistics, use_statistics
 
 
 def stylize_tiled(
@@ -72,7 +69,7 @@ def stylize_tiled(
     ]
     out = torch.zeros(3, canvas_h, canvas_w)
     weight = torch.zeros(1, canvas_h, canvas_w)
-    with torch.inference_mode(), _use_statistics(net, stats):
+    with torch.inference_mode(), use_statistics(net, stats):
         for start in range(0, len(boxes), batch_size):
             group = boxes[start : start + batch_size]
             tiles = torch.cat([canvas[..., y : y + tile_h, x : x + tile_w] for y, x in group]).to(device)
@@ -88,48 +85,6 @@ def stylize_tiled(
                 out[:, y : y + tile_h, x : x + tile_w] += result * ramp
                 weight[:, y : y + tile_h, x : x + tile_w] += ramp
     return (out / weight)[:, :height, :width].unsqueeze(0)
-
-
-def instance_norm_statistics(
-    net: nn.Module, image: torch.Tensor, style: torch.Tensor | None = None
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Per-layer (mean, variance) of every InstanceNorm2d's input for `image` [1, 3, h, w], in call order."""
-    stats: list[tuple[torch.Tensor, torch.Tensor]] = []
-
-    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        x = inputs[0].float()
-        stats.append((x.mean(dim=(2, 3), keepdim=True), x.var(dim=(2, 3), unbiased=False, keepdim=True)))
-
-    with _hooks(net, record), torch.inference_mode():
-        net(image, style)
-    return stats
-
-
-@contextlib.contextmanager
-def _use_statistics(net: nn.Module, stats: list[tuple[torch.Tensor, torch.Tensor]]) -> Iterator[None]:
-    """Make every InstanceNorm2d normalise with the given statistics (in call order) instead of its input's."""
-    calls = itertools.count()
-
-    def normalise(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
-        assert isinstance(module, nn.InstanceNorm2d)
-        mean, var = stats[next(calls) % len(stats)]  # the same layers, in the same order, for every batch
-        x = (inputs[0] - mean) * torch.rsqrt(var + module.eps)
-        if module.affine:
-            x = x * module.weight[:, None, None] + module.bias[:, None, None]
-        return x.to(output.dtype)
-
-    with _hooks(net, normalise):
-        yield
-
-
-@contextlib.contextmanager
-def _hooks(net: nn.Module, hook: object) -> Iterator[None]:
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]  # type: ignore[arg-type]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def _downscale(image: torch.Tensor, max_area: int) -> torch.Tensor:

@@ -1,0 +1,142 @@
+"""Temporal stability: the warping error against hand computation, clips with exact motion, optical flow, shared
+InstanceNorm statistics over a clip, and the consistency term of training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from fasttx import temporal
+from fasttx.errors import FasttxError
+from fasttx.io import load_model
+from fasttx.nets.transformer import NetConfig, build_net
+from fasttx.runtime.norms import clip_statistics
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def smooth_photo(height: int = 96, width: int = 128, seed: int = 0) -> torch.Tensor:
+    """A photo-like [3, H, W] image: a few large blurred blobs of colour (no aliasing at one pixel of motion)."""
+    generator = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 3, height // 16, width // 16, generator=generator)
+    return nn.functional.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=False)[0].clamp(0, 1)
+
+
+def test_warp_by_a_whole_pixel_shift_is_the_shifted_image_and_masks_what_came_from_outside() -> None:
+    image = torch.arange(4 * 5, dtype=torch.float32).reshape(1, 1, 4, 5)
+    flow = torch.zeros(1, 2, 4, 5)
+    flow[:, 0] = 1.0  # every pixel comes from one to its right
+    warped, inside = temporal.warp(image, flow)
+    assert torch.equal(warped[..., :4], image[..., 1:])
+    assert inside[0, 0, :, :4].all() and not inside[0, 0, :, 4].any()
+
+
+def test_warping_error_is_the_masked_mean_squared_difference_per_channel() -> None:
+    frames = torch.zeros(3, 3, 2, 2)
+    frames[1, 0] = 0.5  # frame 1 differs from frame 0 by 0.5 in red everywhere
+    frames[2] = frames[1]
+    masks = torch.ones(2, 1, 2, 2)
+    masks[0, 0, 0, 0] = 0.0
+    errors = temporal.warping_error(frames, torch.zeros(2, 2, 2, 2), masks)
+    assert errors[0].item() == pytest.approx(0.25 / 3)  # 3 kept pixels, each 0.25 over 3 channels
+    assert errors[1].item() == 0.0
+    with pytest.raises(FasttxError, match="two frames"):
+        temporal.warping_error(frames[:1], torch.zeros(0, 2, 2, 2), masks[:0])
+
+
+@pytest.mark.parametrize("motion", ["pan", "zoom", "rotate"])
+def test_synthetic_clips_carry_their_exact_motion(motion: str) -> None:
+    clip = temporal.synthetic_clip(smooth_photo(), (48, 64), frames=5, motion=motion, noise=0.0, jpeg_quality=None)
+    assert clip.frames.shape == (5, 3, 48, 64) and clip.flows.shape == (4, 2, 48, 64)
+    along = temporal.warping_error(clip.frames, clip.flows, clip.masks).mean()
+    still = temporal.warping_error(clip.frames, torch.zeros_like(clip.flows), clip.masks).mean()
+    assert along < 2e-4 and along < still / 3  # the known motion explains the change between frames
+
+
+def test_noise_and_compression_raise_the_inputs_own_error_the_floor() -> None:
+    def floor(noise: float, quality: int | None) -> float:
+        clip = temporal.synthetic_clip(
+            smooth_photo(), (48, 64), frames=4, motion="still", noise=noise, jpeg_quality=quality
+        )
+        return float(temporal.warping_error(clip.frames, clip.flows, clip.masks).mean())
+
+    assert floor(0.0, None) < 1e-12
+    assert floor(0.02, None) == pytest.approx(2 * 0.02**2, rel=0.1)  # independent noise in both frames
+    assert floor(0.0, 60) > 0  # compression alone: each frame's own blocks
+
+
+def test_optical_flow_recovers_a_known_pan() -> None:
+    pytest.importorskip("cv2")
+    clip = temporal.synthetic_clip(smooth_photo(192, 256), (96, 128), frames=3, motion="pan", noise=0.0)
+    flows, masks = temporal.estimate_flows(clip.frames)
+    kept = masks.bool().expand_as(flows)
+    assert masks.mean() > 0.8
+    assert (flows - clip.flows)[kept].abs().mean() < 0.25  # pixels; the true motion is (1, 0.5) per frame
+
+
+def test_clip_statistics_smooth_each_layers_statistics_over_frames_in_order() -> None:
+    norm = nn.InstanceNorm2d(1)
+    generator = torch.Generator().manual_seed(0)
+    pattern = torch.randn(1, 1, 8, 8, generator=generator)
+    frames = torch.cat([pattern, 2 * pattern + 1, 3 * pattern - 1])  # each frame its own mean and variance
+    with clip_statistics(norm, momentum=0.5):
+        first = norm(frames[:2])
+        second = norm(frames[2:])  # the next call goes on from the last frame of the first
+    stats = [(f.mean(), f.var(unbiased=False)) for f in frames]
+    mean, var = stats[0]
+    expected = []
+    for i, frame in enumerate(frames):
+        if i:
+            mean, var = 0.5 * mean + 0.5 * stats[i][0], 0.5 * var + 0.5 * stats[i][1]
+        expected.append((frame - mean) / torch.sqrt(var + norm.eps))
+    torch.testing.assert_close(torch.cat([first, second]), torch.stack(expected), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(norm(frames), nn.functional.instance_norm(frames))  # the hooks are gone
+
+
+def test_clip_statistics_at_momentum_zero_are_the_plain_network_for_every_kind_of_norm() -> None:
+    for config in (NetConfig(arch="tiny"), NetConfig(arch="johnson", styles=2)):
+        torch.manual_seed(0)
+        net = build_net(config).eval()
+        frames = torch.rand(3, 3, 32, 40)
+        style = torch.tensor([[0.3, 0.7]]) if config.styles > 1 else None
+        with torch.no_grad():
+            plain = net(frames, style)
+            with clip_statistics(net, momentum=0.0):
+                shared = net(frames, style)
+            with clip_statistics(net, momentum=0.9):
+                smoothed = net(frames, style)
+        torch.testing.assert_close(shared, plain, rtol=1e-4, atol=1e-5)
+        assert torch.equal(smoothed[0], shared[0]) and not torch.allclose(smoothed[2], plain[2], atol=1e-4)
+
+
+def test_consistency_loss_is_zero_for_an_equivariant_map_and_positive_for_one_that_is_not() -> None:
+    images = torch.stack([smooth_photo(seed=i)[:, :64, :64] for i in range(2)])
+    torch.manual_seed(0)
+    assert temporal.consistency_loss(lambda x: x, images, images, noise=0.0).item() == pytest.approx(0.0, abs=1e-12)
+    pattern = torch.rand(1, 3, 64, 64)  # fixed in the frame, so it does not move with the content: flicker
+    stylise = lambda x: (x + 0.5 * pattern).clamp(0, 1)  # noqa: E731
+    loss = temporal.consistency_loss(stylise, images, stylise(images), noise=0.0)
+    assert loss.item() > 1e-3
+
+
+def test_training_with_the_consistency_term_logs_it_and_resumes_exactly(tmp_path: Path) -> None:
+    from test_hostile import tiny_config
+
+    from fasttx.train import resume, train
+
+    cfg = tiny_config(tmp_path, temporal_weight=10.0, steps=4, log_every=1, checkpoint_every=2)
+    train(cfg, progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "train.jsonl").read_text().splitlines()]
+    assert all(row["temporal"] > 0 for row in rows if "total" in row)
+    whole = load_model(tmp_path / "run" / "model.pth")[0].state_dict()
+    again = tiny_config(tmp_path / "again", temporal_weight=10.0, steps=2, log_every=1, checkpoint_every=2)
+    train(again, progress=False)
+    resume(tmp_path / "again" / "run", steps=4, progress=False)
+    resumed = load_model(tmp_path / "again" / "run" / "model.pth")[0].state_dict()
+    for name, value in whole.items():
+        np.testing.assert_array_equal(resumed[name].numpy(), value.numpy(), err_msg=name)
