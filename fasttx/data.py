@@ -109,15 +109,22 @@ class ResumableSampler(Sampler[list[tuple[int, int]]]):
     The stream is epoch after epoch of `torch.randperm(n)` (generator seeded from (seed, epoch)); batch k is
     positions k*B .. k*B+B-1 of it, so batches run across epoch boundaries and are always full. Each position
     carries its own crop seed, so a photo seen again in a later epoch gets a new crop.
+
+    Under distributed training `batch_size` is the global batch and process `rank` of `world` gets its
+    contiguous share of every batch, so the processes together see exactly the batches one process would, and a
+    run resumed on another number of processes goes on from the same position.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, start_batch: int = 0) -> None:
+    def __init__(self, n: int, batch_size: int, seed: int, start_batch: int = 0, rank: int = 0, world: int = 1) -> None:
         if n < 1 or batch_size < 1 or start_batch < 0:
             raise ValueError(f"need n >= 1, batch_size >= 1, start_batch >= 0; got {n}, {batch_size}, {start_batch}")
+        if batch_size % world or not 0 <= rank < world:
+            raise ValueError(f"a batch of {batch_size} does not split into {world} shares (rank {rank})")
         self.n = n
         self.batch_size = batch_size
         self.seed = seed
         self.start_batch = start_batch
+        self.share = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
         self._orders: dict[int, list[int]] = {}
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
@@ -127,9 +134,9 @@ class ResumableSampler(Sampler[list[tuple[int, int]]]):
             k += 1
 
     def batch(self, k: int) -> list[tuple[int, int]]:
-        """The (index, crop_seed) pairs of batch number k."""
+        """The (index, crop_seed) pairs of this process's share of batch number k."""
         first = k * self.batch_size
-        return [self._item(position) for position in range(first, first + self.batch_size)]
+        return [self._item(position) for position in range(first, first + self.batch_size)[self.share]]
 
     def _item(self, position: int) -> tuple[int, int]:
         epoch, i = divmod(position, self.n)
@@ -163,12 +170,15 @@ def photo_batches(
     start_batch: int = 0,
     workers: int | None = None,
     pin_memory: bool = False,
+    rank: int = 0,
+    world: int = 1,
 ) -> Iterator[Item]:
-    """Endless (images [B, 3, S, S], skipped paths) batches, starting at batch `start_batch` of the run `seed`."""
+    """Endless (images [B, 3, S, S], skipped paths) batches, starting at batch `start_batch` of the run `seed`
+    (process `rank` of `world`: its B / world photos of each)."""
     workers = default_workers() if workers is None else workers
     loader = DataLoader(
         dataset,
-        batch_sampler=ResumableSampler(len(dataset), batch_size, seed, start_batch),
+        batch_sampler=ResumableSampler(len(dataset), batch_size, seed, start_batch, rank, world),
         num_workers=workers,
         collate_fn=_collate,
         pin_memory=pin_memory,

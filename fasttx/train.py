@@ -32,10 +32,11 @@ from torch.optim.swa_utils import AveragedModel
 from torch.profiler import record_function
 from torchvision.utils import make_grid
 
-from fasttx import __version__
+from fasttx import __version__, distributed
 from fasttx.config import TrainConfig
 from fasttx.data import PhotoFolder, SkipReport, photo_batches
 from fasttx.device import amp_dtype, autocast, pick_device
+from fasttx.distributed import Processes
 from fasttx.errors import FasttxError
 from fasttx.io import (
     CHECKPOINT_FORMAT,
@@ -118,14 +119,24 @@ def resume(
 
 
 def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, console: Console | None) -> TrainResult:
-    """The loop, from scratch or from `checkpoint` (which `cfg` is the recipe of)."""
+    """The loop, from scratch or from `checkpoint` (which `cfg` is the recipe of); under torchrun, this process's
+    part of it (fasttx.distributed)."""
+    try:
+        return _loop(cfg, checkpoint, progress, console)
+    finally:
+        distributed.stop()
+
+
+def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, console: Console | None) -> TrainResult:
     cfg.validate()
     for path in cfg.style:
         if not Path(path).is_file():
             raise FasttxError(f"no such style image: {path}")
     console = console or stderr_console()
     out = Path(cfg.out)
-    device = pick_device(cfg.device)
+    processes, device = distributed.start(pick_device(cfg.device))
+    local_batch = distributed.local_batch(cfg.batch_size, processes)
+    main = processes.main  # the one process that writes files and prints progress
     dtype = amp_dtype(device, cfg.amp)
     checkpoint_path = out / "checkpoint.pt"
     _seed_everything(cfg.seed)
@@ -138,7 +149,8 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
     new_style = cfg.net.styles - 1 if cfg.add_to else None  # --add-style: the one style that trains
     objective = PerceptualLoss(vgg, styles, cfg.loss, separate=cfg.net.styles > 1 and new_style is None).to(device)
     if cfg.loss.balance and cfg.loss.layer_scales is None:  # measured once, then saved with the recipe
-        cfg.loss.layer_scales = measure_layer_scales(objective, calibration_crops(dataset, cfg.seed).to(device))
+        scales = measure_layer_scales(objective, calibration_crops(dataset, cfg.seed).to(device))
+        cfg.loss.layer_scales = distributed.broadcast(scales, processes)  # bit for bit process 0's
     net = build_net(cfg.net) if checkpoint is not None or new_style is None else with_new_style(_base(cfg))
     net = net.to(device)
     teacher = load_model(cfg.teacher)[0].to(device).requires_grad_(False) if cfg.teacher else None
@@ -156,7 +168,8 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
     content_target = ContentTarget(cfg.loss.content_target)
     # torch.compile fuses kernels: a minute or two of compiling, then faster steps (worth it on GPUs, for long
     # runs). The eager `net` is what the moving average (saved, previewed, validated) follows.
-    forward = torch.compile(net) if cfg.compile else net
+    model = distributed.wrap(net, device, processes)  # DistributedDataParallel under torchrun
+    forward = torch.compile(model) if cfg.compile else model
     if cfg.compile:
         objective.vgg = torch.compile(objective.vgg)
 
@@ -175,8 +188,9 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
             scaler.load_state_dict(checkpoint["scaler"])
         _set_rng_state(checkpoint["rng"])
         start = int(checkpoint["step"])
-    out.mkdir(parents=True, exist_ok=True)
-    metrics_log = MetricsLog(out / "train.jsonl", keep_until=start)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    metrics_log = MetricsLog(out / "train.jsonl", keep_until=start) if main else None
     previews = _centre_crops([p for spec in cfg.preview for p in find_images(spec)] or dataset.paths, cfg.image_size, 4)
     previews = previews.to(device)
     val_photos = _centre_crops(find_images(cfg.val), cfg.image_size, limit=16).to(device) if cfg.val else None
@@ -185,6 +199,8 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
     skips = SkipReport()
 
     def save_checkpoint(step: int) -> Path:
+        if not main:
+            return checkpoint_path
         return save_torch(
             {
                 "format": CHECKPOINT_FORMAT,
@@ -206,16 +222,28 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
     # 1.2 vs 6.9 img/s at 128 px on 2 cores); on an accelerator the workers keep it fed.
     workers = cfg.workers if cfg.workers is not None else (0 if device.type == "cpu" else None)
     batches = photo_batches(
-        dataset, cfg.batch_size, cfg.seed, start_batch=start, workers=workers, pin_memory=device.type == "cuda"
+        dataset,
+        cfg.batch_size,
+        cfg.seed,
+        start_batch=start,
+        workers=workers,
+        pin_memory=device.type == "cuda",
+        rank=processes.rank,
+        world=processes.world,
     )
+    if processes.distributed and main:
+        console.print(
+            f"{processes.world} processes: global batch {cfg.batch_size}, {local_batch} photos per process and step"
+        )
     stop = _StopFlag()
     last: dict[str, float] = {}
     step = start
     window_start, window_images = time.perf_counter(), 0
-    bar = progress_bar(console, enabled=progress)
+    bar = progress_bar(console, enabled=progress and main)
+    stopping = False  # agreed by all processes: one that got Ctrl-C or SIGTERM stops them all at the same step
     with stop, bar:
         task = bar.add_task("training", total=total, completed=start, unit="steps")
-        while step < total and not stop.requested:
+        while step < total and not (stopping := distributed.any_true(stop.requested, device, processes)):
             # record_function labels the phases for bench/train_speed.py --profile (no cost without a profiler)
             with record_function("data"):
                 try:
@@ -235,7 +263,7 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
             with autocast(device, dtype):
                 with record_function("vgg_content_targets"):
                     content_features = objective.content_targets(images)
-                index = batch_styles(step, images.shape[0], cfg.net.styles, device, new_style)
+                index = batch_styles(step, images.shape[0], cfg.net.styles, device, new_style, processes)
                 weights = None if index is None else F.one_hot(index, cfg.net.styles).float()
                 index = None if new_style is not None else index  # its objective holds the new style alone
                 with record_function("transformer_forward"):
@@ -260,22 +288,23 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
                 scaler.step(optimizer)
                 scaler.update()
                 average.update_parameters(net)
-                content_target.update(terms["content_distance"])
+                content_target.update(distributed.mean(terms["content_distance"], processes))
             step += 1
-            window_images += images.shape[0]
+            window_images += images.shape[0] * processes.world
 
             if step % cfg.log_every == 0 or step == total:
                 elapsed = time.perf_counter() - window_start
-                last = {name: float(value.detach()) for name, value in terms.items()}
+                last = {name: float(distributed.mean(value, processes)) for name, value in terms.items()}
                 if cfg.loss.content_target is not None:
                     last["content_scale"] = content_target.scale
                 last.update(step=step, lr=_lr_at(cfg, step - 1, total), images_per_s=window_images / max(elapsed, 1e-9))
-                metrics_log.write(last)
+                if metrics_log is not None:
+                    metrics_log.write(last)
                 bar.update(task, metrics=_format_metrics(last))
                 window_start, window_images = time.perf_counter(), 0
-            if step % cfg.preview_every == 0 or step == total:
+            if main and (step % cfg.preview_every == 0 or step == total):
                 _write_preview(average.module, previews, out / "previews" / f"step_{step:06d}.jpg")
-            if val_photos is not None and (step % cfg.val_every == 0 or step == total):
+            if metrics_log is not None and val_photos is not None and (step % cfg.val_every == 0 or step == total):
                 record = _validate(
                     average.module, objective, val_photos, cfg, out / "previews" / f"val_step_{step:06d}.jpg", new_style
                 )
@@ -287,9 +316,13 @@ def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, co
                 save_checkpoint(step)
             bar.update(task, completed=step)
 
-    if stop.requested and step < total:
-        raise Interrupted(save_checkpoint(step), step, stop.signal)
+    if stopping and step < total:
+        saved = save_checkpoint(step)
+        distributed.barrier(processes)  # the others report it once it is on disk
+        raise Interrupted(saved, step, stop.signal)
     save_checkpoint(step)
+    if not main:
+        return TrainResult(out, out / "model.pth", step, False, last, skips.count)
     final_meta = {**meta, "steps": step, "final_metrics": last}
     model_path = save_model(average.module, out / "model.pth", final_meta)
     if cfg.onnx:
@@ -505,15 +538,23 @@ def _centre_crops(paths: list[Path], size: int, limit: int = 8) -> torch.Tensor:
 
 
 def batch_styles(
-    step: int, batch: int, styles: int, device: torch.device, only: int | None = None
+    step: int,
+    batch: int,
+    styles: int,
+    device: torch.device,
+    only: int | None = None,
+    processes: Processes = Processes(),  # noqa: B008  (frozen: one shared default is safe)
 ) -> torch.Tensor | None:
     """The style each photo of a batch trains, [batch] (None for a one-style network): the styles in turn across
-    photos and steps, so each gets the same number of photos whatever the batch size; style `only` if given."""
+    photos and steps, so each gets the same number of photos whatever the batch size; style `only` if given.
+    Under distributed training `batch` is this process's share of the global batch: the styles are those its
+    photos have in the global batch."""
     if only is not None:
         return torch.full((batch,), only, device=device)
     if styles == 1:
         return None
-    return (torch.arange(batch, device=device) + step * batch) % styles
+    first = step * batch * processes.world + processes.rank * batch
+    return (torch.arange(batch, device=device) + first) % styles
 
 
 @torch.no_grad()

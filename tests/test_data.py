@@ -215,3 +215,13 @@ def test_real_photos_yield_a_batch(shared_data: Path) -> None:
     assert images.shape == (4, 3, 64, 64) and images.dtype == torch.float32
     assert skipped == []
     assert images.min() >= 0 and images.max() <= 1 and images.std(dim=(1, 2, 3)).min() > 0.02
+
+
+def test_process_shares_of_a_batch_are_the_batch_in_order() -> None:
+    whole = ResumableSampler(10, 4, seed=3)
+    for world in (2, 4):
+        shares = [ResumableSampler(10, 4, seed=3, rank=rank, world=world) for rank in range(world)]
+        for k in (0, 1, 7):  # batch 7 crosses from epoch 2 into epoch 3
+            assert [item for share in shares for item in share.batch(k)] == whole.batch(k)
+    with pytest.raises(ValueError, match="does not split"):
+        ResumableSampler(10, 4, seed=3, rank=0, world=3)
