@@ -531,6 +531,20 @@ def stylize(
         ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            help="Leave out inputs whose output exists (outputs are written whole or not at all, so an existing one "
+            "is finished): rerun a crashed or preempted job and it does only what is left."
+        ),
+    ] = False,
+    shard: Annotated[
+        Optional[str],
+        typer.Option(
+            help="I/N: do only worker I's share (0-based) of N, split by a hash of each output path, so N workers "
+            "(a SLURM array: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT) cover every input exactly once."
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the outputs, failures and timings as JSON on stdout.")
@@ -542,6 +556,7 @@ def stylize(
     Outputs appear whole or not at all, never replace an input, and replace existing files only with --overwrite.
     Videos keep their frame count, frame rate, size and audio.
     """
+    from fasttx.runtime.images import Shard
     from fasttx.runtime.stylize import stylize_inputs
 
     options = StylizeOptions(
@@ -558,15 +573,26 @@ def stylize(
         style_map=str(style_map) if style_map else None,
     )
     report = stylize_inputs(
-        model, inputs, output, options, device=device, overwrite=overwrite, console=err, progress=progress
+        model,
+        inputs,
+        output,
+        options,
+        device=device,
+        overwrite=overwrite,
+        console=err,
+        progress=progress,
+        shard=Shard.parse(shard) if shard else None,
+        skip_existing=skip_existing,
     )
     done = [f"{report.images} image(s)"] if report.images or not report.videos else []
     if report.videos:
         rate = f" at {report.frames / report.seconds:.1f} frames/s" if report.seconds else ""
         done.append(f"{len(report.videos)} video(s), {report.frames} frames{rate}")
     failed = f"; [red]{len(report.failed)} failed[/]" if report.failed else ""
+    skipped = f"; {report.skipped_existing} already done, skipped" if report.skipped_existing else ""
     err.print(
-        f"[green]done[/]: {' and '.join(done)} in {report.seconds:.1f} s on {report.backend} ({report.device}){failed}"
+        f"[green]done[/]: {' and '.join(done)} in {report.seconds:.1f} s on {report.backend} ({report.device})"
+        f"{failed}{skipped}"
     )
     if len(report.outputs) == 1:
         err.print(f"wrote {report.outputs[0]}")

@@ -21,7 +21,7 @@ from fasttx.nets.transformer import ARCHITECTURES, ConvLayer, NetConfig, StyleNe
 from fasttx.runtime import tiling
 from fasttx.runtime.bench import bench, parse_archs, parse_sizes
 from fasttx.runtime.color import blend, preserve_color
-from fasttx.runtime.images import plan_jobs
+from fasttx.runtime.images import Shard, plan_jobs
 from fasttx.runtime.session import OrtSession, TorchSession, open_session, ort_providers
 from fasttx.runtime.stylize import StylizeOptions, Stylizer, stylize_inputs
 
@@ -127,16 +127,16 @@ def test_plan_single_image_to_file_and_folders_mirrored(tmp_path: Path) -> None:
     photo = _png(tmp_path / "in" / "a")
     nested = _png(tmp_path / "in" / "sub" / "b")
     (tmp_path / "in" / "clip.gif").write_bytes(b"GIF89a")
-    (jobs,) = plan_jobs([photo], tmp_path / "out.jpg")
+    (jobs,), _ = plan_jobs([photo], tmp_path / "out.jpg")
     assert jobs.target == tmp_path / "out.jpg" and jobs.kind == "image"
-    jobs = plan_jobs([tmp_path / "in"], tmp_path / "out")
+    jobs, _ = plan_jobs([tmp_path / "in"], tmp_path / "out")
     assert {(j.source, j.target, j.kind) for j in jobs} == {
         (photo, tmp_path / "out" / "a.png", "image"),
         (nested, tmp_path / "out" / "sub" / "b.png", "image"),
         (tmp_path / "in" / "clip.gif", tmp_path / "out" / "clip.mp4", "video"),  # GIF -> H.264 .mp4
     }
     # a quoted glob is expanded; named files land at the top of the output folder
-    jobs = plan_jobs([str(tmp_path / "in" / "**" / "*.png")], tmp_path / "out")
+    jobs, _ = plan_jobs([str(tmp_path / "in" / "**" / "*.png")], tmp_path / "out")
     assert sorted(j.target for j in jobs) == [tmp_path / "out" / "a.png", tmp_path / "out" / "b.png"]
 
 
@@ -147,7 +147,7 @@ def test_plan_refuses_what_would_lose_data(tmp_path: Path) -> None:
     _png(tmp_path / "out" / "a")
     with pytest.raises(FasttxError, match="--overwrite"):
         plan_jobs([photo], tmp_path / "out")
-    assert plan_jobs([photo], tmp_path / "out", overwrite=True)[0].target == tmp_path / "out" / "a.png"
+    assert plan_jobs([photo], tmp_path / "out", overwrite=True)[0][0].target == tmp_path / "out" / "a.png"
     other = _png(tmp_path / "sub" / "a")
     with pytest.raises(FasttxError, match="both be written"):
         plan_jobs([photo, other], tmp_path / "new")
@@ -160,8 +160,33 @@ def test_plan_refuses_what_would_lose_data(tmp_path: Path) -> None:
 def test_plan_skips_earlier_results_inside_the_input_folder(tmp_path: Path) -> None:
     photo = _png(tmp_path / "a")
     _png(tmp_path / "styled" / "a")  # a previous run's output folder inside the input folder
-    jobs = plan_jobs([tmp_path], tmp_path / "styled", overwrite=True)
+    jobs, _ = plan_jobs([tmp_path], tmp_path / "styled", overwrite=True)
     assert [j.source for j in jobs] == [photo]
+
+
+def test_shards_cover_every_input_once_and_a_rerun_skips_finished_outputs(tmp_path: Path) -> None:
+    for i in range(40):
+        _png(tmp_path / "in" / f"sub{i % 3}" / f"p{i}")
+    everything, _ = plan_jobs([tmp_path / "in"], tmp_path / "out")
+    shards = [plan_jobs([tmp_path / "in"], tmp_path / "out", shard=Shard(i, 4))[0] for i in range(4)]
+    assert sorted(j.target for shard in shards for j in shard) == sorted(j.target for j in everything)
+    assert all(5 <= len(shard) <= 15 for shard in shards)  # a hash split: roughly even
+    # the same split whatever order the inputs are listed in
+    listed = [str(p) for p in sorted((tmp_path / "in").rglob("*.png"), reverse=True)]
+    by_name, _ = plan_jobs(listed, tmp_path / "flat", shard=Shard(1, 4))
+    assert {j.target.name for j in by_name} == {
+        j.target.name for j in plan_jobs(listed[::-1], tmp_path / "flat", shard=Shard(1, 4))[0]
+    }
+    _png(shards[0][0].target)  # one output of shard 0 finished before the worker was preempted
+    with pytest.raises(FasttxError, match="--overwrite"):
+        plan_jobs([tmp_path / "in"], tmp_path / "out", shard=Shard(0, 4))
+    todo, done = plan_jobs([tmp_path / "in"], tmp_path / "out", shard=Shard(0, 4), skip_existing=True)
+    assert done == 1 and todo == shards[0][1:]
+    assert plan_jobs([tmp_path / "in"], tmp_path / "out", shard=Shard(1, 4))[0] == shards[1]  # others unaffected
+    for bad in ("4/4", "1", "a/b", "-1/2"):
+        with pytest.raises(FasttxError, match="--shard takes I/N"):
+            Shard.parse(bad)
+    assert Shard.parse("3/4") == Shard(3, 4)
 
 
 # --- colour and strength --------------------------------------------------------------------------------
@@ -357,6 +382,29 @@ def test_cli_skips_a_corrupt_image_writes_the_others_and_exits_nonzero(model_dir
     report = json.loads(result.stdout[result.stdout.index("{") :])
     assert [f["input"] for f in report["failed"]] == [str(tmp_path / "in" / "broken.jpg")]
     assert report["images"] == 2
+
+
+def test_cli_workers_of_a_sharded_job_write_everything_once_and_reruns_skip_what_is_done(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    for i in range(6):
+        _png(tmp_path / "in" / f"p{i}", seed=i)
+    base = ["stylize", "-m", str(model_dir / "tiny.pth"), str(tmp_path / "in"), "-o", str(tmp_path / "out")]
+    base += ["--no-progress", "--json", "--device", "cpu"]
+    reports = []
+    for worker in range(3):
+        result = runner.invoke(app, [*base, "--shard", f"{worker}/3"])
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads(result.stdout[result.stdout.index("{") :]))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"p{i}.png" for i in range(6)]
+    assert sum(r["images"] for r in reports) == 6
+    busiest = max(range(3), key=lambda worker: reports[worker]["images"])  # a worker preempted, then rerun
+    again = runner.invoke(app, [*base, "--shard", f"{busiest}/3", "--skip-existing"])
+    report = json.loads(again.stdout[again.stdout.index("{") :])
+    assert again.exit_code == 0 and report["images"] == 0
+    assert report["skipped_existing"] == reports[busiest]["images"] > 0 and "already done, skipped" in again.stderr
+    bad = runner.invoke(app, [*base, "--shard", "3/3"])
+    assert isinstance(bad.exception, FasttxError) and "--shard takes I/N" in str(bad.exception)
 
 
 def test_cli_refuses_to_overwrite(model_dir: Path, tmp_path: Path) -> None:

@@ -2,11 +2,16 @@
 
 All the checks that need no decoding happen here, before any work: missing inputs, outputs that would replace an
 input, outputs that exist (without overwrite), two inputs that would land on one output.
+
+For fleets (a SLURM job array, Kubernetes indexed jobs), `Shard(i, n)` keeps the jobs of worker i of n: each
+job's worker is a hash of its output path relative to the output folder, so the n workers cover every input
+exactly once whatever order they list them in, and a file added later does not move the others.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,18 +36,50 @@ class Job:
     kind: str  # "image" | "video"
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Worker `index` of `count` (0-based: `--shard 0/4` .. `--shard 3/4`)."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, spec: str) -> Shard:
+        """'I/N' (the CLI's format)."""
+        index, sep, count = spec.partition("/")
+        try:
+            shard = cls(int(index), int(count))
+        except ValueError:
+            shard = cls(-1, 0)
+        if not sep or not 0 <= shard.index < shard.count:
+            raise FasttxError(f"--shard takes I/N with 0 <= I < N, e.g. 0/4 (got {spec!r})")
+        return shard
+
+    def keeps(self, relative: Path) -> bool:
+        digest = hashlib.blake2b(relative.as_posix().encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "little") % self.count == self.index
+
+
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
 
 def plan_jobs(
-    inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], overwrite: bool = False
-) -> list[Job]:
-    """Expand `inputs` and pair each file with its output path.
+    inputs: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    overwrite: bool = False,
+    *,
+    shard: Shard | None = None,
+    skip_existing: bool = False,
+) -> tuple[list[Job], int]:
+    """Expand `inputs` and pair each file with its output path; also the number of jobs left out because their
+    output exists (`skip_existing`: a rerun after a crash or a preempted worker; outputs are written whole or not
+    at all, so an existing one is finished).
 
     One image (or video) in and an `output` with an image (video) suffix: `output` is that file. Otherwise `output`
     is a folder: named files go to its top level, a folder's tree is mirrored under it. Images keep their format,
-    videos their container where it holds H.264, else become .mp4 (GIF, WebM, AVI).
+    videos their container where it holds H.264, else become .mp4 (GIF, WebM, AVI). With `shard`, only that
+    worker's share of the jobs (all of them are checked for collisions first).
     """
     output = Path(output)
     found = _expand(inputs, output)
@@ -65,8 +102,17 @@ def plan_jobs(
                 f"-o {output} must be a folder for {len(found)} inputs (only one image or video goes to a file)"
             )
         jobs = [_folder_job(source, root, output) for source, root in found]
-    _check(jobs, overwrite)
-    return jobs
+    _check_targets(jobs)
+    if shard is not None:
+        jobs = [job for job in jobs if shard.keeps(_relative(job.target, output))]
+    done = [job for job in jobs if skip_existing and job.target.exists()]
+    jobs = [job for job in jobs if job not in done]
+    _check_existing(jobs, overwrite)
+    return jobs, len(done)
+
+
+def _relative(target: Path, output: Path) -> Path:
+    return target.relative_to(output) if target.is_relative_to(output) else Path(target.name)
 
 
 def _expand(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list[tuple[Path, Path | None]]:
@@ -127,7 +173,7 @@ def _folder_job(source: Path, root: Path | None, output: Path) -> Job:
     return Job(source, output / relative.with_suffix(suffix), "image")
 
 
-def _check(jobs: list[Job], overwrite: bool) -> None:
+def _check_targets(jobs: list[Job]) -> None:
     sources = [job.source for job in jobs]
     targets: dict[Path, Path] = {}
     for job in jobs:
@@ -138,6 +184,9 @@ def _check(jobs: list[Job], overwrite: bool) -> None:
                 f"{targets[target]} and {job.source} would both be written to {job.target}; stylize them separately"
             )
         targets[target] = job.source
+
+
+def _check_existing(jobs: list[Job], overwrite: bool) -> None:
     existing = [job.target for job in jobs if job.target.exists()]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""

@@ -29,7 +29,7 @@ from fasttx.nets.transformer import peak_activation_bytes
 from fasttx.pixels import frames_to_images, images_to_frames
 from fasttx.progress import progress_bar, stderr_console
 from fasttx.runtime.color import blend, check_strength, preserve_color
-from fasttx.runtime.images import Job, plan_jobs
+from fasttx.runtime.images import Job, Shard, plan_jobs
 from fasttx.runtime.norms import clip_statistics
 from fasttx.runtime.session import Session, TorchSession, open_session
 from fasttx.runtime.tiling import stylize_tiled
@@ -122,6 +122,7 @@ class StylizeReport:
     frames: int = 0
     videos: dict[str, VideoResult] = field(default_factory=dict)  # output path -> what was written
     seconds: float = 0.0
+    skipped_existing: int = 0  # outputs already there (skip_existing)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,6 +134,7 @@ class StylizeReport:
             "videos": {path: asdict(result) for path, result in self.videos.items()},
             "frames": self.frames,
             "seconds": round(self.seconds, 3),
+            "skipped_existing": self.skipped_existing,
         }
 
 
@@ -146,6 +148,8 @@ def stylize_inputs(
     overwrite: bool = False,
     console: Console | None = None,
     progress: bool = True,
+    shard: Shard | None = None,
+    skip_existing: bool = False,
 ) -> StylizeReport:
     """Stylize images, folders (mirrored under `output`) and videos with `model` (.pth or .onnx).
 
@@ -153,9 +157,10 @@ def stylize_inputs(
     work; unreadable inputs are reported on `console` and listed in the report's `failed`.
     """
     console = console or stderr_console()
-    jobs = plan_jobs(inputs, output, overwrite)  # the cheap checks before loading the model
+    # the cheap checks before loading the model
+    jobs, done = plan_jobs(inputs, output, overwrite, shard=shard, skip_existing=skip_existing)
     stylizer = Stylizer(open_session(model, device, options.style, options.style_map), options)
-    report = StylizeReport(stylizer.session.backend, stylizer.session.device)
+    report = StylizeReport(stylizer.session.backend, stylizer.session.device, skipped_existing=done)
     start = time.perf_counter()
 
     def failed(job: Job, error: str) -> None:
