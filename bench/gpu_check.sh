@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One prepared GPU check (< 8 minutes on one GPU): AMP training steps, fp16 ONNX export, ORT CUDA/TensorRT latency.
+# One prepared GPU check (< 8 minutes on one GPU): AMP training steps, fp16 ONNX export, ORT CUDA/TensorRT latency,
+# and with several GPUs a torchrun training over all of them.
 #
 #   bash bench/gpu_check.sh [OUT_DIR]
 #
@@ -80,3 +81,12 @@ for name, model in [("fp32", out / "model.onnx"), ("fp16", out / "model_fp16.onn
 print(json.dumps(results, indent=2))
 (out / "gpu_check.json").write_text(json.dumps(results, indent=2))
 EOF
+
+# Distributed training over every GPU of the machine (torchrun, NCCL): images/s against the one-GPU run above.
+GPUS=$(nvidia-smi --list-gpus | wc -l)
+if [ "$GPUS" -gt 1 ]; then
+  python3 -m torch.distributed.run --standalone --nproc-per-node "$GPUS" -m fasttx train --style "$OUT/style.png" \
+    --dataset "${PHOTOS:-../shared/data/photos}" --out "$OUT/ddp" --vgg-weights random --image-size 256 \
+    --batch-size $((8 * GPUS)) --steps 300 --log-every 50 --no-progress --no-onnx --overwrite 2>&1 | tail -3
+  python3 -c "import json,sys; l=[json.loads(x) for x in open('$OUT/ddp/train.jsonl')]; print('ddp', $GPUS, 'GPUs:', max(r['images_per_s'] for r in l[1:]), 'img/s')" | tee "$OUT/ddp.txt"
+fi
