@@ -84,9 +84,10 @@ EOF
 
 # Distributed training over every GPU of the machine (torchrun, NCCL): images/s against the one-GPU run above.
 GPUS=$(nvidia-smi --list-gpus | wc -l)
+PHOTOS=../shared/data/photos; [ -d "$PHOTOS" ] || PHOTOS="$OUT/photos"
 if [ "$GPUS" -gt 1 ]; then
   python3 -m torch.distributed.run --standalone --nproc-per-node "$GPUS" -m fasttx train --style "$OUT/style.png" \
-    --dataset "${PHOTOS:-../shared/data/photos}" --out "$OUT/ddp" --vgg-weights random --image-size 256 \
+    --dataset "$PHOTOS" --out "$OUT/ddp" --vgg-weights random --image-size 256 \
     --batch-size $((8 * GPUS)) --steps 300 --log-every 50 --no-progress --no-onnx --overwrite 2>&1 | tail -3
   python3 -c "import json,sys; l=[json.loads(x) for x in open('$OUT/ddp/train.jsonl')]; print('ddp', $GPUS, 'GPUs:', max(r['images_per_s'] for r in l[1:]), 'img/s')" | tee "$OUT/ddp.txt"
 fi
