@@ -13,8 +13,14 @@ import torch.nn.functional as F
 
 def frames_to_images(frames: torch.Tensor | np.ndarray) -> torch.Tensor:
     """[N, H, W, 3] uint8 -> [N, 3, H, W] float32 in [0, 1] (on the frames' device)."""
-    frames = torch.from_numpy(frames) if isinstance(frames, np.ndarray) else frames
+    frames = frames_tensor(frames) if isinstance(frames, np.ndarray) else frames
     return frames.permute(0, 3, 1, 2).float().div(255.0)
+
+
+def frames_tensor(frames: np.ndarray) -> torch.Tensor:
+    """A numpy array as a tensor sharing its memory, or a copy of it when it is read-only (decoders' and batch
+    engines' buffers often are; torch would warn)."""
+    return torch.from_numpy(frames if frames.flags.writeable else frames.copy())
 
 
 def images_to_frames(images: torch.Tensor) -> torch.Tensor:

@@ -514,3 +514,19 @@ def test_bench_cli_prints_architecture_costs_and_json() -> None:
     assert [(r["model"], r["backend"], r["speedup"]) for r in report["rows"]] == [("tiny", "torch", 1.0)]
     assert "GMAC per 720p frame" in result.stderr
     assert runner.invoke(app, ["bench", "--sizes", "24"]).exit_code != 0  # nothing to measure
+
+
+def test_frame_batches_run_a_batch_engines_columns_uniform_or_ragged(model_dir: Path) -> None:
+    from fasttx.runtime.stylize import FrameBatches
+
+    stylise = FrameBatches(model_dir / "tiny.onnx", device="cpu")
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (3, 24, 32, 3), dtype=np.uint8)
+    expected = open_session(model_dir / "tiny.onnx", "cpu").run_frames(frames)
+    out = stylise({"image": frames, "path": np.array(["a", "b", "c"])})
+    np.testing.assert_array_equal(out["image"], expected)
+    assert out["path"].tolist() == ["a", "b", "c"]  # other columns pass through
+    ragged = [frames[0], rng.integers(0, 256, (17, 40, 3), dtype=np.uint8)]
+    out = stylise({"image": ragged})["image"]
+    assert out[0].shape == (24, 32, 3) and out[1].shape == (17, 40, 3)
+    np.testing.assert_array_equal(out[0], expected[0])

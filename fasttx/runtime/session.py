@@ -23,7 +23,7 @@ from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import load_image, load_model
 from fasttx.nets.transformer import StyleNet
-from fasttx.pixels import frames_to_images, images_to_frames
+from fasttx.pixels import frames_tensor, frames_to_images, images_to_frames
 
 ORT_DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 
@@ -84,7 +84,7 @@ class TorchSession(Session):
     def run_frames(self, frames: np.ndarray) -> np.ndarray:
         # upload uint8 (a quarter of the bytes) and convert on the device
         with torch.inference_mode():
-            x = frames_to_images(torch.from_numpy(frames).to(self.torch_device, non_blocking=True))
+            x = frames_to_images(frames_tensor(frames).to(self.torch_device, non_blocking=True))
             return images_to_frames(self._forward(x)).cpu().numpy()
 
     @property

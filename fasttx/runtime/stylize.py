@@ -104,6 +104,32 @@ class Stylizer:
         return images_to_frames(self.images(frames_to_images(frames))).numpy()
 
 
+class FrameBatches:
+    """A model as a function of batches of columns, for batch engines: Ray Data's `map_batches` (README, "Many
+    machines"), or any loader that hands out {"image": uint8 frames}. The model loads once per instance (per Ray
+    actor); a batch is [N, H, W, 3] uint8 or, when sizes differ, a sequence of [H, W, 3] frames; the other columns
+    pass through."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str],
+        column: str = "image",
+        options: StylizeOptions = StylizeOptions(),
+        device: str = "auto",
+    ):
+        self.stylizer = Stylizer(open_session(model, device, options.style, options.style_map), options)
+        self.column = column
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        frames = batch[self.column]
+        if isinstance(frames, np.ndarray) and frames.ndim == 4 and frames.dtype == np.uint8:
+            return {**batch, self.column: self.stylizer.frames(frames)}
+        stylised = [self.stylizer.frames(np.asarray(frame, dtype=np.uint8)[None])[0] for frame in frames]
+        out = np.empty(len(stylised), dtype=object)  # ragged: one array per frame, as batch engines hold them
+        out[:] = stylised
+        return {**batch, self.column: out}
+
+
 @dataclass
 class Failure:
     source: Path
