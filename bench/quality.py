@@ -139,12 +139,14 @@ def main() -> None:
     photos = sorted(p for p in (SHARED / "photos").iterdir() if p.suffix == ".jpg")
     held_out = [p for p in photos if p.name in HELD_OUT]
     with tempfile.TemporaryDirectory() as tmp:
-        train_dir = Path(tmp) / "train"
-        train_dir.mkdir()
-        val_dir = Path(tmp) / "val"
-        val_dir.mkdir()
+        # kept under --models when given, so a later --resume finds the folders its checkpoints name
+        folders = args.models / ".photos" if args.models else Path(tmp)
+        train_dir, val_dir = folders / "train", folders / "val"
         for p in photos:
-            os.symlink(p, (val_dir if p in held_out else train_dir) / p.name)
+            link = (val_dir if p in held_out else train_dir) / p.name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.is_symlink():
+                os.symlink(p, link)
         models = args.models or Path(tmp) / "models"
         vgg = VGGFeatures([PIXELS, *LossConfig().layers, "relu3_3"], weights=args.vgg_weights)
         rows = []

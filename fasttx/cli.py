@@ -805,14 +805,29 @@ def export_model(
             "over the image) instead of one mix [styles]; a 1x1 map is one mix.",
         ),
     ] = False,
+    fixed_size: Annotated[
+        Optional[str],
+        typer.Option(
+            help="A static graph for one image of this size (WxH, N for NxN, or 720p, 1080p, ...) instead of any "
+            "size: what OpenCV's DNN module (cv2.dnn.readNetFromONNX) and other runtimes without dynamic shapes "
+            "load. The caller resizes or pads images to it."
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
     """Export a trained model to ONNX: any batch, height and width; checked against PyTorch before it is written."""
     from fasttx.export import DEFAULT_OPSET, export_onnx
+    from fasttx.runtime.bench import parse_sizes
 
     if int8 != (calibration is not None):
         raise FasttxError("--int8 and --calibration DIR go together (int8 quantization is calibrated on photos)")
+    fixed = None
+    if fixed_size is not None:
+        (size, *more) = parse_sizes(fixed_size)
+        if more:
+            raise FasttxError(f"--fixed-size takes one size, got {fixed_size!r}")
+        fixed = (size.height, size.width)
     with err.status(f"exporting {model} and checking it against PyTorch"):
         report = export_onnx(
             model,
@@ -824,6 +839,7 @@ def export_model(
             verify=verify,
             overwrite=overwrite,
             style_map=style_map_input,
+            fixed_size=fixed,
         )
     err.print(
         f"[green]wrote[/] {report.path}: {report.variant}, {report.io} I/O, opset {report.opset}, "

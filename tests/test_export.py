@@ -19,6 +19,7 @@ from fasttx.errors import FasttxError
 from fasttx.export import DEFAULT_OPSET, ExportReport, export_onnx, read_metadata
 from fasttx.io import load_image, load_model, save_model
 from fasttx.nets.transformer import NetConfig, build_net
+from fasttx.pixels import images_to_frames, quantize
 from fasttx.train import train
 
 META = {
@@ -53,8 +54,8 @@ def fp32_export(model_file: Path) -> ExportReport:
 def reuse_fp32_trace(fp32_export: ExportReport, monkeypatch: pytest.MonkeyPatch) -> None:
     """Skip re-tracing the same model (seconds each): the variants under test start from the fp32 graph it gives."""
 
-    def traced(net: object, uint8_io: bool, opset: int, style_map: bool) -> onnx.ModelProto:
-        assert not uint8_io and opset == DEFAULT_OPSET and not style_map
+    def traced(net: object, uint8_io: bool, opset: int, style_map: bool, fixed_size: object) -> onnx.ModelProto:
+        assert not uint8_io and opset == DEFAULT_OPSET and not style_map and fixed_size is None
         return onnx.load(fp32_export.path)
 
     monkeypatch.setattr(fasttx.export, "_trace", traced)
@@ -92,7 +93,7 @@ def test_fp32_matches_pytorch_at_sizes_and_batches_never_exported(fp32_export: E
         "max_abs_diff",
     )
     assert set(report.max_abs_diff) == {"64x64", "47x33", "96x128"}
-    assert all(d <= report.tolerance == 1e-4 for d in report.max_abs_diff.values())
+    assert all(d <= 1e-4 < report.tolerance == fasttx.export.FP32_TOLERANCE for d in report.max_abs_diff.values())
     assert report.size_bytes == report.path.stat().st_size > 4 * build_net(NetConfig()).parameter_count()
 
 
@@ -241,3 +242,26 @@ def test_training_writes_a_checked_model_onnx(photo_folder: Path, style_image: P
     assert (expected < 0).any() or (expected > 1).any()
     got = session(onnx_path).run(None, {"image": x.numpy()})[0]
     assert np.abs(got - expected.clamp(0, 1).numpy()).max() <= 1e-4
+
+
+@pytest.mark.parametrize("uint8_io", [False, True])
+def test_fixed_size_export_runs_in_opencv_dnn_like_in_onnxruntime(tmp_path: Path, uint8_io: bool) -> None:
+    cv2 = pytest.importorskip("cv2")
+    torch.manual_seed(0)
+    net = build_net(NetConfig(arch="johnson")).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.02 * torch.randn_like(p))  # away from the identity the untrained net is
+    report = export_onnx(net, tmp_path / "fixed.onnx", fixed_size=(52, 76), uint8_io=uint8_io)
+    assert list(report.max_abs_diff) == ["52x76"]  # checked against PyTorch at its one size
+    meta = read_metadata(tmp_path / "fixed.onnx")
+    assert meta["fixed_size"] == "52x76" and "exactly H=52, W=76" in meta["io_convention"]
+    image = torch.rand(1, 3, 52, 76)
+    feed = quantize(image) if uint8_io else image
+    feed = images_to_frames(feed).numpy() if uint8_io else feed.numpy()
+    expected = ort.InferenceSession(str(tmp_path / "fixed.onnx")).run(None, {"image": feed})[0]
+    dnn = cv2.dnn.readNetFromONNX(str(tmp_path / "fixed.onnx"))
+    dnn.setInput(feed)
+    got = dnn.forward()
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got.astype(np.float32), expected.astype(np.float32), atol=1.0 if uint8_io else 1e-4)
