@@ -859,6 +859,39 @@ def export_model(
 
 
 @app.command()
+def web(
+    model: Annotated[Path, typer.Argument(help="An exported .onnx (fasttx export; float or uint8 I/O).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The folder to write the site into.")],
+    serve: Annotated[
+        bool, typer.Option(help="Then serve it on localhost (a secure context: the webcam works).")
+    ] = False,
+    port: Annotated[int, typer.Option(help="The port for --serve.")] = 8000,
+    overwrite: Annotated[bool, typer.Option(help="Replace the site in a non-empty folder.")] = False,
+) -> None:
+    """Write a static page that runs the model in the browser: drop an image or start the webcam, strength slider
+    (and the style mix of a multi-style model), frames/s; WebGPU where the browser has it, WASM otherwise.
+
+    The folder holds the page, the model and onnxruntime-web (pinned, copied in; downloaded once from npm's
+    registry and cached): any static host serves it, and nothing leaves the user's machine.
+    """
+    from fasttx.web import ORT_WEB_VERSION, build_site, server
+
+    with err.status(f"writing the site (onnxruntime-web {ORT_WEB_VERSION})"):
+        index = build_site(model, output, overwrite=overwrite)
+    size = sum(f.stat().st_size for f in output.rglob("*") if f.is_file())
+    err.print(f"[green]wrote[/] {index} ({size / 1e6:.1f} MB with the model and onnxruntime-web)")
+    if serve:
+        httpd = server(output, port)
+        err.print(f"serving on http://localhost:{port}/ (Ctrl-C to stop)")
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            httpd.server_close()
+
+
+@app.command()
 def info(
     model: Annotated[Path, typer.Argument(help="A model.pth or an exported .onnx.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,
