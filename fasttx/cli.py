@@ -892,6 +892,55 @@ def web(
 
 
 @app.command()
+def webcam(
+    model: Annotated[Path, typer.Option("--model", "-m", help="A trained model.pth or an exported .onnx.")],
+    camera: Annotated[str, typer.Option(help="A camera index (0, 1, ...), a video file or a stream URL.")] = "0",
+    size: Annotated[
+        Optional[str], typer.Option(help="Ask the camera for this resolution: WxH or 480p, 720p, 1080p.")
+    ] = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Also record the stylised frames (H.264 .mp4).")
+    ] = None,
+    window: Annotated[bool, typer.Option(help="Show the frames in a window (OpenCV's GUI build).")] = True,
+    frames: Annotated[Optional[int], typer.Option(help="Stop after this many frames.")] = None,
+    strength: Annotated[float, typer.Option(help="How much style, 0 to 1 (keys + and - change it).")] = 1.0,
+    style_mix: Annotated[
+        Optional[str], typer.Option("--style-mix", "--style", help="Multi-style models: the mix (keys 1-9: one style).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda (PyTorch) or tensorrt (.onnx).")] = DEFAULT_DEVICE,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print frames, frames/s and size as JSON.")] = False,
+) -> None:
+    """Stylise a camera live: a window with frames/s (q quits), optionally recorded; any OpenCV source works."""
+    from fasttx.runtime.bench import parse_sizes
+    from fasttx.runtime.webcam import run_webcam
+
+    wanted = None
+    if size is not None:
+        (parsed, *more) = parse_sizes(size)
+        if more:
+            raise FasttxError(f"--size takes one size, got {size!r}")
+        wanted = (parsed.width, parsed.height)
+    report = run_webcam(
+        model,
+        camera,
+        size=wanted,
+        output=output,
+        window=window,
+        frames=frames,
+        options=StylizeOptions(strength=strength, style=style_mix),
+        device=device,
+        overwrite=overwrite,
+    )
+    err.print(
+        f"[green]done[/]: {report.frames} frames at {report.fps:.1f} frames/s ({report.width}x{report.height})"
+        + (f"; recorded {report.output}" if report.output else "")
+    )
+    if as_json:
+        _print_json({**report.__dict__, "fps": report.fps})
+
+
+@app.command()
 def info(
     model: Annotated[Path, typer.Argument(help="A model.pth or an exported .onnx.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,

@@ -208,3 +208,40 @@ def test_clip_stats_share_instance_norm_statistics_over_the_video(model: Path, t
     export_onnx(net, onnx)
     with pytest.raises(FasttxError, match="--clip-stats needs the PyTorch model"):
         stylize_inputs(onnx, [source], tmp_path / "again", options, device="cpu", progress=False)
+
+
+def test_webcam_from_a_file_backed_source_records_what_it_stylised(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("cv2")
+    from conftest import run_cli
+
+    source = make_video(tmp_path / "camera.mp4", 64, 48, frames=12, audio=None)  # stands in for a camera device
+    recording = tmp_path / "live.mp4"
+    args = ["webcam", "-m", str(model), "--camera", str(source), "--no-window", "-o", str(recording)]
+    assert run_cli(monkeypatch, *args, "--frames", "8") == 0
+    frames, _, facts = decode(recording)
+    originals, _, _ = decode(source)
+    expected = luma(open_session(model, "cpu").run_frames(np.stack(originals[:8])))
+    assert len(frames) == 8 and facts["codec"] == "h264"
+    assert np.abs(luma(np.stack(frames)) - expected).mean(axis=(1, 2)).max() < 6
+    assert run_cli(monkeypatch, *args) == 1  # the recording exists: refused without --overwrite
+    assert run_cli(monkeypatch, *args, "--overwrite", "--strength", "0") == 0  # to the end of the source
+    assert len(decode(recording)[0]) == 12
+    # a window with the headless OpenCV wheel, and nowhere for the frames to go: one-line errors
+    assert run_cli(monkeypatch, "webcam", "-m", str(model), "--camera", str(source)) == 1
+    assert run_cli(monkeypatch, "webcam", "-m", str(model), "--camera", str(source), "--no-window") == 1
+    assert (
+        run_cli(
+            monkeypatch,
+            "webcam",
+            "-m",
+            str(model),
+            "--camera",
+            str(tmp_path / "none.mp4"),
+            "-o",
+            "x.mp4",
+            "--no-window",
+        )
+        == 1
+    )

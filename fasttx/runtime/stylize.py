@@ -64,7 +64,12 @@ class Stylizer:
             raise FasttxError(f"--clip-stats must be in [0, 1), got {options.clip_stats}")
         self.session = session
         self.options = options
-        self.plain = options.tile is None and not options.preserve_color and options.strength == 1.0
+
+    @property
+    def plain(self) -> bool:
+        """Whether frames can go straight through the session (no option needs float images)."""
+        opts = self.options
+        return opts.tile is None and not opts.preserve_color and opts.strength == 1.0
 
     def images(self, images: torch.Tensor) -> torch.Tensor:
         """[N, 3, H, W] float in [0, 1] -> stylised, same shape, on the CPU."""

@@ -90,7 +90,7 @@ def stylize_video(
             with atomic_write(target) as tmp:
                 options = {"movflags": "+faststart"} if target.suffix.lower() in (".mp4", ".mov") else {}
                 with av.open(str(tmp), "w", options=options) as output:
-                    encoder = _Encoder(output, info, crf, preset)
+                    encoder = Encoder(output, info, crf, preset)
                     audio = _AudioCarrier(source, output, target.suffix.lower()) if info.audio else None
                     frames = _run_pipeline(
                         _decode(container, stream, info, batch_size), process, encoder, audio, on_frames
@@ -161,7 +161,7 @@ def _decode(
 def _run_pipeline(
     batches: Iterator[tuple[np.ndarray, list[float | None]]],
     process: Callable[[np.ndarray], np.ndarray],
-    encoder: _Encoder,
+    encoder: Encoder,
     audio: _AudioCarrier | None,
     on_frames: Callable[[int], None] | None,
 ) -> int:
@@ -245,7 +245,7 @@ def _run_pipeline(
     return count
 
 
-class _Encoder:
+class Encoder:
     """libx264 at the input's size and frame rate; 4:2:0 where the size allows, 4:4:4 for odd sizes.
 
     Frames get constant-rate timestamps from the first frame's time on: decoders' timestamps are unreliable in
