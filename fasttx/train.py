@@ -357,11 +357,7 @@ def add_style_config(
     cfg.teacher, cfg.val = None, None
     cfg.loss = replace(cfg.loss, layer_scales=None)  # measured again, for the new style
     cfg.out = str(out or Path(base).parent.with_name(f"{Path(base).parent.name}+{Path(style).stem}"))
-    cfg.steps = steps if steps is not None else cfg.steps
-    cfg.epochs = None if steps is not None else cfg.epochs
-    cfg.dataset = str(dataset) if dataset is not None else cfg.dataset
-    cfg.device = device if device is not None else cfg.device
-    cfg.workers = workers if workers is not None else cfg.workers
+    _override(cfg, steps, dataset, device, workers)
     if not Path(cfg.dataset).exists():
         raise FasttxError(f"the base model's dataset {cfg.dataset} is not on this machine; give --dataset")
     return cfg
@@ -397,16 +393,25 @@ def distill_config(
     cfg.teacher = str(teacher)
     cfg.val = None
     cfg.out = str(out or Path(teacher).parent.with_name(f"{Path(teacher).parent.name}-{arch}"))
-    cfg.steps = steps if steps is not None else cfg.steps
-    cfg.dataset = str(dataset) if dataset is not None else cfg.dataset
+    _override(cfg, steps, dataset, device, workers)
     cfg.style = [str(p) for p in style] if style else cfg.style
     cfg.distill_weight = distill_weight if distill_weight is not None else cfg.distill_weight
-    cfg.device = device if device is not None else cfg.device
-    cfg.workers = workers if workers is not None else cfg.workers
     missing = [p for p in [*cfg.style, cfg.dataset] if not Path(p).exists()]
     if missing:
         raise FasttxError(f"the teacher's {missing[0]} is not on this machine; give --style/--dataset")
     return cfg
+
+
+def _override(
+    cfg: TrainConfig, steps: int | None, dataset: str | Path | None, device: str | None, workers: int | None
+) -> None:
+    """A derived recipe (a grown or distilled network) with the options the user gave in place of the source's:
+    a step count replaces the source's budget (steps or epochs)."""
+    if steps is not None:
+        cfg.steps, cfg.epochs = steps, None
+    cfg.dataset = str(dataset) if dataset is not None else cfg.dataset
+    cfg.device = device if device is not None else cfg.device
+    cfg.workers = workers if workers is not None else cfg.workers
 
 
 # --- pieces of the loop ---------------------------------------------------------------------------
