@@ -818,15 +818,13 @@ def export_model(
 ) -> None:
     """Export a trained model to ONNX: any batch, height and width; checked against PyTorch before it is written."""
     from fasttx.export import DEFAULT_OPSET, export_onnx
-    from fasttx.runtime.bench import parse_sizes
+    from fasttx.runtime.bench import parse_size
 
     if int8 != (calibration is not None):
         raise FasttxError("--int8 and --calibration DIR go together (int8 quantization is calibrated on photos)")
     fixed = None
     if fixed_size is not None:
-        (size, *more) = parse_sizes(fixed_size)
-        if more:
-            raise FasttxError(f"--fixed-size takes one size, got {fixed_size!r}")
+        size = parse_size(fixed_size, "--fixed-size")
         fixed = (size.height, size.width)
     with err.status(f"exporting {model} and checking it against PyTorch"):
         report = export_onnx(
@@ -912,14 +910,12 @@ def webcam(
     as_json: Annotated[bool, typer.Option("--json", help="Print frames, frames/s and size as JSON.")] = False,
 ) -> None:
     """Stylise a camera live: a window with frames/s (q quits), optionally recorded; any OpenCV source works."""
-    from fasttx.runtime.bench import parse_sizes
+    from fasttx.runtime.bench import parse_size
     from fasttx.runtime.webcam import run_webcam
 
     wanted = None
     if size is not None:
-        (parsed, *more) = parse_sizes(size)
-        if more:
-            raise FasttxError(f"--size takes one size, got {size!r}")
+        parsed = parse_size(size, "--size")
         wanted = (parsed.width, parsed.height)
     report = run_webcam(
         model,

@@ -85,7 +85,15 @@ class BenchReport:
         }
 
 
-def parse_sizes(text: str) -> list[BenchSize]:
+def parse_size(text: str, option: str) -> BenchSize:
+    """One size in parse_sizes' format, for the option named `option` (--fixed-size, --size)."""
+    sizes = parse_sizes(text, option)
+    if len(sizes) != 1:
+        raise FasttxError(f"{option} takes one size, got {text!r}")
+    return sizes[0]
+
+
+def parse_sizes(text: str, option: str = "--sizes") -> list[BenchSize]:
     """'256,512,720p,1080p,640x360' -> sizes: N is NxN, WxH is as written, 360p/480p/720p/1080p/4k are 16:9."""
     sizes = []
     for item in (part.strip().lower() for part in text.split(",") if part.strip()):
@@ -97,12 +105,12 @@ def parse_sizes(text: str) -> list[BenchSize]:
             else:
                 width = height = int(item)
         except ValueError as e:
-            raise FasttxError(f"bad size {item!r} in --sizes; use N, WxH or one of {', '.join(SIZE_NAMES)}") from e
+            raise FasttxError(f"bad size {item!r} in {option}; use N, WxH or one of {', '.join(SIZE_NAMES)}") from e
         if width < 1 or height < 1:
-            raise FasttxError(f"bad size {item!r} in --sizes: width and height must be positive")
+            raise FasttxError(f"bad size {item!r} in {option}: width and height must be positive")
         sizes.append(BenchSize(item, width, height))
     if not sizes:
-        raise FasttxError("--sizes is empty")
+        raise FasttxError(f"{option} is empty")
     return sizes
 
 
