@@ -118,6 +118,7 @@ def main(
         vgg_weights=weights,
         image_size=image_size,
         steps=steps,
+        warmup=min(TrainConfig.warmup, steps // 4),  # a 200-step demo would otherwise never reach the full rate
         preview_every=max(1, steps // 4),
         checkpoint_every=max(1, steps // 4),
     )
