@@ -71,16 +71,19 @@ def assert_same_training(a: Path, b: Path, steps: int, lr: float = LR) -> None:
     assert differences.median() < lr / 10  # typical weights are ~3e-2
 
 
-def test_two_processes_train_the_weights_one_process_trains(tmp_path: Path) -> None:
+@pytest.mark.parametrize("styles", [1, 2])
+def test_two_processes_train_the_weights_one_process_trains(tmp_path: Path, styles: int) -> None:
     dataset, style = photos(tmp_path)
-    one = run(command(1, dataset, style, tmp_path / "one", 4))
-    two = run(command(2, dataset, style, tmp_path / "two", 4))
+    extra = ["--style", str(write_photo(tmp_path / "second.png", size=(64, 64), seed=11))] if styles == 2 else []
+    one = run(command(1, dataset, style, tmp_path / "one", 4, *extra))  # a multi-style network: each photo of a
+    two = run(command(2, dataset, style, tmp_path / "two", 4, *extra))  # global batch keeps its style
     assert one.returncode == 0, one.stderr[-2000:]
     assert two.returncode == 0, two.stderr[-2000:]
     assert "2 processes: global batch 4, 2 photos per process and step" in two.stderr
     # gradients averaged over two halves of each batch are the gradient of the whole batch (per-photo losses,
     # instance norm: no statistic crosses photos), and the logged loss is the whole global batch's
     assert_same_training(tmp_path / "one", tmp_path / "two", 4)
+    assert load_model(tmp_path / "two" / "model.pth")[0].styles == styles
 
 
 def test_a_stopped_two_process_run_resumes_on_one_process(tmp_path: Path) -> None:
