@@ -192,6 +192,40 @@ def test_the_page_stylises_an_image_like_onnxruntime_in_python(
     rgba = np.frombuffer(base64.b64decode(report["rgba"]), np.uint8).reshape(*SIZES[0], 4)
     expected = python_output(models[io], pixels, io)[0]
     assert np.abs(rgba[..., :3].astype(int) - expected.astype(int)).max() <= 2  # float rounding in WASM and canvas
+    if io == "float":  # what a person sees (README: bench/results/web/page.jpg was taken this way)
+        shot = screenshot(site, "test=test.png&backend=wasm", tmp_path)
+        assert shot.std() > 10 and (shot.max(axis=2) - shot.min(axis=2)).max() > 100  # text, photo and output drawn
+
+
+def screenshot(site: Path, query: str, tmp_path: Path) -> np.ndarray:
+    """The page as headless Chromium draws it once the model has run (virtual time lets the WASM work finish)."""
+    import functools
+    import http.server
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Results, directory=str(site)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    shot = tmp_path / "page.png"
+    try:
+        subprocess.run(
+            [
+                str(CHROMIUM),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                f"--user-data-dir={tmp_path / 'shot-profile'}",
+                "--window-size=900,560",
+                "--virtual-time-budget=120000",
+                f"--screenshot={shot}",
+                f"http://localhost:{httpd.server_address[1]}/index.html?{query}",
+            ],
+            capture_output=True,
+            timeout=180,
+        )
+    finally:
+        httpd.shutdown()
+    with Image.open(shot) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.float64)
 
 
 @pytest.mark.slow
