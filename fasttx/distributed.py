@@ -73,9 +73,10 @@ def stop() -> None:
 
 def mean(value: torch.Tensor, processes: Processes) -> torch.Tensor:
     """The mean of a scalar over the processes (the whole global batch's), the same on every process."""
+    value = value.detach()
     if not processes.distributed:
         return value
-    value = value.detach().float().clone()
+    value = value.float().clone()
     dist.all_reduce(value)
     return value / processes.world
 
