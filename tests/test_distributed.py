@@ -140,3 +140,17 @@ def test_a_killed_rank_ends_the_run_in_bounded_time_and_leaves_the_checkpoint(tm
     assert (
         load_torch(out / "checkpoint.pt", CHECKPOINT_FORMAT)["step"] % 3 == 0
     )  # whole, and one the run wrote on schedule
+
+
+def test_distillation_runs_under_torchrun(tmp_path: Path) -> None:
+    dataset, style = photos(tmp_path)
+    teacher = run(command(1, dataset, style, tmp_path / "teacher", 2))
+    assert teacher.returncode == 0, teacher.stderr[-2000:]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "fasttx"]
+    student = run(
+        [*launcher, "distill", "--teacher", str(tmp_path / "teacher" / "model.pth"), "--arch", "tiny"]
+        + ["--out", str(tmp_path / "student"), "--steps", "2", "--no-progress"]
+    )
+    assert student.returncode == 0, student.stderr[-2000:]
+    net, meta = load_model(tmp_path / "student" / "model.pth")
+    assert net.config.arch == "tiny" and meta["steps"] == 2
