@@ -97,7 +97,7 @@ def crop_box(width: int, height: int, scale: tuple[float, float], rng: random.Ra
     return (width - w) // 2, (height - h) // 2, w, h
 
 
-def _mix(*parts: int) -> int:
+def mix_seed(*parts: int) -> int:
     """A 63-bit seed from integers, the same in every process and run (unlike hash())."""
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
@@ -140,14 +140,14 @@ class ResumableSampler(Sampler[list[tuple[int, int]]]):
 
     def _item(self, position: int) -> tuple[int, int]:
         epoch, i = divmod(position, self.n)
-        return self._order(epoch)[i], _mix(self.seed, epoch, i)
+        return self._order(epoch)[i], mix_seed(self.seed, epoch, i)
 
     def _order(self, epoch: int) -> list[int]:
         if epoch not in self._orders:
             # Batches walk the epochs in order, so the previous epoch is the only one worth keeping.
             if len(self._orders) >= 2:
                 del self._orders[min(self._orders)]
-            generator = torch.Generator().manual_seed(_mix(self.seed, epoch))
+            generator = torch.Generator().manual_seed(mix_seed(self.seed, epoch))
             self._orders[epoch] = torch.randperm(self.n, generator=generator).tolist()
         return self._orders[epoch]
 

@@ -122,9 +122,14 @@ def _camera(t: int, motion: str, view: float, photo: tuple[int, int], frame: tup
     return place @ centre
 
 
-def _sample(photo: torch.Tensor, camera: np.ndarray, height: int, width: int) -> torch.Tensor:
+def _pixel_points(height: int, width: int) -> np.ndarray:
+    """[3, H*W] homogeneous (x, y, 1) coordinates of a frame's pixels, row by row (what the cameras map)."""
     ys, xs = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
-    points = camera @ np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+    return np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+
+
+def _sample(photo: torch.Tensor, camera: np.ndarray, height: int, width: int) -> torch.Tensor:
+    points = camera @ _pixel_points(height, width)
     pw, ph = photo.shape[-1], photo.shape[-2]
     grid = np.stack([2 * points[0] / (pw - 1) - 1, 2 * points[1] / (ph - 1) - 1], axis=-1).reshape(height, width, 2)
     grid_t = torch.from_numpy(grid).float()[None]
@@ -134,8 +139,7 @@ def _sample(photo: torch.Tensor, camera: np.ndarray, height: int, width: int) ->
 def _affine_flow(before: np.ndarray, after: np.ndarray, height: int, width: int) -> torch.Tensor:
     """Backward flow of a pair: the pixel p of the later frame shows the photo point after @ p, which the earlier
     frame shows at inv(before) @ after @ p."""
-    ys, xs = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
-    points = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+    points = _pixel_points(height, width)
     moved = np.linalg.inv(before) @ after @ points
     flow = (moved[:2] - points[:2]).reshape(2, height, width)
     return torch.from_numpy(flow).float()

@@ -34,7 +34,7 @@ from torchvision.utils import make_grid
 
 from fasttx import __version__, distributed
 from fasttx.config import TrainConfig
-from fasttx.data import PhotoFolder, SkipReport, photo_batches
+from fasttx.data import PhotoFolder, SkipReport, mix_seed, photo_batches
 from fasttx.device import amp_dtype, autocast, pick_device
 from fasttx.distributed import Processes
 from fasttx.errors import FasttxError
@@ -277,7 +277,7 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
                     terms["total"] = terms["total"] + terms["distill"]
                 if cfg.temporal_weight > 0:
                     with record_function("temporal_consistency"):
-                        draws = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # the same on resume
+                        draws = torch.Generator().manual_seed(mix_seed(cfg.seed, step))  # the same on resume
                         moved = consistency_loss(functools.partial(forward, style=weights), images, stylised, draws)
                     terms["temporal"] = cfg.temporal_weight * moved
                     terms["total"] = terms["total"] + terms["temporal"]

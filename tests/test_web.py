@@ -4,10 +4,14 @@ page in headless Chromium (a test image and the fake webcam), against onnxruntim
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
+import http.server
 import json
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -141,38 +145,47 @@ class _Results(_IsolatedHandler):
         self.end_headers()
 
 
-def open_page(site: Path, query: str, tmp_path: Path) -> dict[str, object]:
-    """Load the page in headless Chromium (fake webcam) and return what it posted."""
-    import functools
-    import http.server
-
+@contextlib.contextmanager
+def serving(site: Path) -> Iterator[str]:
+    """The site on a free localhost port (with POST /result); yields its index.html's URL."""
     _Results.posted, _Results.arrived = [], threading.Event()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Results, directory=str(site)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://localhost:{httpd.server_address[1]}/index.html?{query}"
-    browser = subprocess.Popen(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--remote-debugging-port=0",  # keeps headless Chromium running until the page has posted
-            url,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        assert _Results.arrived.wait(180), "the page posted no result"
-        return _Results.posted[0]
+        yield f"http://localhost:{httpd.server_address[1]}/index.html"
     finally:
-        browser.kill()
-        browser.wait()
         httpd.shutdown()
+
+
+def chromium(tmp_path: Path, profile: str) -> list[str]:
+    """Headless Chromium with a fresh profile, no GPU, and a fake webcam that needs no permission prompt."""
+    return [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--user-data-dir={tmp_path / profile}",
+    ]
+
+
+def open_page(site: Path, query: str, tmp_path: Path) -> dict[str, object]:
+    """Load the page in headless Chromium and return what it posted."""
+    with serving(site) as url:
+        # a debugging port keeps headless Chromium running until the page has posted
+        browser = subprocess.Popen(
+            [*chromium(tmp_path, "profile"), "--remote-debugging-port=0", f"{url}?{query}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert _Results.arrived.wait(180), "the page posted no result"
+            return _Results.posted[0]
+        finally:
+            browser.kill()
+            browser.wait()
 
 
 @pytest.mark.slow
@@ -199,31 +212,10 @@ def test_the_page_stylises_an_image_like_onnxruntime_in_python(
 
 def screenshot(site: Path, query: str, tmp_path: Path) -> np.ndarray:
     """The page as headless Chromium draws it once the model has run (virtual time lets the WASM work finish)."""
-    import functools
-    import http.server
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Results, directory=str(site)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     shot = tmp_path / "page.png"
-    try:
-        subprocess.run(
-            [
-                str(CHROMIUM),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                f"--user-data-dir={tmp_path / 'shot-profile'}",
-                "--window-size=900,560",
-                "--virtual-time-budget=120000",
-                f"--screenshot={shot}",
-                f"http://localhost:{httpd.server_address[1]}/index.html?{query}",
-            ],
-            capture_output=True,
-            timeout=180,
-        )
-    finally:
-        httpd.shutdown()
+    with serving(site) as url:
+        command = [*chromium(tmp_path, "shot-profile"), "--window-size=900,560", "--virtual-time-budget=120000"]
+        subprocess.run([*command, f"--screenshot={shot}", f"{url}?{query}"], capture_output=True, timeout=180)
     with Image.open(shot) as image:
         return np.asarray(image.convert("RGB"), dtype=np.float64)
 
