@@ -1,25 +1,30 @@
 """How much does a model flicker? The warping error (fasttx.temporal) of trained models on clips with known motion.
 
     python bench/temporal.py --model plain=models/starry/model.pth --model trained=models/starry-video/model.pth \
-        [--momentum 0.9] [--frames 24] [--size 256] [--results bench/results/temporal/NAME]
+        [--momentum 0.9] [--blend 0.5] [--frames 24] [--size 256] [--results bench/results/temporal/NAME]
 
-Every model runs as it is ("<label>") and with InstanceNorm statistics shared over the clip
-("<label>+stats", fasttx.runtime.norms.clip_statistics at --momentum) on:
+Every model runs as it is ("<label>"), with InstanceNorm statistics shared over the clip ("<label>+stats",
+fasttx.runtime.norms.clip_statistics at --momentum) and with the previous output carried along the input's
+optical flow ("<label>+blend", fasttx.runtime.flow_blend at --blend, the flow estimated as `fasttx stylize
+--temporal-blend` does; the error is still measured along the exact motion) on:
   - synthetic clips: each held-out Kodak photo (bench/quality.py's) filmed still, panning, zooming and rotating,
     with per-frame noise and JPEG compression; the motion is exact;
   - the shared clips (../shared/data/video: fox.mp4, big_buck_bunny_10s.mp4), their first --frames frames, the
     motion estimated by OpenCV's DIS flow with an occlusion check (needs opencv-python-headless).
 Reported per clip kind: the warping error of the outputs and of the input frames (the floor), and for the
 synthetic clips the content and style distances of the first frames (`fasttx evaluate`'s), so stability bought by
-stylising less shows. Writes results.json, table.md, per_frame.png (the error of every frame pair of one pan clip
+stylising less shows, and what each variant costs per 720p frame of fox.mp4 (ms; the network's own time beside it).
+Writes results.json, table.md, per_frame.png (the error of every frame pair of one pan clip
 and of fox.mp4) and side_by_side_<clip>.mp4 (input | each variant) into --results.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +36,10 @@ from fasttx.evaluate import METRIC, trained_style_size
 from fasttx.io import load_image, load_model
 from fasttx.losses import PerceptualLoss, resize_style
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
-from fasttx.pixels import frames_to_images, images_to_frames, resize
+from fasttx.pixels import frames_to_images, images_to_frames
+from fasttx.runtime.flow_blend import FlowBlend
 from fasttx.runtime.norms import DEFAULT_MOMENTUM, clip_statistics
+from fasttx.runtime.video import read_frames
 from fasttx.temporal import Clip, estimate_flows, synthetic_clip, warping_error
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -46,6 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, help="LABEL=model.pth (or a path: its folder)")
     parser.add_argument("--momentum", type=float, default=DEFAULT_MOMENTUM)
+    parser.add_argument("--blend", type=float, default=0.5, help="--temporal-blend weight of the +blend variant")
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--size", type=int, default=256, help="long side of the clips' frames")
     parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results" / "temporal")
@@ -64,12 +72,12 @@ def main() -> None:
         net.eval()
         style = resize_style(load_image(meta["train_config"]["style"][0]), trained_style_size(meta) or 2 * args.size)
         metric = PerceptualLoss(vgg, [style], METRIC)
-        for variant in (label, f"{label}+stats"):
-            momentum = args.momentum if variant.endswith("+stats") else None
+        variants = {label: (None, 0.0), f"{label}+stats": (args.momentum, 0.0), f"{label}+blend": (None, args.blend)}
+        for variant, (momentum, blend) in variants.items():
             per_kind: dict[str, list[float]] = {}
             distances: list[tuple[float, float]] = []
             for name, clip in clips.items():
-                out = _stylise(net, clip.frames, momentum)
+                out = _stylise(net, clip.frames, momentum, blend)
                 outputs.setdefault(name, {"input": clip.frames})[variant] = out
                 error = warping_error(out, clip.flows, clip.masks)
                 per_kind.setdefault(_kind(name), []).append(float(error.mean()))
@@ -84,6 +92,7 @@ def main() -> None:
                     "summary": {k: float(np.mean(v)) for k, v in per_kind.items()},
                     "content": float(np.mean([c for c, _ in distances])),
                     "style": float(np.mean([s for _, s in distances])),
+                    "ms_per_720p_frame": _cost(net, momentum, blend) if not args.no_real else None,
                 }
             )
     floor: dict[str, list[float]] = {}
@@ -128,40 +137,45 @@ def _synthetic_clips(frames: int, size: int) -> dict[str, Clip]:
 def _real_clips(frames: int, size: int) -> dict[str, Clip]:
     clips = {}
     for name in REAL_CLIPS:
-        with av.open(str(SHARED / "video" / name)) as container:
-            decoded = []
-            for frame in container.decode(video=0):
-                decoded.append(frame.to_ndarray(format="rgb24"))
-                if len(decoded) == frames:
-                    break
-        images = frames_to_images(np.stack(decoded))
-        h, w = images.shape[-2:]
-        images = resize(images, (round(h * size / max(h, w)) // 2 * 2, round(w * size / max(h, w)) // 2 * 2))
+        images = frames_to_images(read_frames(SHARED / "video" / name, size, frames))
         flows, masks = estimate_flows(images)
         clips[f"real/{name}"] = Clip(images, flows, masks)
     return clips
 
 
-def _stylise(net: torch.nn.Module, frames: torch.Tensor, momentum: float | None) -> torch.Tensor:
-    with torch.no_grad():
-        if momentum is None:
-            return torch.cat([net(chunk).clamp(0, 1) for chunk in frames.split(4)])
-        with clip_statistics(net, momentum):
-            return torch.cat([net(chunk).clamp(0, 1) for chunk in frames.split(4)])
+def _stylise(net: torch.nn.Module, frames: torch.Tensor, momentum: float | None, blend: float) -> torch.Tensor:
+    flow_blend = FlowBlend(blend) if blend > 0 else None
+    with torch.no_grad(), clip_statistics(net, momentum) if momentum is not None else contextlib.nullcontext():
+        outputs = []
+        for chunk in frames.split(4):
+            out = net(chunk).clamp(0, 1)
+            outputs.append(flow_blend(chunk, out) if flow_blend is not None else out)
+        return torch.cat(outputs)
+
+
+def _cost(net: torch.nn.Module, momentum: float | None, blend: float, repeat: int = 8) -> float:
+    """Milliseconds per 720p frame of fox.mp4 for a variant, stylisation included, one frame at a time."""
+    frames = frames_to_images(read_frames(SHARED / "video" / REAL_CLIPS[0], 1280, repeat + 1))
+    _stylise(net, frames[:2], momentum, blend)  # warm-up
+    started = time.perf_counter()
+    for i in range(repeat):  # pairs, so the blend has a previous frame each time
+        _stylise(net, frames[i : i + 2], momentum, blend)
+    return (time.perf_counter() - started) / (2 * repeat) * 1000
 
 
 def _table(summary: dict[str, Any]) -> str:
     kinds = list(summary["input"])
     lines = [
-        "| frames | " + " | ".join(kinds) + " | content | style |",
-        "|---" * (len(kinds) + 3) + "|",
-        "| input (floor) | " + " | ".join(f"{summary['input'][k] * 1e4:.2f}" for k in kinds) + " | 0 | |",
+        "| frames | " + " | ".join(kinds) + " | content | style | ms per 720p frame |",
+        "|---" * (len(kinds) + 4) + "|",
+        "| input (floor) | " + " | ".join(f"{summary['input'][k] * 1e4:.2f}" for k in kinds) + " | 0 | | |",
     ]
     for name, row in summary.items():
         if name == "input":
             continue
         cells = " | ".join(f"{row['summary'][k] * 1e4:.2f}" for k in kinds)
-        lines.append(f"| {name} | {cells} | {row['content']:.3f} | {row['style']:.3f} |")
+        cost = f"{row['ms_per_720p_frame']:.0f}" if row.get("ms_per_720p_frame") is not None else ""
+        lines.append(f"| {name} | {cells} | {row['content']:.3f} | {row['style']:.3f} | {cost} |")
     return "\n".join(lines) + "\n\n(warping error x 1e4, mean squared difference on [0, 1] pixels)\n"
 
 

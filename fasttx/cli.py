@@ -56,6 +56,15 @@ def _print_json(data: dict[str, Any]) -> None:
 # The defaults of every option are the recipe's (fasttx.config, which does not import torch: --help stays fast).
 _TRAIN, _LOSS, _NET = TrainConfig(style=["style"], dataset=""), LossConfig(), NetConfig()
 _STYLIZE = StylizeOptions()
+TemporalBlend = Annotated[
+    float,
+    typer.Option(
+        help="Video and webcam: carry this share of the previous stylised frame along the optical flow of the input "
+        "(0: off; 0.5 halves the frame-to-frame changes the network makes where the motion is followed; occluded "
+        "and new pixels take the network's frame alone). Needs OpenCV (pip install 'fasttx[video]'); any model. "
+        "README, 'Stable video', has its measured effect and cost.",
+    ),
+]
 
 # The objective's options, shared by `train` and `optimize` (one objective, one set of defaults).
 ContentWeight = Annotated[float, typer.Option(help="alpha: weight of the content term (relative feature error).")]
@@ -513,6 +522,7 @@ def stylize(
             "only. bench/temporal.py measures it (README, 'Stable video')."
         ),
     ] = _STYLIZE.clip_stats,
+    temporal_blend: TemporalBlend = _STYLIZE.temporal_blend,
     style_mix: Annotated[
         Optional[str],
         typer.Option(
@@ -569,6 +579,7 @@ def stylize(
         crf=crf,
         keep_partial=keep_partial,
         clip_stats=clip_stats,
+        temporal_blend=temporal_blend,
         style=style_mix,
         style_map=str(style_map) if style_map else None,
     )
@@ -710,8 +721,22 @@ def evaluate(
         Path, typer.Option("--model", "-m", help="A trained model.pth, or an exported .onnx (onnxruntime, CPU).")
     ],
     style: Annotated[Path, typer.Option("--style", "-s", help="The style image the model was trained for.")],
-    photos: Annotated[Path, typer.Option(help="A photo or a folder of photos (recursive).")],
-    size: Annotated[int, typer.Option(help="Long side the photos are resized to.")] = EVAL_SIZE,
+    photos: Annotated[Optional[Path], typer.Option(help="A photo or a folder of photos (recursive).")] = None,
+    video: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Instead of photos, a video: how much the model flickers on it (the warping error of its frames "
+            "along the input's optical flow, next to the input's own) and how much it stylises them. Needs OpenCV."
+        ),
+    ] = None,
+    frames: Annotated[int, typer.Option(help="--video: how many of its first frames.")] = 48,
+    clip_stats: Annotated[
+        Optional[float], typer.Option(help="--video: stylise as `fasttx stylize --clip-stats` does.")
+    ] = None,
+    temporal_blend: Annotated[
+        float, typer.Option(help="--video: stylise as `fasttx stylize --temporal-blend` does.")
+    ] = 0.0,
+    size: Annotated[int, typer.Option(help="Long side the photos (or frames) are resized to.")] = EVAL_SIZE,
     style_size: Annotated[
         Optional[int],
         typer.Option(
@@ -736,13 +761,39 @@ def evaluate(
     """Measure a model: content and style distances of its outputs, per photo and on average (see README).
 
     The unstyled photo is the baseline (content 0, style = how far a photo is from the style); --vs-optimize N
-    adds Gatys optimisation as the reference.
+    adds Gatys optimisation as the reference. With --video: the temporal stability on a clip (README, 'Stable
+    video').
     """
     from rich.table import Table
 
-    from fasttx.evaluate import evaluate_file
+    from fasttx.evaluate import evaluate_file, evaluate_video
     from fasttx.report import write_report
 
+    if (photos is None) == (video is None):
+        raise FasttxError("give --photos (a photo or a folder) or --video (a clip), one of them")
+    if video is not None:
+        clip = evaluate_video(
+            model,
+            style,
+            video,
+            options=StylizeOptions(clip_stats=clip_stats, temporal_blend=temporal_blend),
+            frames=frames,
+            size=size,
+            style_size=style_size,
+            vgg_weights=vgg_weights,
+            device=device,
+        )
+        table = Table(title=f"{model.name} on {clip.frames} frames of {video.name} ({clip.width}x{clip.height})")
+        for column in ("frames", "warping error x 1e4", "content", "style"):
+            table.add_column(column, justify="right")
+        table.add_row("input (floor)", f"{clip.input_error * 1e4:.2f}", "0", f"{clip.input_style:.4f}")
+        table.add_row("stylised", f"{clip.output_error * 1e4:.2f}", f"{clip.content:.4f}", f"{clip.style:.4f}")
+        err.print(table)
+        err.print(f"{clip.seconds_per_frame * 1000:.0f} ms per frame to stylise")
+        if as_json:
+            sys.stdout.write(clip.to_json() + "\n")
+        return
+    assert photos is not None
     result = evaluate_file(
         model,
         style,
@@ -902,6 +953,7 @@ def webcam(
     window: Annotated[bool, typer.Option(help="Show the frames in a window (OpenCV's GUI build).")] = True,
     frames: Annotated[Optional[int], typer.Option(help="Stop after this many frames.")] = None,
     strength: Annotated[float, typer.Option(help="How much style, 0 to 1 (keys + and - change it).")] = 1.0,
+    temporal_blend: TemporalBlend = _STYLIZE.temporal_blend,
     style_mix: Annotated[
         Optional[str], typer.Option("--style-mix", "--style", help="Multi-style models: the mix (keys 1-9: one style).")
     ] = None,
@@ -924,7 +976,7 @@ def webcam(
         output=output,
         window=window,
         frames=frames,
-        options=StylizeOptions(strength=strength, style=style_mix),
+        options=StylizeOptions(strength=strength, style=style_mix, temporal_blend=temporal_blend),
         device=device,
         overwrite=overwrite,
     )

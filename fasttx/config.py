@@ -272,6 +272,7 @@ class StylizeOptions:
     crf: int = 18  # H.264 quality (lower is better; 18 is visually lossless for most content)
     keep_partial: bool = False  # write what decoded of a truncated video instead of failing it
     clip_stats: float | None = None  # videos: InstanceNorm statistics shared over frames at this momentum (.pth only)
+    temporal_blend: float = 0.0  # videos: share of the previous output carried along the flow (runtime.flow_blend)
     style: str | None = None  # a multi-style model's mix, 'starry=0.7,wave=0.3' or one name (parse_style_mix)
     style_map: str | None = None  # a greyscale image mixing the two styles of `style` per pixel (black: the first)
 

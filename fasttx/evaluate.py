@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -32,14 +33,16 @@ import torch
 from rich.console import Console
 from torch import Tensor
 
-from fasttx.config import EVAL_SIZE
+from fasttx.config import EVAL_SIZE, StylizeOptions
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import find_images, load_image, load_model, open_rgb, pil_to_tensor, resize_long_side, save_image
 from fasttx.losses import LossConfig, PerceptualLoss, resize_style
 from fasttx.nets.vgg import VGGFeatures
 from fasttx.optimize import optimize_image
+from fasttx.pixels import frames_to_images
 from fasttx.progress import progress_bar, stderr_console
+from fasttx.temporal import estimate_flows, warping_error
 
 METRIC = LossConfig(
     content_layer="relu2_2", style_layers={"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
@@ -236,16 +239,112 @@ def load_stylizer(path: str | os.PathLike[str], device: torch.device | str = "cp
     the runtime's onnxruntime session on the CPU (it takes and returns tensors on any device)."""
     path = Path(path)
     if path.suffix.lower() == ".onnx":
-        from fasttx.export import read_metadata
         from fasttx.runtime.session import OrtSession
 
         session = OrtSession(path, device="cpu")
-        meta: dict[str, Any] = {}
-        for key, value in read_metadata(path).items():
-            try:
-                meta[key] = json.loads(value)
-            except json.JSONDecodeError:
-                meta[key] = value
-        return (lambda image: session.run(image).to(image.device)), meta
+        return (lambda image: session.run(image).to(image.device)), model_metadata(path)
     net, meta = load_model(path)
     return net.to(device), meta
+
+
+def model_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What a model file says of itself (`train_config`, `styles`, ...): a .pth's metadata, an .onnx's parsed."""
+    if Path(path).suffix.lower() != ".onnx":
+        return load_model(path)[1]
+    from fasttx.export import read_metadata
+
+    meta: dict[str, Any] = {}
+    for key, value in read_metadata(path).items():
+        try:
+            meta[key] = json.loads(value)
+        except json.JSONDecodeError:
+            meta[key] = value
+    return meta
+
+
+@dataclass
+class VideoEvaluation:
+    """How much a model flickers on one clip (fasttx.temporal's warping error) and how much it stylises it."""
+
+    model: str
+    video: str
+    frames: int
+    width: int
+    height: int
+    clip_stats: float | None
+    temporal_blend: float
+    output_error: float  # mean warping error of the stylised frames
+    input_error: float  # the same for the input frames: the floor
+    per_frame: list[float]  # the stylised frames' error, per pair of successive frames
+    content: float  # mean distances of a few evenly spaced frames (the photo rows of `fasttx evaluate`)
+    style: float
+    input_style: float  # the unstyled frames' style distance, the baseline
+    seconds_per_frame: float  # stylisation alone (the flow of the measure not included)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def evaluate_video(
+    model: str | os.PathLike[str],
+    style: str | os.PathLike[str],
+    video: str | os.PathLike[str],
+    *,
+    options: StylizeOptions | None = None,
+    frames: int = 48,
+    size: int = EVAL_SIZE,
+    style_size: int | None = None,
+    scored_frames: int = 6,
+    vgg_weights: str | None = None,
+    device: str = "auto",
+) -> VideoEvaluation:
+    """`fasttx evaluate --video`: the first `frames` frames (long side `size`) stylised as `fasttx stylize` would
+    with `options` (--clip-stats, --temporal-blend, --style-mix ...), their warping error along the input's DIS
+    optical flow next to the input's own, and the distances of `scored_frames` of them (needs OpenCV)."""
+    from fasttx.runtime.session import open_session
+    from fasttx.runtime.stylize import Stylizer
+    from fasttx.runtime.video import read_frames
+
+    options = options or StylizeOptions()
+    clip = read_frames(video, size, frames)
+    if len(clip) < 2:
+        raise FasttxError(f"{video} has {len(clip)} frame; a temporal error needs two")
+    images = frames_to_images(clip)
+    flows, masks = estimate_flows(images)
+    dev = pick_device(device)
+    stylizer = Stylizer(open_session(model, str(dev), options.style, options.style_map), options)
+    started = time.perf_counter()
+    with stylizer.clip():
+        stylised = np.concatenate(
+            [stylizer.frames(batch) for batch in np.array_split(clip, -(-len(clip) // options.batch_size))]
+        )
+    seconds = time.perf_counter() - started
+    outputs = frames_to_images(stylised)
+    errors = warping_error(outputs, flows, masks)
+    meta = model_metadata(model)
+    vgg = VGGFeatures(
+        METRIC.layers, arch=(meta.get("train_config") or {}).get("vgg_arch", "vgg16"), weights=vgg_weights
+    )
+    style_image = resize_style(load_image(style), style_size or trained_style_size(meta) or 2 * size)
+    metric = PerceptualLoss(vgg.to(dev), [style_image.to(dev)], METRIC)
+    picked = np.linspace(0, len(clip) - 1, min(scored_frames, len(clip))).round().astype(int)
+    with torch.no_grad():
+        inputs, scored = images[picked].to(dev), outputs[picked].to(dev)
+        targets = metric.content_targets(inputs)
+        ours, theirs = metric.distances(scored, targets), metric.distances(inputs, targets)
+    return VideoEvaluation(
+        model=str(model),
+        video=str(video),
+        frames=len(clip),
+        width=clip.shape[2],
+        height=clip.shape[1],
+        clip_stats=options.clip_stats,
+        temporal_blend=options.temporal_blend,
+        output_error=float(errors.mean()),
+        input_error=float(warping_error(images, flows, masks).mean()),
+        per_frame=errors.tolist(),
+        content=float(ours["content"]),
+        style=float(ours["style"]),
+        input_style=float(theirs["style"]),
+        seconds_per_frame=seconds / len(clip),
+    )

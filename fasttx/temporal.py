@@ -26,6 +26,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -153,25 +154,54 @@ def _jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
 
 
 def estimate_flows(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Backward flows [T-1, 2, H, W] and occlusion masks [T-1, 1, H, W] of real frames [T, 3, H, W] in [0, 1]:
-    OpenCV's DIS optical flow (medium preset) both ways, a pixel kept where the two agree (Ruder et al. 2016:
-    |f_b + f_f(p + f_b)|^2 <= 0.01 (|f_b|^2 + |f_f(p + f_b)|^2) + 0.5)."""
+    """Backward flows [T-1, 2, H, W] and occlusion masks [T-1, 1, H, W] of real frames [T, 3, H, W] in [0, 1]
+    (`flow_between` for every pair of successive frames)."""
+    dis = optical_flow()
+    grey = [grey_frame(frame) for frame in images_to_frames(frames).numpy()]
+    pairs = [flow_between(before, after, dis) for before, after in itertools.pairwise(grey)]
+    return torch.cat([flow for flow, _ in pairs]), torch.cat([mask for _, mask in pairs])
+
+
+def optical_flow() -> Any:
+    """OpenCV's DIS optical flow (medium preset); OpenCV is an optional extra."""
     try:
         import cv2
     except ImportError as e:
-        raise FasttxError("measuring the motion of a real video needs OpenCV: pip install 'fasttx[video]'") from e
-    grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in images_to_frames(frames).numpy()]
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    flows, masks = [], []
-    for before, after in itertools.pairwise(grey):
-        backward = torch.from_numpy(dis.calc(after, before, None)).permute(2, 0, 1)[None]
-        forward = torch.from_numpy(dis.calc(before, after, None)).permute(2, 0, 1)[None]
-        forward_at, inside = warp(forward, backward)
-        mismatch = (backward + forward_at).pow(2).sum(1, keepdim=True)
-        size = backward.pow(2).sum(1, keepdim=True) + forward_at.pow(2).sum(1, keepdim=True)
-        masks.append((mismatch <= 0.01 * size + 0.5).float() * inside)
-        flows.append(backward)
-    return torch.cat(flows), torch.cat(masks)
+        raise FasttxError("optical flow needs OpenCV: pip install 'fasttx[video]'") from e
+    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+
+def grey_frame(frame: np.ndarray) -> np.ndarray:
+    """[H, W, 3] uint8 RGB -> [H, W] uint8 luma, what the flow is estimated on."""
+    import cv2
+
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+
+
+def flow_between(
+    before: np.ndarray, after: np.ndarray, dis: Any, max_side: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Backward flow [1, 2, H, W] (where each pixel of `after` was in `before`) and occlusion mask [1, 1, H, W] of
+    two grey frames [H, W] uint8: DIS both ways, a pixel kept where the two agree (Ruder et al. 2016:
+    |f_b + f_f(p + f_b)|^2 <= 0.01 (|f_b|^2 + |f_f(p + f_b)|^2) + 0.5). With `max_side`, estimated on frames
+    shrunk to that long side and scaled back up: a fraction of the cost, the motion of large regions kept."""
+    h, w = before.shape
+    shrink = min(1.0, max_side / max(h, w)) if max_side else 1.0
+    if shrink < 1.0:
+        import cv2
+
+        size = (max(1, round(w * shrink)), max(1, round(h * shrink)))
+        before, after = (cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in (before, after))
+    backward = torch.from_numpy(dis.calc(after, before, None)).permute(2, 0, 1)[None]
+    forward = torch.from_numpy(dis.calc(before, after, None)).permute(2, 0, 1)[None]
+    forward_at, inside = warp(forward, backward)
+    mismatch = (backward + forward_at).pow(2).sum(1, keepdim=True)
+    size_ = backward.pow(2).sum(1, keepdim=True) + forward_at.pow(2).sum(1, keepdim=True)
+    mask = (mismatch <= 0.01 * size_ + 0.5 * shrink**2).float() * inside
+    if shrink < 1.0:
+        backward = F.interpolate(backward, size=(h, w), mode="bilinear", align_corners=False) / shrink
+        mask = (F.interpolate(mask, size=(h, w), mode="bilinear", align_corners=False) > 0.5).float()
+    return backward, mask
 
 
 def random_motion(

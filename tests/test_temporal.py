@@ -79,6 +79,34 @@ def test_optical_flow_recovers_a_known_pan() -> None:
     assert (flows - clip.flows)[kept].abs().mean() < 0.25  # pixels; the true motion is (1, 0.5) per frame
 
 
+def test_flow_blend_mixes_in_the_previous_output_where_nothing_moved() -> None:
+    pytest.importorskip("cv2")
+    from fasttx.runtime.flow_blend import FlowBlend
+
+    frame = smooth_photo(48, 64)[None].expand(2, -1, -1, -1)  # a still scene: zero flow, nothing occluded
+    outputs = torch.rand(2, 3, 48, 64, generator=torch.Generator().manual_seed(1))
+    blended = FlowBlend(0.25)(frame, outputs)
+    torch.testing.assert_close(blended[0], outputs[0])  # the first frame has no past
+    torch.testing.assert_close(blended[1], 0.75 * outputs[1] + 0.25 * outputs[0], atol=2e-3, rtol=0)
+    with pytest.raises(FasttxError, match="temporal-blend"):
+        FlowBlend(1.0)
+
+
+def test_flow_blend_follows_a_pan_and_lowers_the_warping_error_of_flickering_outputs() -> None:
+    pytest.importorskip("cv2")
+    from fasttx.runtime.flow_blend import FlowBlend
+
+    clip = temporal.synthetic_clip(smooth_photo(192, 256), (96, 128), frames=8, motion="pan", noise=0.0)
+    flicker = clip.frames + 0.05 * torch.randn(clip.frames.shape, generator=torch.Generator().manual_seed(0))
+    flicker = flicker.clamp(0, 1)  # a "stylisation" that repaints its noise every frame
+    blend = FlowBlend(0.5)
+    blended = torch.cat([blend(clip.frames[i : i + 3], flicker[i : i + 3]) for i in range(0, 8, 3)])  # any batching
+    before = temporal.warping_error(flicker, clip.flows, clip.masks).mean()
+    after = temporal.warping_error(blended, clip.flows, clip.masks).mean()
+    assert after < 0.5 * before
+    assert (blended - clip.frames).abs().mean() < (flicker - clip.frames).abs().mean()  # not smeared off the scene
+
+
 def test_clip_statistics_smooth_each_layers_statistics_over_frames_in_order() -> None:
     norm = nn.InstanceNorm2d(1)
     generator = torch.Generator().manual_seed(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -208,6 +209,55 @@ def test_clip_stats_share_instance_norm_statistics_over_the_video(model: Path, t
     export_onnx(net, onnx)
     with pytest.raises(FasttxError, match="--clip-stats needs the PyTorch model"):
         stylize_inputs(onnx, [source], tmp_path / "again", options, device="cpu", progress=False)
+
+
+def test_temporal_blend_steadies_a_video_from_an_onnx_model(model: Path, tmp_path: Path) -> None:
+    pytest.importorskip("cv2")
+    source = make_video(tmp_path / "clip.mp4", 64, 48, frames=12, audio=None)
+    net, _ = load_model(model)
+    onnx = tmp_path / "tiny.onnx"
+    export_onnx(net, onnx)
+    options = StylizeOptions(batch_size=5, temporal_blend=0.6)
+    report = stylize_inputs(onnx, [source], tmp_path / "out", options, device="cpu", progress=False)
+    assert report.frames == 12 and not report.failed
+    originals, _, _ = decode(source)
+    plain = luma(open_session(onnx, "cpu").run_frames(np.stack(originals)))
+    got = luma(np.stack(decode(tmp_path / "out" / "clip.mp4")[0]))
+    assert np.abs(got[0] - plain[0]).mean() < 3  # the first frame is the network's alone
+    assert np.abs(np.diff(got, axis=0)).mean() < 0.8 * np.abs(np.diff(plain, axis=0)).mean()
+    with pytest.raises(FasttxError, match="temporal-blend"):
+        stylize_inputs(onnx, [source], tmp_path / "again", StylizeOptions(temporal_blend=1.5), device="cpu")
+
+
+@pytest.mark.filterwarnings("ignore:VGG weights are random")
+def test_evaluate_video_measures_flicker_against_the_inputs_own(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("cv2")
+    from conftest import run_cli, write_photo
+
+    source = make_video(tmp_path / "clip.mp4", 64, 48, frames=10, audio=None)
+    style = write_photo(tmp_path / "style.png", size=(32, 32), seed=3)
+    identity = tmp_path / "identity.pth"  # an untrained additive network returns its input
+    save_model(build_net(NetConfig(arch="tiny")).eval(), identity, {})
+
+    def measure(path: Path, *extra: str) -> dict[str, object]:
+        args = ["evaluate", "-m", str(path), "-s", str(style), "--video", str(source), "--frames", "8"]
+        assert (
+            run_cli(monkeypatch, *args, "--size", "64", "--vgg-weights", "random", "--device", "cpu", "--json", *extra)
+            == 0
+        )
+        return json.loads(capsys.readouterr().out)
+
+    same = measure(identity)
+    assert same["frames"] == 8 and len(same["per_frame"]) == 7 and (same["width"], same["height"]) == (64, 48)
+    assert same["output_error"] == pytest.approx(same["input_error"], rel=0.01) and same["content"] < 1e-3
+    assert same["style"] == pytest.approx(same["input_style"], rel=0.01)
+    plain, blended = measure(model), measure(model, "--temporal-blend", "0.6")
+    assert plain["input_error"] == same["input_error"] and blended["temporal_blend"] == 0.6
+    assert blended["output_error"] < plain["output_error"]
+    assert run_cli(monkeypatch, "evaluate", "-m", str(model), "-s", str(style)) == 1  # neither photos nor a video
+    assert "--photos" in capsys.readouterr().err
 
 
 def test_webcam_from_a_file_backed_source_records_what_it_stylised(

@@ -29,11 +29,13 @@ from fasttx.nets.transformer import peak_activation_bytes
 from fasttx.pixels import frames_to_images, images_to_frames
 from fasttx.progress import progress_bar, stderr_console
 from fasttx.runtime.color import blend, check_strength, preserve_color
+from fasttx.runtime.flow_blend import FlowBlend
 from fasttx.runtime.images import Job, Shard, plan_jobs
 from fasttx.runtime.norms import clip_statistics
 from fasttx.runtime.session import Session, TorchSession, open_session
 from fasttx.runtime.tiling import stylize_tiled
 from fasttx.runtime.video import VideoResult, probe, stylize_video
+from fasttx.temporal import optical_flow
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -62,14 +64,19 @@ class Stylizer:
             )
         if options.clip_stats is not None and not 0 <= options.clip_stats < 1:
             raise FasttxError(f"--clip-stats must be in [0, 1), got {options.clip_stats}")
+        if not 0 <= options.temporal_blend < 1:
+            raise FasttxError(f"--temporal-blend must be in [0, 1), got {options.temporal_blend}")
+        if options.temporal_blend > 0:
+            optical_flow()  # OpenCV is there, or one clear error now rather than one per video
         self.session = session
         self.options = options
+        self._blend: FlowBlend | None = None  # within clip(), with --temporal-blend
 
     @property
     def plain(self) -> bool:
         """Whether frames can go straight through the session (no option needs float images)."""
         opts = self.options
-        return opts.tile is None and not opts.preserve_color and opts.strength == 1.0
+        return opts.tile is None and not opts.preserve_color and opts.strength == 1.0 and self._blend is None
 
     def images(self, images: torch.Tensor) -> torch.Tensor:
         """[N, 3, H, W] float in [0, 1] -> stylised, same shape, on the CPU."""
@@ -95,18 +102,28 @@ class Stylizer:
             out = preserve_color(out, images)
         return blend(out, images, opts.strength)
 
-    def clip(self) -> contextlib.AbstractContextManager[None]:
-        """What the frames of one video share: with --clip-stats, running InstanceNorm statistics."""
-        if self.options.clip_stats is None:
-            return contextlib.nullcontext()
-        assert isinstance(self.session, TorchSession)
-        return clip_statistics(self.session.net, self.options.clip_stats)
+    @contextlib.contextmanager
+    def clip(self) -> Iterator[None]:
+        """What the frames of one video share: with --clip-stats, running InstanceNorm statistics; with
+        --temporal-blend, the previous output carried along the flow. Frames go through `frames` in order."""
+        with contextlib.ExitStack() as stack:
+            if self.options.clip_stats is not None:
+                assert isinstance(self.session, TorchSession)
+                stack.enter_context(clip_statistics(self.session.net, self.options.clip_stats))
+            if self.options.temporal_blend > 0:
+                self._blend = FlowBlend(self.options.temporal_blend)
+                stack.callback(setattr, self, "_blend", None)
+            yield
 
     def frames(self, frames: np.ndarray) -> np.ndarray:
         """[N, H, W, 3] uint8 -> stylised, same shape; straight through the session when no option needs floats."""
         if self.plain:
             return self.session.run_frames(frames)
-        return images_to_frames(self.images(frames_to_images(frames))).numpy()
+        images = frames_to_images(frames)
+        out = self.images(images)
+        if self._blend is not None:
+            out = self._blend(images, out)
+        return images_to_frames(out).numpy()
 
 
 class FrameBatches:

@@ -109,6 +109,24 @@ def stylize_video(
     )
 
 
+def read_frames(path: str | os.PathLike[str], max_size: int | None = None, limit: int | None = None) -> np.ndarray:
+    """The first `limit` frames (all with None) of a video as [N, H, W, 3] uint8 RGB, at the size `stylize` gives
+    them (long side at most `max_size`, even)."""
+    batches = []
+    try:
+        with _open(path) as container:
+            info = _info(container, Path(path), max_size)
+            for frames, _ in _decode(container, container.streams.video[0], info, batch_size=1):
+                batches.append(frames)
+                if limit is not None and len(batches) == limit:
+                    break
+    except av.FFmpegError as e:
+        raise FasttxError(f"cannot read video {path}: {e}") from e
+    if not batches:
+        raise FasttxError(f"no frames could be decoded from {path}")
+    return np.concatenate(batches)
+
+
 def _open(path: str | os.PathLike[str]) -> Any:
     try:
         container = av.open(str(path))

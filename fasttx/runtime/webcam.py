@@ -81,6 +81,7 @@ def run_webcam(
     count, start, shape = 0, time.perf_counter(), (0, 0)
     with contextlib.ExitStack() as stack:
         stack.callback(capture.release)
+        stack.enter_context(stylizer.clip())
         encoder: Encoder | None = None
         try:
             while frames is None or count < frames:
