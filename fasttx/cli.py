@@ -736,6 +736,14 @@ def evaluate(
     temporal_blend: Annotated[
         float, typer.Option(help="--video: stylise as `fasttx stylize --temporal-blend` does.")
     ] = 0.0,
+    style_mix: Annotated[
+        Optional[str],
+        typer.Option(
+            "--style-mix",
+            help="Multi-style models: the style (or mix) to score, as for `fasttx stylize --style-mix`; give --style "
+            "the image of that style. Default: the first style.",
+        ),
+    ] = None,
     size: Annotated[int, typer.Option(help="Long side the photos (or frames) are resized to.")] = EVAL_SIZE,
     style_size: Annotated[
         Optional[int],
@@ -776,7 +784,7 @@ def evaluate(
             model,
             style,
             video,
-            options=StylizeOptions(clip_stats=clip_stats, temporal_blend=temporal_blend),
+            options=StylizeOptions(clip_stats=clip_stats, temporal_blend=temporal_blend, style=style_mix),
             frames=frames,
             size=size,
             style_size=style_size,
@@ -803,6 +811,7 @@ def evaluate(
         vs_optimize=vs_optimize,
         vgg_weights=vgg_weights,
         device=device,
+        style_mix=style_mix,
         image_dir=report / "images" if report else None,
         console=err,
         progress=progress,

@@ -191,6 +191,7 @@ def evaluate_file(
     vs_optimize: int = 0,
     vgg_weights: str | None = None,
     device: str = "auto",
+    style_mix: str | None = None,
     image_dir: str | os.PathLike[str] | None = None,
     console: Console | None = None,
     progress: bool = True,
@@ -203,7 +204,7 @@ def evaluate_file(
     if not paths:
         raise FasttxError(f"no images found in {photos}")
     dev = pick_device(device)
-    stylizer, meta = load_stylizer(model, dev)
+    stylizer, meta = load_stylizer(model, dev, style_mix)
     recipe = meta.get("train_config") or {}
     objective = LossConfig.from_dict(recipe["loss"]) if "loss" in recipe else METRIC
     layers = sorted(set(METRIC.layers) | set(objective.layers))
@@ -234,14 +235,18 @@ def _stylize(model: Stylizer, photo: Tensor, path: str | os.PathLike[str]) -> Te
     return output
 
 
-def load_stylizer(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> tuple[Stylizer, dict[str, Any]]:
+def load_stylizer(
+    path: str | os.PathLike[str], device: torch.device | str = "cpu", style_mix: str | None = None
+) -> tuple[Stylizer, dict[str, Any]]:
     """A model file as a function of images, with its metadata: `.pth` via fasttx.io on `device`, `.onnx` via
-    the runtime's onnxruntime session on the CPU (it takes and returns tensors on any device)."""
+    the runtime's onnxruntime session on the CPU (it takes and returns tensors on any device). `style_mix`: which
+    of a multi-style model's styles (fasttx.config.parse_style_mix), through the runtime's session."""
     path = Path(path)
-    if path.suffix.lower() == ".onnx":
-        from fasttx.runtime.session import OrtSession
+    onnx = path.suffix.lower() == ".onnx"
+    if onnx or style_mix is not None:
+        from fasttx.runtime.session import open_session
 
-        session = OrtSession(path, device="cpu")
+        session = open_session(path, "cpu" if onnx else str(device), style_mix)
         return (lambda image: session.run(image).to(image.device)), model_metadata(path)
     net, meta = load_model(path)
     return net.to(device), meta

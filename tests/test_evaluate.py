@@ -18,7 +18,7 @@ from torch import nn
 from fasttx.evaluate import METRIC, evaluate_model, load_stylizer, trained_style_size
 from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side, save_model
 from fasttx.losses import LossConfig
-from fasttx.nets.transformer import NetConfig, build_net
+from fasttx.nets.transformer import NetConfig, build_net, one_style
 from fasttx.nets.vgg import VGGFeatures
 from fasttx.report import THUMB, write_report
 
@@ -208,6 +208,25 @@ def test_onnx_models_run_through_onnxruntime(tmp_path: Path) -> None:
         stylize, meta = load_stylizer(tmp_path / name)
         assert meta == {}
         assert torch.allclose(stylize(image), 1 - image, atol=tolerance)
+
+
+def test_a_multi_style_models_named_style_is_scored(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = build_net(NetConfig(arch="tiny", output="direct", styles=2)).eval()
+    with torch.no_grad():  # make the styles differ
+        for module in net.modules():
+            if hasattr(module, "bias") and getattr(module, "bias", None) is not None and module.bias.dim() == 2:
+                module.bias[1].add_(0.5)
+    save_model(net, tmp_path / "multi.pth", {"styles": ["sky", "sea"]})
+    image = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        first, second = net(image).clamp(0, 1), net(image, one_style(1, 2)).clamp(0, 1)
+    default, _ = load_stylizer(tmp_path / "multi.pth")
+    sea, _ = load_stylizer(tmp_path / "multi.pth", style_mix="sea")
+    with torch.no_grad():
+        torch.testing.assert_close(default(image).clamp(0, 1), first)
+        torch.testing.assert_close(sea(image), second)
+    assert (first - second).abs().max() > 0.01
 
 
 @pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs /usr/bin/chromium")
