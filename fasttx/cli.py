@@ -61,7 +61,7 @@ TemporalBlend = Annotated[
     typer.Option(
         help="Video and webcam: carry this share of the previous stylised frame along the optical flow of the input "
         "(0: off; 0.5 halves the frame-to-frame changes the network makes where the motion is followed; occluded "
-        "and new pixels take the network's frame alone). Needs OpenCV (pip install 'fasttx[video]'); any model. "
+        "and new pixels take the network's frame alone). Any model; 0 for the most frames/s. "
         "README, 'Stable video', has its measured effect and cost.",
     ),
 ]

@@ -13,7 +13,7 @@ consistent as the video itself would score (noise, compression and resampling ke
 
 Motion comes from `synthetic_clip` (a still photo panned, zoomed or rotated, so the flow is exact) or, for real
 clips, from OpenCV's DIS optical flow with a forward-backward check for occlusions (`estimate_flows`; OpenCV is
-an optional extra, `pip install fasttx[video]`).
+a dependency).
 
 Training for stability needs no flow dataset (`consistency_loss`): a training photo moved by a small random
 affine motion and degraded by noise, stylised, must match the stylisation of the photo moved the same way.
@@ -167,7 +167,7 @@ def optical_flow() -> Any:
     try:
         import cv2
     except ImportError as e:
-        raise FasttxError("optical flow needs OpenCV: pip install 'fasttx[video]'") from e
+        raise FasttxError("optical flow needs OpenCV: pip install opencv-python-headless") from e
     return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
 
 

@@ -98,7 +98,7 @@ def decode(path: Path) -> tuple[list[np.ndarray], float | None, dict[str, object
 def test_video_with_audio_keeps_frames_rate_size_and_sound(model: Path, tmp_path: Path) -> None:
     source = make_video(tmp_path / "clip.mp4", 64, 48)
     report = stylize_inputs(
-        model, [source], tmp_path / "out", StylizeOptions(batch_size=3), device="cpu", progress=False
+        model, [source], tmp_path / "out", StylizeOptions(batch_size=3, temporal_blend=0), device="cpu", progress=False
     )
     target = tmp_path / "out" / "clip.mp4"
     assert report.outputs == [target] and report.frames == 20 and not report.failed
@@ -187,7 +187,7 @@ def test_probe_reads_size_rate_and_audio(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_shared_gif(model: Path, tmp_path: Path, shared_data: Path) -> None:
     source = shared_data / "video" / "sintel_2s.gif"
-    options = StylizeOptions(max_size=64, batch_size=25)
+    options = StylizeOptions(max_size=64, batch_size=25, temporal_blend=0)
     report = stylize_inputs(model, [source], tmp_path / "sintel.mp4", options, device="cpu", progress=False)
     result = report.videos[str(tmp_path / "sintel.mp4")]
     assert (result.frames, result.width, result.height, result.fps, result.audio) == (50, 64, 26, 25.0, "none")
@@ -196,7 +196,7 @@ def test_shared_gif(model: Path, tmp_path: Path, shared_data: Path) -> None:
 
 def test_clip_stats_share_instance_norm_statistics_over_the_video(model: Path, tmp_path: Path) -> None:
     source = make_video(tmp_path / "clip.mp4", 64, 48, audio=None)
-    options = StylizeOptions(batch_size=3, clip_stats=0.9)
+    options = StylizeOptions(batch_size=3, clip_stats=0.9, temporal_blend=0)
     stylize_inputs(model, [source], tmp_path / "out", options, device="cpu", progress=False)
     originals, _, _ = decode(source)
     net, _ = load_model(model)
@@ -269,6 +269,7 @@ def test_webcam_from_a_file_backed_source_records_what_it_stylised(
     source = make_video(tmp_path / "camera.mp4", 64, 48, frames=12, audio=None)  # stands in for a camera device
     recording = tmp_path / "live.mp4"
     args = ["webcam", "-m", str(model), "--camera", str(source), "--no-window", "-o", str(recording)]
+    args += ["--temporal-blend", "0"]  # the network's frames alone, to compare with
     assert run_cli(monkeypatch, *args, "--frames", "8") == 0
     frames, _, facts = decode(recording)
     originals, _, _ = decode(source)

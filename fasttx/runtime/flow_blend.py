@@ -10,7 +10,7 @@ trusted (not occluded, inside the frame) the output becomes
 with S_t the network's stylisation of frame t. Disoccluded pixels and new content take S_t alone, so nothing
 smears across a cut or a moving edge. W is the share of the past: 0 is off, 0.5 halves what the network changes
 from frame to frame where the motion is followed. Flow is estimated on frames shrunk to FLOW_SIDE pixels (its
-cost is most of the blend's). Needs OpenCV (`pip install 'fasttx[video]'`); works with any session (.pth or .onnx).
+cost is most of the blend's). Works with any session (.pth or .onnx); on by default for videos (StylizeOptions).
 """
 
 from __future__ import annotations

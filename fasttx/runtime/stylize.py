@@ -35,7 +35,6 @@ from fasttx.runtime.norms import clip_statistics
 from fasttx.runtime.session import Session, TorchSession, open_session
 from fasttx.runtime.tiling import stylize_tiled
 from fasttx.runtime.video import VideoResult, probe, stylize_video
-from fasttx.temporal import optical_flow
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -66,8 +65,6 @@ class Stylizer:
             raise FasttxError(f"--clip-stats must be in [0, 1), got {options.clip_stats}")
         if not 0 <= options.temporal_blend < 1:
             raise FasttxError(f"--temporal-blend must be in [0, 1), got {options.temporal_blend}")
-        if options.temporal_blend > 0:
-            optical_flow()  # OpenCV is there, or one clear error now rather than one per video
         self.session = session
         self.options = options
         self._blend: FlowBlend | None = None  # within clip(), with --temporal-blend
