@@ -1,9 +1,10 @@
 """`fasttx webcam`: a camera (or any video source OpenCV opens) stylised live, shown in a window and/or recorded.
 
 Capture is OpenCV's VideoCapture (V4L2, AVFoundation, DirectShow, or a file or stream URL; OpenCV is a dependency,
-its headless build: a window needs the GUI build, `pip install opencv-python`, which the headless wheel lacks). Frames go through the same Stylizer as `fasttx stylize`; a recording goes through the same H.264
-encoder as stylised videos, written atomically. Keys in the window: + and - change the strength by 0.1, 1-9 pick a
-style of a multi-style model, q or Esc quits; Ctrl-C stops too, the recording kept.
+its headless build: a window needs the GUI build, `pip install opencv-python`, which the headless wheel lacks).
+Frames go through the same Stylizer as `fasttx stylize` (stabilised by its flow blend); a recording goes through
+the same H.264 encoder as stylised videos, written atomically. Keys in the window: + and - change the strength by
+0.1, 1-9 pick a style of a multi-style model, q or Esc quits; Ctrl-C stops too, the recording kept.
 """
 
 from __future__ import annotations
