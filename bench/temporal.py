@@ -169,20 +169,22 @@ def _stylise(net: torch.nn.Module, frames: torch.Tensor, momentum: float | None,
         outputs = []
         for chunk in frames.split(4):
             out = net(chunk).clamp(0, 1)
-            outputs.append(flow_blend(chunk, out) if flow_blend is not None else out)
+            outputs.append(flow_blend(images_to_frames(chunk).numpy(), out) if flow_blend is not None else out)
         return torch.cat(outputs)
 
 
 def _costs(net: torch.nn.Module, momentum: float, blend: float, repeat: int = 6) -> dict[str, float]:
     """Median milliseconds per 720p frame of fox.mp4, one frame at a time: the network, the network under clip
     statistics, and the flow blend alone (its flow at FLOW_SIDE), measured in turn within each repeat."""
-    frames = frames_to_images(read_frames(SHARED / "video" / REAL_CLIPS[0], 1280, repeat + 1))
+    raw = read_frames(SHARED / "video" / REAL_CLIPS[0], 1280, repeat + 1)
+    frames = frames_to_images(raw)
     flow_blend = FlowBlend(blend)
     times: dict[str, list[float]] = {"network": [], "network with clip statistics": [], "flow blend": []}
     with torch.no_grad():
         out = net(frames[:1]).clamp(0, 1)
-        flow_blend(frames[:1], out)
-        for frame in frames[1:].split(1):
+        flow_blend(raw[:1], out)
+        for i in range(1, len(frames)):
+            frame = frames[i : i + 1]
             started = time.perf_counter()
             out = net(frame).clamp(0, 1)
             times["network"].append(time.perf_counter() - started)
@@ -191,7 +193,7 @@ def _costs(net: torch.nn.Module, momentum: float, blend: float, repeat: int = 6)
                 net(frame)
                 times["network with clip statistics"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            flow_blend(frame, out)
+            flow_blend(raw[i : i + 1], out)
             times["flow blend"].append(time.perf_counter() - started)
     return {name: float(np.median(values)) * 1000 for name, values in times.items()}
 

@@ -15,6 +15,7 @@ from fasttx import temporal
 from fasttx.errors import FasttxError
 from fasttx.io import load_model
 from fasttx.nets.transformer import NetConfig, build_net
+from fasttx.pixels import images_to_frames
 from fasttx.runtime.norms import clip_statistics
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -85,7 +86,7 @@ def test_flow_blend_mixes_in_the_previous_output_where_nothing_moved() -> None:
 
     frame = smooth_photo(48, 64)[None].expand(2, -1, -1, -1)  # a still scene: zero flow, nothing occluded
     outputs = torch.rand(2, 3, 48, 64, generator=torch.Generator().manual_seed(1))
-    blended = FlowBlend(0.25)(frame, outputs)
+    blended = FlowBlend(0.25)(images_to_frames(frame).numpy(), outputs)
     torch.testing.assert_close(blended[0], outputs[0])  # the first frame has no past
     torch.testing.assert_close(blended[1], 0.75 * outputs[1] + 0.25 * outputs[0], atol=2e-3, rtol=0)
     with pytest.raises(FasttxError, match="temporal-blend"):
@@ -100,7 +101,8 @@ def test_flow_blend_follows_a_pan_and_lowers_the_warping_error_of_flickering_out
     flicker = clip.frames + 0.05 * torch.randn(clip.frames.shape, generator=torch.Generator().manual_seed(0))
     flicker = flicker.clamp(0, 1)  # a "stylisation" that repaints its noise every frame
     blend = FlowBlend(0.5)
-    blended = torch.cat([blend(clip.frames[i : i + 3], flicker[i : i + 3]) for i in range(0, 8, 3)])  # any batching
+    frames = images_to_frames(clip.frames).numpy()
+    blended = torch.cat([blend(frames[i : i + 3], flicker[i : i + 3]) for i in range(0, 8, 3)])  # any batching
     before = temporal.warping_error(flicker, clip.flows, clip.masks).mean()
     after = temporal.warping_error(blended, clip.flows, clip.masks).mean()
     assert after < 0.5 * before

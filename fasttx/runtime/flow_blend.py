@@ -19,28 +19,32 @@ import numpy as np
 import torch
 
 from fasttx.errors import FasttxError
-from fasttx.pixels import images_to_frames
 from fasttx.temporal import flow_between, grey_frame, optical_flow, warp
 
 FLOW_SIDE = 480  # long side of the frames the flow is estimated on
+
+
+def check_blend_weight(weight: float) -> None:
+    if not 0 <= weight < 1:
+        raise FasttxError(f"--temporal-blend must be in [0, 1), got {weight}")
 
 
 class FlowBlend:
     """Stateful over one clip: call it on the frames in order (any batching)."""
 
     def __init__(self, weight: float, flow_side: int = FLOW_SIDE):
-        if not 0 <= weight < 1:
-            raise FasttxError(f"--temporal-blend must be in [0, 1), got {weight}")
+        check_blend_weight(weight)
         self.weight = weight
         self.flow_side = flow_side
         self._dis = optical_flow()
         self._grey: np.ndarray | None = None  # the previous input frame's luma
         self._output: torch.Tensor | None = None  # the previous output [1, 3, H, W]
 
-    def __call__(self, inputs: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
-        """Input frames [N, 3, H, W] and their stylisations (same shape, [0, 1]) -> the blended outputs."""
+    def __call__(self, frames: np.ndarray, outputs: torch.Tensor) -> torch.Tensor:
+        """Input frames [N, H, W, 3] uint8 (what the flow is estimated on) and their stylisations [N, 3, H, W] in
+        [0, 1] -> the blended outputs."""
         blended = []
-        for frame, stylised in zip(images_to_frames(inputs).numpy(), outputs.float(), strict=True):
+        for frame, stylised in zip(frames, outputs.float(), strict=True):
             grey = grey_frame(frame)
             current = stylised[None]
             if self._grey is not None and self._output is not None and self._grey.shape == grey.shape:

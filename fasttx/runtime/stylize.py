@@ -29,7 +29,7 @@ from fasttx.nets.transformer import peak_activation_bytes
 from fasttx.pixels import frames_to_images, images_to_frames
 from fasttx.progress import progress_bar, stderr_console
 from fasttx.runtime.color import blend, check_strength, preserve_color
-from fasttx.runtime.flow_blend import FlowBlend
+from fasttx.runtime.flow_blend import FlowBlend, check_blend_weight
 from fasttx.runtime.images import Job, Shard, plan_jobs
 from fasttx.runtime.norms import clip_statistics
 from fasttx.runtime.session import Session, TorchSession, open_session
@@ -63,8 +63,7 @@ class Stylizer:
             )
         if options.clip_stats is not None and not 0 <= options.clip_stats < 1:
             raise FasttxError(f"--clip-stats must be in [0, 1), got {options.clip_stats}")
-        if not 0 <= options.temporal_blend < 1:
-            raise FasttxError(f"--temporal-blend must be in [0, 1), got {options.temporal_blend}")
+        check_blend_weight(options.temporal_blend)
         self.session = session
         self.options = options
         self._blend: FlowBlend | None = None  # within clip(), with --temporal-blend
@@ -116,10 +115,9 @@ class Stylizer:
         """[N, H, W, 3] uint8 -> stylised, same shape; straight through the session when no option needs floats."""
         if self.plain:
             return self.session.run_frames(frames)
-        images = frames_to_images(frames)
-        out = self.images(images)
+        out = self.images(frames_to_images(frames))
         if self._blend is not None:
-            out = self._blend(images, out)
+            out = self._blend(frames, out)
         return images_to_frames(out).numpy()
 
 
