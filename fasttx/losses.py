@@ -47,12 +47,6 @@ def mean_squared_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tens
     return (output.float() - target.detach().float()).pow(2).flatten(1).mean(dim=1)
 
 
-def content_loss(output_features: torch.Tensor, content_features: torch.Tensor, relative: bool = True) -> torch.Tensor:
-    """Feature reconstruction error (relative by default), averaged over the batch."""
-    error = relative_error if relative else mean_squared_error
-    return error(output_features, content_features).mean()
-
-
 def style_loss(
     output_features: Mapping[str, torch.Tensor],
     style_grams: Mapping[str, torch.Tensor],
@@ -157,18 +151,20 @@ class PerceptualLoss(nn.Module):
         """Unweighted content and (plain, unbalanced) style errors of a batch of outputs [B, 3, H, W] in [0, 1]
         (against the styles `style_index` names, for separate styles)."""
         feats = self.vgg(output)
-        return self._errors(feats, content_features, self.targets(style_index), self.config.style_layers, False, 1)
+        errors = self._errors(feats, content_features, self.targets(style_index), self.config.style_layers, False, 1)
+        return {"content": errors["content"].mean(), "style": errors["style"]}
 
     def forward(
         self,
         output: torch.Tensor,
         content_features: torch.Tensor,
-        content_scale: float = 1.0,
+        content_scale: float | torch.Tensor = 1.0,
         style_index: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Weighted loss terms and their sum (`total`) for a batch of outputs [B, 3, H, W] in [0, 1]; the content
-        term's weight is `content_scale` x content_weight (see train.ContentTarget), and `content_distance` the
-        unweighted content error (not in the total). With separate styles, `style_index` [B] names each output's."""
+        term's weight is `content_scale` (one, or [B]: one per photo) x content_weight (see train.ContentTarget);
+        `content_distance` is the unweighted content error (not in the total), `content_distances` the same per
+        photo, [B]. With separate styles, `style_index` [B] names each output's."""
         cfg = self.config
         errors = self._errors(
             self.vgg(output),
@@ -179,13 +175,14 @@ class PerceptualLoss(nn.Module):
             cfg.style_tiles,
         )
         terms = {
-            "content": content_scale * cfg.content_weight * errors["content"],
+            "content": cfg.content_weight * (content_scale * errors["content"]).mean(),
             "style": cfg.style_weight * errors["style"],
         }
         if cfg.tv_weight > 0:
             terms["tv"] = cfg.tv_weight * tv_loss(output.float())
         terms["total"] = sum(terms.values())  # type: ignore[assignment]
-        terms["content_distance"] = errors["content"].detach()
+        terms["content_distance"] = errors["content"].detach().mean()
+        terms["content_distances"] = errors["content"].detach()
         return terms
 
     def _errors(
@@ -197,10 +194,11 @@ class PerceptualLoss(nn.Module):
         robust: bool,
         tiles: int,
     ) -> dict[str, torch.Tensor]:
-        relative = self.config.relative
+        """The content error per photo, [B], and the style term (a batch mean)."""
+        error = relative_error if self.config.relative else mean_squared_error
         return {
-            "content": content_loss(feats[self.config.content_layer], content_features, relative),
-            "style": style_loss(feats, grams, layers, relative, robust, tiles),
+            "content": error(feats[self.config.content_layer], content_features),
+            "style": style_loss(feats, grams, layers, self.config.relative, robust, tiles),
         }
 
 

@@ -108,6 +108,9 @@ def test_several_styles_train_one_network_with_a_preview_row_and_distances_each(
     val = [r for r in records if "val_total" in r][-1]
     assert set(val["val_style_by_style"]) == {"red", "blue"}
     assert val["val_style"] == pytest.approx(sum(val["val_style_by_style"].values()) / 2)
+    logged = [r for r in records if "content_scale_red" in r]  # a content multiplier per style, each its own
+    assert len(logged) == 4 and "content_scale" not in logged[-1]
+    assert logged[-1]["content_scale_red"] != logged[-1]["content_scale_blue"]
     from PIL import Image
 
     preview = Image.open(result.out / "previews" / "step_000004.jpg")

@@ -331,6 +331,25 @@ def test_content_target_moves_the_content_weight_towards_the_target() -> None:
     assert (restored.scale, restored.average) == (below.scale, below.average)
 
 
+def test_a_multi_style_network_has_a_content_multiplier_per_style_fed_by_its_own_photos() -> None:
+    from fasttx.distributed import Processes
+    from fasttx.train import ContentTarget
+
+    target = ContentTarget(0.3, styles=3)
+    index = torch.tensor([0, 1, 0, 1])  # style 2 has no photo in these batches: its multiplier stays
+    for _ in range(50):
+        target.update_styles(torch.tensor([0.6, 0.1, 0.6, 0.1]), index, Processes())
+    above, below, absent = (math.exp(s) for s in target.log_scales)
+    assert above > 2 and below < 0.6 and absent == 1.0
+    assert target.scales(torch.tensor([1, 0, 2])).tolist() == pytest.approx([below, above, 1.0])
+    older = ContentTarget(0.3, styles=3)  # a checkpoint from when the styles shared one multiplier
+    older.load_state_dict({"log_scale": 0.5, "average": 0.2})
+    assert older.log_scales == [0.5] * 3 and older.averages == [0.2] * 3
+    restored = ContentTarget(0.3, styles=3)
+    restored.load_state_dict(target.state_dict())
+    assert (restored.log_scales, restored.averages) == (target.log_scales, target.averages)
+
+
 def test_the_content_target_is_on_by_default_0_turns_it_off_and_old_recipes_keep_a_fixed_weight(
     photo_folder: Path, style_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
