@@ -193,6 +193,15 @@ def train(
             "pytorch/examples).",
         ),
     ] = _NET.output,
+    init: Annotated[
+        str,
+        typer.Option(
+            help="The network to start from: 'base', the one fasttx ships (johnson, additive; trained on four "
+            "paintings: it paints from the first step, and reaches in 1 000 steps what scratch needs more for), "
+            "'scratch' (from the identity), or a trained model.pth of the same --arch and --output (its "
+            "convolutions; each style from the mean of its styles).",
+        ),
+    ] = _TRAIN.init,
     vgg: VggArch = _TRAIN.vgg_arch,
     vgg_weights: VggWeights = _TRAIN.vgg_weights,
     preview: Annotated[Optional[list[Path]], typer.Option(help="Photos (or folders) for the preview grids.")] = None,
@@ -325,6 +334,7 @@ def train(
             val=str(val) if val else None,
             val_every=val_every,
             temporal_weight=temporal_weight,
+            init=init,
             onnx=onnx,
         )
         _report_training(lambda: training.train(cfg, overwrite=overwrite, progress=progress, console=err), as_json)

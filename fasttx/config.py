@@ -182,6 +182,11 @@ class TrainConfig:
     # weight of the consistency term (fasttx.temporal.consistency_loss): a photo moved a little and stylised must be
     # its stylisation moved the same way, which is what keeps video from flickering; 0: off
     temporal_weight: float = 0.0
+    # The network a run starts from (train.initial_network): "base", the network fasttx ships for the architecture
+    # (fasttx/bases/, trained on four paintings; from scratch for an architecture without one), "scratch", or a
+    # trained model.pth. A trained body paints from the first step; from scratch the first few hundred steps only
+    # leave the identity (README, "How the defaults were chosen").
+    init: str = "base"
     onnx: bool = True  # also write model.onnx (verified against PyTorch) at the end
     blend: bool = False  # several style images make one style (their Gram targets averaged), not one each
     # --add-style: the trained model.pth whose network gets `style` as one more style, training only that style's
@@ -208,7 +213,8 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         # a run saved before the moving average and the head's own rate existed trained without them
         # and one saved before multi-style networks blended several style images
-        legacy = {"ema": 0.0, "head_lr": 1.0, "blend": len(data.get("style", [])) > 1}
+        # and one saved before --init started from scratch
+        legacy = {"ema": 0.0, "head_lr": 1.0, "blend": len(data.get("style", [])) > 1, "init": "scratch"}
         values = {**legacy, **{k: v for k, v in data.items() if k in known}}
         values["net"] = NetConfig.from_dict(values.get("net", {}))
         values["loss"] = LossConfig.from_dict(values.get("loss", {}))

@@ -55,10 +55,19 @@ from fasttx.io import (
     save_torch,
 )
 from fasttx.losses import PerceptualLoss, measure_layer_scales, resize_style
-from fasttx.nets.transformer import StyleNet, build_net, one_style, train_only_style, with_new_style
+from fasttx.nets.transformer import (
+    StyleNet,
+    build_net,
+    one_style,
+    start_from,
+    train_only_style,
+    with_new_style,
+)
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
 from fasttx.progress import progress_bar, stderr_console
 from fasttx.temporal import consistency_loss
+
+BASES = Path(__file__).parent / "bases"  # the networks --init base starts from, <arch>.pth (bench/base.py)
 
 
 @dataclass
@@ -151,7 +160,7 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
     if cfg.loss.balance and cfg.loss.layer_scales is None:  # measured once, then saved with the recipe
         scales = measure_layer_scales(objective, calibration_crops(dataset, cfg.seed).to(device))
         cfg.loss.layer_scales = distributed.broadcast(scales, processes)  # bit for bit process 0's
-    net = build_net(cfg.net) if checkpoint is not None or new_style is None else with_new_style(_base(cfg))
+    net = build_net(cfg.net) if checkpoint is not None else initial_network(cfg)
     net = net.to(device)
     teacher = load_model(cfg.teacher)[0].to(device).requires_grad_(False) if cfg.teacher else None
     if new_style is not None:
@@ -361,6 +370,31 @@ def add_style_config(
     if not Path(cfg.dataset).exists():
         raise FasttxError(f"the base model's dataset {cfg.dataset} is not on this machine; give --dataset")
     return cfg
+
+
+def initial_network(cfg: TrainConfig) -> StyleNet:
+    """The network a fresh run starts from: --from's grown by the new style (--add-style), else a new one set to
+    --init's weights (train.start_from), if any."""
+    if cfg.add_to is not None:
+        return with_new_style(_base(cfg))
+    net = build_net(cfg.net)
+    trained = _init_network(cfg)
+    if trained is not None:
+        start_from(net, trained)
+    return net
+
+
+def _init_network(cfg: TrainConfig) -> StyleNet | None:
+    """--init's trained network: a model.pth, or the base fasttx ships for this kind of network, if it has one."""
+    if cfg.init == "scratch":
+        return None
+    if cfg.init != "base":
+        return load_model(cfg.init)[0]
+    path = BASES / f"{cfg.net.arch}.pth"
+    if not path.exists():
+        return None
+    base = load_model(path)[0]
+    return base if replace(base.config, styles=cfg.net.styles) == cfg.net else None
 
 
 def _base(cfg: TrainConfig) -> StyleNet:

@@ -292,3 +292,24 @@ def test_a_multi_style_teacher_distils_into_a_multi_style_student(tmp_path: Path
     assert cfg.net.styles == 2 and cfg.net.arch == "tiny"
     student, meta = load_model(train(cfg, progress=False).model)
     assert student.styles == 2 and meta["styles"] == ["red", "blue"]
+
+
+def test_init_from_a_trained_network_takes_its_convolutions_and_the_mean_of_its_styles(tmp_path: Path) -> None:
+    from fasttx.errors import FasttxError
+    from fasttx.nets.transformer import start_from
+
+    trained = perturbed(NetConfig(arch="tiny", styles=2))
+    one, three = build_net(NetConfig(arch="tiny")).eval(), build_net(NetConfig(arch="tiny", styles=3)).eval()
+    start_from(one, trained)
+    start_from(three, trained)
+    photo = torch.rand(1, 3, 40, 48)
+    # the norms and the colour map are linear in the style weights: the mean style is the 50/50 mix
+    with torch.no_grad():
+        halfway = trained(photo, torch.tensor([[0.5, 0.5]]))
+        torch.testing.assert_close(one(photo), halfway)
+        for style in range(3):
+            torch.testing.assert_close(three(photo, one_style(style, 3)), halfway)
+    conv = "body.features.0.1.weight"
+    torch.testing.assert_close(one.state_dict()[conv], trained.state_dict()[conv])
+    with pytest.raises(FasttxError, match="same kind"):
+        start_from(build_net(NetConfig(arch="small")), trained)

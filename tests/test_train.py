@@ -376,3 +376,49 @@ def test_training_with_a_content_target_logs_its_scale_and_resumes_exactly(
     records = [json.loads(line) for line in (tmp_path / "split" / "train.jsonl").read_text().splitlines()]
     scales = [r["content_scale"] for r in records if "content_scale" in r]
     assert len(scales) == 6 and scales != [1.0] * 6
+
+
+def test_a_run_starts_from_the_init_network_the_shipped_base_or_the_identity(
+    photo_folder: Path,
+    style_image: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dataclasses import replace
+
+    from fasttx.config import NetConfig
+    from fasttx.io import save_model
+    from fasttx.nets.transformer import build_net
+    from fasttx.train import BASES, initial_network
+
+    photo = torch.rand(1, 3, 32, 40)
+    torch.manual_seed(0)
+    trained = build_net(NetConfig(arch="tiny")).eval()
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    path = save_model(trained, tmp_path / "trained.pth", {})
+    cfg = tiny_config(photo_folder, style_image, tmp_path / "run", steps=1)
+    tiny = replace(cfg, net=NetConfig(arch="tiny"))
+    with torch.no_grad():
+        torch.testing.assert_close(initial_network(replace(tiny, init=str(path))).eval()(photo), trained(photo))
+        starts = []
+        for start in ("base", "scratch"):  # no base ships for tiny: both build a fresh network, ~ the identity
+            torch.manual_seed(1)
+            starts.append(initial_network(replace(tiny, init=start)).eval()(photo))
+        torch.testing.assert_close(starts[0], starts[1], atol=0, rtol=0)
+        torch.testing.assert_close(starts[0], photo, atol=0.05, rtol=0)  # the head starts near 0
+        base, _ = load_model(BASES / "johnson.pth")  # the shipped base: a multi-style johnson network
+        mean_style = torch.full((1, base.styles), 1 / base.styles)
+        torch.testing.assert_close(initial_network(cfg).eval()(photo), base(photo, mean_style), atol=1e-5, rtol=0)
+        scratch = initial_network(replace(cfg, init="scratch")).eval()(photo)
+        assert (scratch - photo).abs().mean() < 0.03  # from scratch: the head starts near 0
+    assert TrainConfig.from_dict({"style": ["s.jpg"], "dataset": "d"}).init == "scratch"  # saved before --init
+
+    args = ["train", "--style", str(style_image), "--dataset", str(photo_folder), "--steps", "1", "--no-onnx"]
+    args += ["--image-size", "32", "--batch-size", "2", "--vgg-weights", "random", "--arch", "tiny", "--no-progress"]
+    assert run_cli(monkeypatch, *args, "--out", str(tmp_path / "a"), "--init", str(tmp_path / "missing.pth")) == 1
+    assert "no such file" in capsys.readouterr().err
+    assert run_cli(monkeypatch, *args, "--out", str(tmp_path / "b"), "--init", str(path)) == 0
+    assert load_model(tmp_path / "b" / "model.pth")[1]["train_config"]["init"] == str(path)

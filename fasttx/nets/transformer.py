@@ -98,23 +98,53 @@ def _condition_norms(body: nn.Module, styles: int, condition: StyleCondition) ->
                 setattr(parent, name, ConditionalInstanceNorm2d(child.num_features, styles, condition))
 
 
+def style_vectors(net: StyleNet) -> dict[str, torch.Tensor]:
+    """Every per-style tensor of `net` (its norms' scales and shifts, its colour map), as [styles, ...]."""
+    norms = [
+        name
+        for name, module in net.named_modules()
+        if isinstance(module, ConditionalInstanceNorm2d) or (isinstance(module, nn.InstanceNorm2d) and module.affine)
+    ]
+    rows = {}
+    for name, value in net.state_dict().items():
+        if name.startswith("colour."):
+            rows[name] = value.unflatten(0, (net.styles, 3))
+        elif name.rpartition(".")[0] in norms:
+            rows[name] = value.reshape(net.styles, -1)
+    return rows
+
+
 def with_new_style(net: StyleNet) -> StyleNet:
     """A copy of `net` grown by one style (the last), for --add-style: the old styles' vectors copied, the new one
     starting from their mean. A one-style network becomes two."""
     grown = build_net(replace(net.config, styles=net.styles + 1))
+    rows = style_vectors(net)
     state = grown.state_dict()
     for name, value in net.state_dict().items():
-        target = state[name]
-        if target.shape == value.shape:
-            target.copy_(value)
-        else:  # a per-style tensor: the norms' [styles, C] ([C] for a plain norm), the colour map's [3 x styles, ...]
-            if name.startswith("colour."):
-                old = value.unflatten(0, (net.styles, 3))
-            else:
-                old = value.reshape(net.styles, *target.shape[1:])
-            target.copy_(torch.cat([old, old.mean(dim=0, keepdim=True)]).reshape(target.shape))
+        if name in rows:
+            value = torch.cat([rows[name], rows[name].mean(dim=0, keepdim=True)])
+        state[name].copy_(value.reshape(state[name].shape))
     grown.load_state_dict(state)
     return grown
+
+
+def start_from(net: StyleNet, trained: StyleNet) -> None:
+    """Set `net`'s weights to a trained network's (--init): the convolutions as they are, every style's vectors to
+    the mean of the trained styles'. The network then paints from the first step (the trained body already makes
+    strokes and textures) instead of leaving the identity slowly; the content target pulls it to its own style."""
+    if replace(trained.config, styles=net.styles) != net.config:
+        raise FasttxError(
+            f"--init needs a network of the same kind: it is {trained.config.arch}/{trained.config.output}"
+            f"{'' if trained.config.colour else ' without the colour map'}, this run trains "
+            f"{net.config.arch}/{net.config.output}"
+        )
+    rows = style_vectors(trained)
+    state = net.state_dict()
+    for name, value in trained.state_dict().items():
+        if name in rows:
+            value = rows[name].mean(dim=0, keepdim=True).expand(net.styles, *rows[name].shape[1:])
+        state[name].copy_(value.reshape(state[name].shape))
+    net.load_state_dict(state)
 
 
 def train_only_style(net: StyleNet, style: int) -> list[nn.Parameter]:
