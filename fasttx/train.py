@@ -59,6 +59,7 @@ from fasttx.nets.transformer import (
     StyleNet,
     build_net,
     one_style,
+    same_kind,
     start_from,
     train_only_style,
     with_new_style,
@@ -394,7 +395,7 @@ def _init_network(cfg: TrainConfig) -> StyleNet | None:
     if not path.exists():
         return None
     base = load_model(path)[0]
-    return base if replace(base.config, styles=cfg.net.styles) == cfg.net else None
+    return base if same_kind(base.config, cfg.net) else None
 
 
 def _base(cfg: TrainConfig) -> StyleNet:

@@ -128,11 +128,16 @@ def with_new_style(net: StyleNet) -> StyleNet:
     return grown
 
 
+def same_kind(a: NetConfig, b: NetConfig) -> bool:
+    """Whether networks of configs `a` and `b` differ at most in their number of styles (what --init can start from)."""
+    return replace(a, styles=b.styles) == b
+
+
 def start_from(net: StyleNet, trained: StyleNet) -> None:
     """Set `net`'s weights to a trained network's (--init): the convolutions as they are, every style's vectors to
     the mean of the trained styles'. The network then paints from the first step (the trained body already makes
-    strokes and textures) instead of leaving the identity slowly; the content target pulls it to its own style."""
-    if replace(trained.config, styles=net.styles) != net.config:
+    textures) instead of leaving the identity slowly; the content target pulls it to its own style."""
+    if not same_kind(trained.config, net.config):
         raise FasttxError(
             f"--init needs a network of the same kind: it is {trained.config.arch}/{trained.config.output}"
             f"{'' if trained.config.colour else ' without the colour map'}, this run trains "
