@@ -98,20 +98,24 @@ def _condition_norms(body: nn.Module, styles: int, condition: StyleCondition) ->
                 setattr(parent, name, ConditionalInstanceNorm2d(child.num_features, styles, condition))
 
 
-def style_vectors(net: StyleNet) -> dict[str, torch.Tensor]:
-    """Every per-style tensor of `net` (its norms' scales and shifts, its colour map), as [styles, ...]."""
+def style_parameters(net: StyleNet) -> dict[str, nn.Parameter]:
+    """Every per-style parameter of `net` by name: its norms' scales and shifts, its colour map. Each holds
+    `net.styles` equal blocks of rows along its first dimension, one per style."""
     norms = [
         name
         for name, module in net.named_modules()
         if isinstance(module, ConditionalInstanceNorm2d) or (isinstance(module, nn.InstanceNorm2d) and module.affine)
     ]
-    rows = {}
-    for name, value in net.state_dict().items():
-        if name.startswith("colour."):
-            rows[name] = value.unflatten(0, (net.styles, 3))
-        elif name.rpartition(".")[0] in norms:
-            rows[name] = value.reshape(net.styles, -1)
-    return rows
+    return {
+        name: param
+        for name, param in net.named_parameters()
+        if name.startswith("colour.") or name.rpartition(".")[0] in norms
+    }
+
+
+def style_vectors(net: StyleNet) -> dict[str, torch.Tensor]:
+    """Every per-style tensor of `net` (style_parameters), as [styles, ...]."""
+    return {name: param.detach().unflatten(0, (net.styles, -1)) for name, param in style_parameters(net).items()}
 
 
 def with_new_style(net: StyleNet) -> StyleNet:
@@ -157,16 +161,14 @@ def train_only_style(net: StyleNet, style: int) -> list[nn.Parameter]:
     parameters that hold them; their gradients are masked to that style's rows, so the others never move."""
     for param in net.parameters():
         param.requires_grad_(False)
-    rows = [(m.weight, 1) for m in net.modules() if isinstance(m, ConditionalInstanceNorm2d)]
-    rows += [(m.bias, 1) for m in net.modules() if isinstance(m, ConditionalInstanceNorm2d)]
-    if net.colour is not None:
-        rows += [(net.colour.weight, 3), (net.colour.bias, 3)]
-    for param, per_style in rows:
+    params = list(style_parameters(net).values())
+    for param in params:
+        rows = param.shape[0] // net.styles
         mask = torch.zeros(param.shape[0], *([1] * (param.dim() - 1)))
-        mask[per_style * style : per_style * (style + 1)] = 1.0
+        mask[rows * style : rows * (style + 1)] = 1.0
         param.requires_grad_(True)
         param.register_hook(lambda grad, mask=mask: grad * mask.to(grad.device, grad.dtype))
-    return [param for param, _ in rows]
+    return params
 
 
 def one_style(style: int, styles: int) -> torch.Tensor:
