@@ -313,3 +313,25 @@ def test_init_from_a_trained_network_takes_its_convolutions_and_the_mean_of_its_
     torch.testing.assert_close(one.state_dict()[conv], trained.state_dict()[conv])
     with pytest.raises(FasttxError, match="same kind"):
         start_from(build_net(NetConfig(arch="small")), trained)
+
+
+def test_each_style_starts_from_the_trained_style_nearest_to_it() -> None:
+    from fasttx.nets.transformer import start_from
+    from fasttx.train import nearest_styles
+
+    trained = perturbed(NetConfig(arch="tiny", styles=2))
+    photo = torch.rand(1, 3, 32, 40)
+    with torch.no_grad():
+        painted = [trained(photo, one_style(style, 2))[0] for style in range(2)]
+    vgg = VGGFeatures(LossConfig().layers, weights="random")
+    # a style image that is the trained style's own output on the photo scores 0 there: that style is the start
+    one = PerceptualLoss(vgg, [painted[1]], LossConfig())
+    assert nearest_styles(trained, one, photo).tolist() == [[0.0, 1.0]]
+    two = PerceptualLoss(vgg, [painted[1], painted[0]], LossConfig(), separate=True)
+    mixes = nearest_styles(trained, two, photo)
+    assert mixes.tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    net = build_net(NetConfig(arch="tiny", styles=2)).eval()
+    start_from(net, trained, mixes)
+    with torch.no_grad():
+        for style, painting in enumerate(reversed(painted)):
+            torch.testing.assert_close(net(photo, one_style(style, 2))[0], painting)

@@ -137,21 +137,25 @@ def same_kind(a: NetConfig, b: NetConfig) -> bool:
     return replace(a, styles=b.styles) == b
 
 
-def start_from(net: StyleNet, trained: StyleNet) -> None:
-    """Set `net`'s weights to a trained network's (--init): the convolutions as they are, every style's vectors to
-    the mean of the trained styles'. The network then paints from the first step (the trained body already makes
-    textures) instead of leaving the identity slowly; the content target pulls it to its own style."""
+def start_from(net: StyleNet, trained: StyleNet, mixes: torch.Tensor | None = None) -> None:
+    """Set `net`'s weights to a trained network's (--init): the convolutions as they are, and style i's vectors
+    to the mix `mixes[i]` [trained.styles] of the trained styles' (default: their mean). The network then paints
+    from the first step (the trained body already makes textures) instead of leaving the identity slowly; the
+    content target pulls it to its own style. Mixing the vectors is what StyleNet.forward's mix does, so a start
+    is an output the trained network can already make."""
     if not same_kind(trained.config, net.config):
         raise FasttxError(
             f"--init needs a network of the same kind: it is {trained.config.arch}/{trained.config.output}"
             f"{'' if trained.config.colour else ' without the colour map'}, this run trains "
             f"{net.config.arch}/{net.config.output}"
         )
+    if mixes is None:
+        mixes = torch.full((net.styles, trained.styles), 1 / trained.styles)
     rows = style_vectors(trained)
     state = net.state_dict()
     for name, value in trained.state_dict().items():
         if name in rows:
-            value = rows[name].mean(dim=0, keepdim=True).expand(net.styles, *rows[name].shape[1:])
+            value = torch.einsum("ns,s...->n...", mixes.to(value), rows[name])
         state[name].copy_(value.reshape(state[name].shape))
     net.load_state_dict(state)
 
