@@ -198,8 +198,9 @@ def train(
         typer.Option(
             help="The network to start from: 'base', the one fasttx ships (johnson, additive; trained on four "
             "paintings: it paints from the first step, and reaches in 1 000 steps what scratch needs more for), "
-            "'scratch' (from the identity), or a trained model.pth of the same --arch and --output (its "
-            "convolutions; each style from the mean of its styles).",
+            "'scratch' (from the identity), or a trained model.pth of the same --arch and --output. Its "
+            "convolutions are kept, and each style starts from the trained style (or their mean) nearest to it "
+            "on the training photos.",
         ),
     ] = _TRAIN.init,
     vgg: VggArch = _TRAIN.vgg_arch,
