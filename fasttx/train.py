@@ -58,6 +58,7 @@ from fasttx.losses import PerceptualLoss, measure_layer_scales, resize_style
 from fasttx.nets.transformer import (
     StyleNet,
     build_net,
+    mean_style,
     one_style,
     same_kind,
     start_from,
@@ -403,8 +404,7 @@ def nearest_styles(trained: StyleNet, objective: PerceptualLoss, photos: torch.T
     photos). A run started nearer has less of the way to go. On the same device as `objective`; the mean is kept
     on a tie."""
     device = photos.device
-    mean = torch.full((1, trained.styles), 1 / trained.styles)
-    candidates = torch.cat([mean, torch.eye(trained.styles)]).to(device)
+    candidates = torch.cat([mean_style(trained.styles), torch.eye(trained.styles)]).to(device)
     trained = trained.to(device).eval()
     scores = torch.empty(objective.styles, len(candidates))
     with torch.no_grad():

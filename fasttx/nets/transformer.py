@@ -150,7 +150,7 @@ def start_from(net: StyleNet, trained: StyleNet, mixes: torch.Tensor | None = No
             f"{net.config.arch}/{net.config.output}"
         )
     if mixes is None:
-        mixes = torch.full((net.styles, trained.styles), 1 / trained.styles)
+        mixes = mean_style(trained.styles).expand(net.styles, -1)
     rows = style_vectors(trained)
     state = net.state_dict()
     for name, value in trained.state_dict().items():
@@ -180,6 +180,11 @@ def one_style(style: int, styles: int) -> torch.Tensor:
     weights = torch.zeros(1, styles)
     weights[0, style] = 1.0
     return weights
+
+
+def mean_style(styles: int) -> torch.Tensor:
+    """The [1, styles] weights of the equal mix of all styles (where --init starts a style by default)."""
+    return torch.full((1, styles), 1 / styles)
 
 
 class StyleNet(nn.Module):
