@@ -353,7 +353,7 @@ def test_a_multi_style_network_has_a_content_multiplier_per_style_fed_by_its_own
 def test_the_content_target_is_on_by_default_0_turns_it_off_and_old_recipes_keep_a_fixed_weight(
     photo_folder: Path, style_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert LossConfig().content_target == 0.3
+    assert LossConfig().content_target == 0.35
     assert LossConfig.from_dict({"content_layer": "relu2_2"}).content_target is None  # saved before the option
     args = ["train", "--style", str(style_image), "--dataset", str(photo_folder), "--steps", "1", "--no-onnx"]
     args += ["--image-size", "32", "--batch-size", "2", "--vgg-weights", "random", "--arch", "tiny", "--no-progress"]
