@@ -25,7 +25,7 @@ from fasttx.io import load_image
 from fasttx.losses import PerceptualLoss, measure_layer_scales, resize_style
 from fasttx.nets.transformer import build_net
 from fasttx.nets.vgg import VGGFeatures
-from fasttx.train import _param_groups
+from fasttx.train import TrainConfig, _lr_at, _param_groups
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -45,7 +45,9 @@ def main() -> None:
     photos = torch.stack([photos_folder[(i, i)][0] for i in (3, 50, 100, 150)])
     loss = LossConfig(content_weight=args.content_weight, content_target=None)
     vgg = VGGFeatures(loss.layers, weights=args.vgg_weights)
-    style = resize_style(load_image(SHARED / "styles" / f"{args.style}.jpg"), 2 * args.image_size)
+    style_path = SHARED / "styles" / f"{args.style}.jpg"
+    schedule = TrainConfig(style=[str(style_path)], dataset=str(SHARED / "photos"), lr=args.lr, warmup=50)
+    style = resize_style(load_image(style_path), 2 * args.image_size)
     objective = PerceptualLoss(vgg, [style], loss)
     loss.layer_scales = measure_layer_scales(objective, photos)
     net = build_net(NetConfig())
@@ -54,7 +56,7 @@ def main() -> None:
     started = time.perf_counter()
     for step in range(args.steps):
         for group in optimizer.param_groups:
-            group["lr"] = args.lr * min(1.0, (step + 1) / 50) * group["lr_scale"]
+            group["lr"] = _lr_at(schedule, step, args.steps) * group["lr_scale"]
         with autocast(device, amp_dtype(device)):
             terms = objective(net(photos), content)
         optimizer.zero_grad()

@@ -107,8 +107,9 @@ def test_ctrl_c_checkpoints_and_resume_continues(
     def forward_then_interrupt_at_third_step(
         self: PerceptualLoss, *args: torch.Tensor, **kwargs: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        calls["n"] += len(args) > 2  # the loop's calls (the nearest-start scoring passes two, before the loop)
-        if calls["n"] == 3 and len(args) > 2:
+        in_loop = len(args) > 2  # the loop passes the content scale; the nearest-start scoring before it does not
+        calls["n"] += in_loop
+        if in_loop and calls["n"] == 3:
             os.kill(os.getpid(), signal.SIGINT)  # the real signal, handled by the training loop
         return original(self, *args, **kwargs)
 
