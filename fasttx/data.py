@@ -20,7 +20,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from fasttx.errors import FasttxError
-from fasttx.io import IMAGE_SUFFIXES, find_images, open_rgb, pil_to_tensor, resize_long_side
+from fasttx.io import IMAGE_SUFFIXES, find_images, open_rgb, pil_to_tensor
 
 ASPECT_RANGE = (3 / 4, 4 / 3)
 
@@ -52,25 +52,17 @@ class PhotoFolder(Dataset[Item]):
     def __getitem__(self, key: tuple[int, int]) -> Item:
         """A [3, S, S] crop of photo `index` (or of the next readable one) and the paths that failed on the way."""
         index, crop_seed = key
-        img, failed = self._open(index, min_side=self.decode_side)
-        return self._crop(img, random.Random(crop_seed)), failed
-
-    def whole(self, index: int, long_side: int) -> torch.Tensor:
-        """Photo `index` (or the next readable one) uncropped, [3, H, W], its long side `long_side`."""
-        img, _ = self._open(index)
-        return pil_to_tensor(resize_long_side(img, long_side))
-
-    def _open(self, index: int, min_side: int | None = None) -> tuple[Image.Image, list[str]]:
-        """Photo `index`, or the next readable one, and the paths that failed on the way."""
         failed: list[str] = []
         errors: list[FasttxError] = []
         for offset in range(len(self.paths)):
             path = self.paths[(index + offset) % len(self.paths)]
             try:
-                return open_rgb(path, min_side=min_side), failed
+                img = open_rgb(path, min_side=self.decode_side)
             except FasttxError as e:
                 failed.append(str(path))
                 errors.append(e)
+                continue
+            return self._crop(img, random.Random(crop_seed)), failed
         raise FasttxError(f"no readable photos in {self.root} ({len(self.paths)} files skipped; first: {errors[0]})")
 
     def _crop(self, img: Image.Image, rng: random.Random) -> torch.Tensor:

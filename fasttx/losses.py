@@ -145,12 +145,6 @@ class PerceptualLoss(nn.Module):
         with torch.no_grad():
             return self.vgg(content, stop_after=self.config.content_layer)[self.config.content_layer]
 
-    def content_errors(self, output: torch.Tensor, content_features: torch.Tensor) -> torch.Tensor:
-        """The unweighted content error of each output [B, 3, H, W] against its photo's features, [B] (the VGG
-        runs only up to the content layer)."""
-        layer = self.config.content_layer
-        return self._content_error(self.vgg(output, stop_after=layer)[layer], content_features)
-
     def distances(
         self, output: torch.Tensor, content_features: torch.Tensor, style_index: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
@@ -191,10 +185,6 @@ class PerceptualLoss(nn.Module):
         terms["content_distances"] = errors["content"].detach()
         return terms
 
-    def _content_error(self, features: torch.Tensor, content_features: torch.Tensor) -> torch.Tensor:
-        error = relative_error if self.config.relative else mean_squared_error
-        return error(features, content_features)
-
     def _errors(
         self,
         feats: dict[str, torch.Tensor],
@@ -205,8 +195,9 @@ class PerceptualLoss(nn.Module):
         tiles: int,
     ) -> dict[str, torch.Tensor]:
         """The content error per photo, [B], and the style term (a batch mean)."""
+        error = relative_error if self.config.relative else mean_squared_error
         return {
-            "content": self._content_error(feats[self.config.content_layer], content_features),
+            "content": error(feats[self.config.content_layer], content_features),
             "style": style_loss(feats, grams, layers, self.config.relative, robust, tiles),
         }
 

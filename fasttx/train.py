@@ -181,13 +181,6 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
         torch.backends.cudnn.benchmark = True
     average = _ema(net, cfg.ema)
     content_target = ContentTarget(cfg.loss.content_target, cfg.net.styles if new_style is None else 1)
-    # ContentTarget's yardstick: a few training photos, whole as `fasttx evaluate` judges them and as training crops
-    calibration = None
-    if cfg.loss.content_target is not None:
-        count = ContentTarget.CALIBRATION_PHOTOS
-        whole = [p.to(device) for p in calibration_photos(dataset, 2 * cfg.image_size, count)]
-        calibration = whole, [calibration_crops(dataset, cfg.seed, count).to(device)]
-    calibrated_styles = range(cfg.net.styles) if new_style is None else [new_style]
     # torch.compile fuses kernels: a minute or two of compiling, then faster steps (worth it on GPUs, for long
     # runs). The eager `net` is what the moving average (saved, previewed, validated) follows.
     model = distributed.wrap(net, device, processes)  # DistributedDataParallel under torchrun
@@ -313,11 +306,6 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
                 content_target.update_styles(terms.pop("content_distances"), index, processes)
             step += 1
             window_images += images.shape[0] * processes.world
-            if calibration is not None and step % ContentTarget.CALIBRATE_EVERY == 0:
-                with record_function("content_calibration"), autocast(device, dtype):
-                    saved = content_distances(average.module, objective, calibration[0], calibrated_styles)
-                    trained = content_distances(net, objective, calibration[1], calibrated_styles)
-                content_target.calibrate(*distributed.broadcast((saved, trained), processes))
 
             if step % cfg.log_every == 0 or step == total:
                 elapsed = time.perf_counter() - window_start
@@ -525,15 +513,6 @@ class ContentTarget:
     followed as a moving average of the batches' (they are noisy); the scale moves by at most RATE in log space per
     step and stays within exp(+-LIMIT). Without a target the scale stays 1.
 
-    The distance held is the saved network's on whole photos, as `fasttx evaluate` judges it (long side twice the
-    training size), not the training batches': those are crops of 25-100 % of a photo enlarged to the training size,
-    smoother than whole photos, and the same edit costs them more content (a Mosaic network trained at target 0.4:
-    0.45-0.51 on training crops, 0.40 on the same photos' centre crops; Rain Princess at 0.35 judged at 0.28), so a
-    target met on the batches left up to a fifth of the content budget unspent. Every CALIBRATE_EVERY steps the
-    saved network (the moving average, `_ema`) stylises CALIBRATION_PHOTOS training photos whole and the trained
-    one their training crops; the batches' distances are scaled by the ratio of the two (`calibrate`, smoothed:
-    either side moves with the weights' wandering).
-
     A multi-style network has one multiplier per style, each fed by its own photos' distances, so every style is held
     at the target as its own single-style network would be. One shared multiplier held only the styles' average:
     the four-style benchmark network left La Muse at 0.26 (its single network: 0.215) and Udnie at 0.16 (0.38) on
@@ -541,13 +520,11 @@ class ContentTarget:
     """
 
     RATE, DECAY, LIMIT = 0.02, 0.95, 4.0
-    CALIBRATE_EVERY, CALIBRATION_PHOTOS, RATIO_LIMIT, RATIO_DECAY = 50, 8, 2.0, 0.5
 
     def __init__(self, target: float | None, styles: int = 1):
         self.target = target
         self.log_scales = [0.0] * styles
         self.averages: list[float | None] = [None] * styles
-        self.ratios = [1.0] * styles  # per style: the saved network's content distance / the trained one's
 
     @property
     def scale(self) -> float:
@@ -568,19 +545,12 @@ class ContentTarget:
         """Follow one style's content distance in this step."""
         if self.target is None:
             return
-        distance = float(distance) * self.ratios[style]
+        distance = float(distance)
         previous = self.averages[style]
         average = distance if previous is None else self.DECAY * previous + (1 - self.DECAY) * distance
         step = self.RATE * max(-1.0, min(1.0, (average - self.target) / self.target))
         self.averages[style] = average
         self.log_scales[style] = max(-self.LIMIT, min(self.LIMIT, self.log_scales[style] + step))
-
-    def calibrate(self, saved: Sequence[float], trained: Sequence[float]) -> None:
-        """Per style, the content distances of the saved network on the calibration photos and of the trained one
-        on their crops."""
-        limit, decay = self.RATIO_LIMIT, self.RATIO_DECAY
-        measured = (min(limit, max(1 / limit, s / max(t, 1e-8))) for s, t in zip(saved, trained, strict=True))
-        self.ratios = [decay * old + (1 - decay) * new for old, new in zip(self.ratios, measured, strict=True)]
 
     def update_styles(self, distances: torch.Tensor, index: torch.Tensor | None, processes: Processes) -> None:
         """Follow a batch's per-photo content distances [B] (`index` [B]: their styles), over all processes."""
@@ -595,13 +565,11 @@ class ContentTarget:
             self.update(sums[style] / counts[style], style)
 
     def state_dict(self) -> dict[str, list[float] | list[float | None]]:
-        return {"log_scales": list(self.log_scales), "averages": list(self.averages), "ratios": list(self.ratios)}
+        return {"log_scales": list(self.log_scales), "averages": list(self.averages)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """A checkpoint's multipliers; one from before they were per style had one, which every style continues
-        (and one from before the calibration, none: the ratios start again at 1)."""
+        """A checkpoint's multipliers; one from before they were per style had one, which every style continues."""
         styles = len(self.log_scales)
-        self.ratios = [float(r) for r in state.get("ratios", [1.0] * styles)]
         if "log_scales" in state:
             self.log_scales, self.averages = [float(s) for s in state["log_scales"]], list(state["averages"])
         else:
@@ -612,27 +580,8 @@ class ContentTarget:
 def _content_scales(target: ContentTarget, cfg: TrainConfig) -> dict[str, float]:
     """The content multipliers for train.jsonl: `content_scale`, or one `content_scale_<style>` per style."""
     if len(target.log_scales) == 1:
-        return {"content_scale": target.scale, "content_ratio": target.ratios[0]}
-    names = cfg.style_names
-    return {
-        **{f"content_scale_{name}": math.exp(s) for name, s in zip(names, target.log_scales, strict=True)},
-        **{f"content_ratio_{name}": r for name, r in zip(names, target.ratios, strict=True)},
-    }
-
-
-@torch.no_grad()
-def content_distances(
-    net: StyleNet, objective: PerceptualLoss, batches: Sequence[torch.Tensor], styles: Sequence[int]
-) -> list[float]:
-    """The mean content distance of `net`'s stylisations of the photos in `batches` ([B, 3, H, W] each, any sizes),
-    one per style in `styles`."""
-    targets = [objective.content_targets(batch) for batch in batches]
-    distances = []
-    for style in styles:
-        weights = one_style(style, net.styles).to(batches[0].device)
-        errors = [objective.content_errors(net(b, weights), t) for b, t in zip(batches, targets, strict=True)]
-        distances.append(float(torch.cat(errors).mean()))
-    return distances
+        return {"content_scale": target.scale}
+    return {f"content_scale_{name}": math.exp(s) for name, s in zip(cfg.style_names, target.log_scales, strict=True)}
 
 
 def _ema(net: StyleNet, decay: float) -> AveragedModel:
@@ -667,18 +616,8 @@ def _load_style(path: str, long_side: int) -> torch.Tensor:
 
 def calibration_crops(dataset: PhotoFolder, seed: int, count: int = 16) -> torch.Tensor:
     """Training crops spread over the folder, the same for a given folder and seed (to balance the style layers)."""
-    return torch.stack([dataset[(i, seed + i)][0] for i in _spread(dataset, count)])
-
-
-def calibration_photos(dataset: PhotoFolder, long_side: int, count: int) -> list[torch.Tensor]:
-    """The photos of `calibration_crops` whole, [1, 3, H, W] each, their long side `long_side`."""
-    return [dataset.whole(i, long_side).unsqueeze(0) for i in _spread(dataset, count)]
-
-
-def _spread(dataset: PhotoFolder, count: int) -> list[int]:
-    """`count` photo indices spread evenly over the folder (all of a smaller one)."""
     step = max(1, len(dataset) // count)
-    return list(range(0, step * count, step))[: len(dataset)]
+    return torch.stack([dataset[(i, seed + i)][0] for i in range(0, step * count, step)][: len(dataset)])
 
 
 def _best_val(out: Path, checkpoint: dict[str, Any] | None) -> float:
