@@ -19,7 +19,7 @@ import torch
 from fasttx.config import EVAL_SIZE
 from fasttx.evaluate import METRIC, trained_style_size
 from fasttx.io import load_image, load_model, open_rgb, pil_to_tensor, resize_long_side
-from fasttx.losses import gram_matrix, relative_error, resize_style
+from fasttx.losses import PerceptualLoss, gram_errors, relative_error, resize_style
 from fasttx.nets.vgg import VGGFeatures
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -27,16 +27,18 @@ from quality import HELD_OUT, SHARED  # noqa: E402  (the held-out photos of the 
 
 
 def layer_distances(
-    images: list[torch.Tensor], photos: list[torch.Tensor], grams: dict[str, torch.Tensor], vgg: VGGFeatures
+    images: list[torch.Tensor], targets: list[torch.Tensor], metric: PerceptualLoss
 ) -> dict[str, float]:
-    """Mean over the photos of the content distance and of each style layer's relative Gram error."""
+    """Mean over the photos of the content distance and of each style layer's relative Gram error (the judge's
+    terms: `metric` is built on fasttx.evaluate.METRIC; `targets` are the photos' content features)."""
+    grams = metric.style_grams
     totals = dict.fromkeys(["content", *grams], 0.0)
-    for image, photo in zip(images, photos, strict=True):
-        features, reference = vgg(image), vgg(photo, stop_after=METRIC.content_layer)
-        totals["content"] += float(relative_error(features[METRIC.content_layer], reference[METRIC.content_layer]))
+    for image, target in zip(images, targets, strict=True):
+        features = metric.vgg(image)
+        totals["content"] += float(relative_error(features[METRIC.content_layer], target))
         for layer, gram in grams.items():
-            totals[layer] += float(relative_error(gram_matrix(features[layer]), gram))
-    return {key: value / len(photos) for key, value in totals.items()}
+            totals[layer] += float(gram_errors(features[layer], gram))
+    return {key: value / len(images) for key, value in totals.items()}
 
 
 def main() -> None:
@@ -51,12 +53,13 @@ def main() -> None:
     models = [load_model(path) for path in args.models]
     # The photos are judged against the style at the first model's training size, as bench/quality.py does.
     style = resize_style(load_image(style_path), trained_style_size(models[0][1]) or 2 * EVAL_SIZE)
+    metric = PerceptualLoss(vgg, [style], METRIC)
     rows: dict[str, dict[str, float]] = {}
     with torch.no_grad():
-        grams = {layer: gram_matrix(vgg(style.unsqueeze(0))[layer]) for layer in METRIC.style_layers}
-        rows["photo"] = layer_distances(photos, photos, grams, vgg)
+        targets = [metric.content_targets(photo) for photo in photos]
+        rows["photo"] = layer_distances(photos, targets, metric)
         for path, (net, _) in zip(args.models, models, strict=True):
-            rows[str(path)] = layer_distances([net.eval()(p).clamp(0, 1) for p in photos], photos, grams, vgg)
+            rows[str(path)] = layer_distances([net.eval()(p).clamp(0, 1) for p in photos], targets, metric)
     layers = list(METRIC.style_layers)
     print(f"| model | content | style | {' | '.join(layers)} |")
     print("|---" * (3 + len(layers)) + "|")
