@@ -30,7 +30,7 @@ fasttx/evaluate.py). Recipes:
 The held-out photos also serve as the validation set during training (distances every steps/10 in train.jsonl), so
 the logs show how fast each recipe gets there.
 Writes <results>/<style>/<recipe>/ (train.jsonl, evaluation JSON, contact sheet) and prints a Markdown
-table for the README.
+table for the README. Several --steps also plot budget_curve.png, which needs matplotlib: pip install -e '.[bench]'.
 """
 
 from __future__ import annotations

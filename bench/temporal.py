@@ -16,7 +16,8 @@ synthetic clips the content and style distances of four frames spread over each 
 the first, which has no past to blend), so stability bought by stylising less shows. Also the cost per 720p frame
 of fox.mp4 of each remedy beside the network's own (interleaved repeats, medians: the ratio holds on a busy CPU).
 Writes results.json, table.md, per_frame.png (the error of every frame pair of one pan clip
-and of fox.mp4) and side_by_side_<clip>.mp4 (input | each variant) into --results.
+and of fox.mp4; needs matplotlib: pip install -e '.[bench]') and side_by_side_<clip>.mp4 (input | each variant)
+into --results.
 """
 
 from __future__ import annotations
