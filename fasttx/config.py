@@ -190,6 +190,9 @@ class TrainConfig:
     # trained model.pth. A trained body paints from the first step; from scratch the first few hundred steps only
     # leave the identity (README, "How the defaults were chosen").
     init: str = "base"
+    # what each style started from, recorded by a fresh run from --init (train.initial_network): the trained
+    # network's style it was nearest to ("la_muse") or "mean" (of its styles); empty from scratch
+    started_from: list[str] = field(default_factory=list)
     onnx: bool = True  # also write model.onnx (verified against PyTorch) at the end
     blend: bool = False  # several style images make one style (their Gram targets averaged), not one each
     # --add-style: the trained model.pth whose network gets `style` as one more style, training only that style's

@@ -166,7 +166,14 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
         scales = measure_layer_scales(objective, crops)
         cfg.loss.layer_scales = distributed.broadcast(scales, processes)  # bit for bit process 0's
     # under torchrun every process starts from process 0's weights: DistributedDataParallel broadcasts them
-    net = build_net(cfg.net) if checkpoint is not None else initial_network(cfg, objective, crops)
+    if checkpoint is not None:
+        net = build_net(cfg.net)
+    else:
+        net, cfg.started_from = initial_network(cfg, objective, crops)
+        if main and cfg.started_from:
+            names = cfg.style_names if cfg.net.styles > 1 else ["+".join(cfg.style_names)]  # --blend: one style
+            starts = ", ".join(f"{name} from {start}" for name, start in zip(names, cfg.started_from, strict=True))
+            console.print(f"starting from {cfg.init}: {starts}")
     net = net.to(device)
     teacher = load_model(cfg.teacher)[0].to(device).requires_grad_(False) if cfg.teacher else None
     if new_style is not None:
@@ -380,18 +387,24 @@ def add_style_config(
 
 def initial_network(
     cfg: TrainConfig, objective: PerceptualLoss | None = None, photos: torch.Tensor | None = None
-) -> StyleNet:
-    """The network a fresh run starts from: --from's grown by the new style (--add-style), else a new one set to
-    --init's weights (train.start_from), if any: each style at the trained style (or their mean) nearest to it
-    on `photos` by `objective` (nearest_styles), or at their mean without them."""
+) -> tuple[StyleNet, list[str]]:
+    """The network a fresh run starts from, and what each of its styles started from (TrainConfig.started_from):
+    --from's grown by the new style (--add-style), else a new one set to --init's weights (train.start_from), if
+    any: each style at the trained style (or their mean) nearest to it on `photos` by `objective`
+    (nearest_styles), or at their mean without them."""
     if cfg.add_to is not None:
-        return with_new_style(_base(cfg))
+        return with_new_style(_base(cfg)), []
     net = build_net(cfg.net)
-    trained = _init_network(cfg)
-    if trained is not None:
-        mixes = None if objective is None or photos is None else nearest_styles(trained, objective, photos)
-        start_from(net, trained, mixes)
-    return net
+    init = _init_network(cfg)
+    if init is None:
+        return net, []
+    trained, names = init
+    if objective is None or photos is None:
+        mixes = mean_style(trained.styles).expand(net.styles, -1)
+    else:
+        mixes = nearest_styles(trained, objective, photos)
+    start_from(net, trained, mixes)
+    return net, [names[int(mix.argmax())] if mix.max() == 1 else "mean" for mix in mixes]
 
 
 def nearest_styles(trained: StyleNet, objective: PerceptualLoss, photos: torch.Tensor) -> torch.Tensor:
@@ -417,17 +430,18 @@ def nearest_styles(trained: StyleNet, objective: PerceptualLoss, photos: torch.T
     return candidates[scores.argmin(dim=1)].cpu()
 
 
-def _init_network(cfg: TrainConfig) -> StyleNet | None:
-    """--init's trained network: a model.pth, or the base fasttx ships for this kind of network, if it has one."""
+def _init_network(cfg: TrainConfig) -> tuple[StyleNet, list[str]] | None:
+    """--init's trained network and its styles' names: a model.pth, or the base fasttx ships for this kind of
+    network, if it has one."""
     if cfg.init == "scratch":
         return None
-    if cfg.init != "base":
-        return load_model(cfg.init)[0]
-    path = BASES / f"{cfg.net.arch}.pth"
-    if not path.exists():
+    path = Path(cfg.init) if cfg.init != "base" else BASES / f"{cfg.net.arch}.pth"
+    if cfg.init == "base" and not path.exists():
         return None
-    base = load_model(path)[0]
-    return base if same_kind(base.config, cfg.net) else None
+    trained, meta = load_model(path)
+    if cfg.init == "base" and not same_kind(trained.config, cfg.net):
+        return None
+    return trained, meta.get("styles") or [meta.get("style_name") or path.parent.name]
 
 
 def _base(cfg: TrainConfig) -> StyleNet:

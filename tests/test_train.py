@@ -14,7 +14,7 @@ from PIL import Image
 
 from fasttx.io import load_model, load_torch
 from fasttx.losses import LossConfig, PerceptualLoss
-from fasttx.train import Interrupted, TrainConfig, resume, train
+from fasttx.train import BASES, Interrupted, TrainConfig, resume, train
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*random.*:UserWarning")
 
@@ -145,6 +145,9 @@ def test_cli_train_then_stylize(
     # every option left out is the library's default
     recorded = TrainConfig.from_dict(load_torch(out / "checkpoint.pt", "fasttx-checkpoint")["config"])
     recorded.loss.layer_scales = None  # measured at the start of the run
+    base_styles = load_model(BASES / "johnson.pth")[1]["styles"]
+    assert len(recorded.started_from) == 1 and recorded.started_from[0] in [*base_styles, "mean"]  # chosen then
+    recorded.started_from = []
     expected = TrainConfig(
         style=[str(style_image)],
         dataset=str(photo_folder),
@@ -393,7 +396,7 @@ def test_a_run_starts_from_the_init_network_the_shipped_base_or_the_identity(
     from fasttx.config import NetConfig
     from fasttx.io import save_model
     from fasttx.nets.transformer import build_net
-    from fasttx.train import BASES, initial_network
+    from fasttx.train import initial_network
 
     photo = torch.rand(1, 3, 32, 40)
     torch.manual_seed(0)
@@ -401,21 +404,27 @@ def test_a_run_starts_from_the_init_network_the_shipped_base_or_the_identity(
     with torch.no_grad():
         for p in trained.parameters():
             p.add_(torch.randn_like(p) * 0.1)
-    path = save_model(trained, tmp_path / "trained.pth", {})
+    path = save_model(trained, tmp_path / "trained.pth", {"style_name": "wave"})
     cfg = tiny_config(photo_folder, style_image, tmp_path / "run", steps=1)
     tiny = replace(cfg, net=NetConfig(arch="tiny"))
     with torch.no_grad():
-        torch.testing.assert_close(initial_network(replace(tiny, init=str(path))).eval()(photo), trained(photo))
+        net, started_from = initial_network(replace(tiny, init=str(path)))
+        torch.testing.assert_close(net.eval()(photo), trained(photo))
+        assert started_from == ["wave"]  # the trained network's one style
         starts = []
         for start in ("base", "scratch"):  # no base ships for tiny: both build a fresh network, ~ the identity
             torch.manual_seed(1)
-            starts.append(initial_network(replace(tiny, init=start)).eval()(photo))
+            net, started_from = initial_network(replace(tiny, init=start))
+            starts.append(net.eval()(photo))
+            assert started_from == []
         torch.testing.assert_close(starts[0], starts[1], atol=0, rtol=0)
         torch.testing.assert_close(starts[0], photo, atol=0.05, rtol=0)  # the head starts near 0
         base, _ = load_model(BASES / "johnson.pth")  # the shipped base: a multi-style johnson network
         mean_style = torch.full((1, base.styles), 1 / base.styles)
-        torch.testing.assert_close(initial_network(cfg).eval()(photo), base(photo, mean_style), atol=1e-5, rtol=0)
-        scratch = initial_network(replace(cfg, init="scratch")).eval()(photo)
+        net, started_from = initial_network(cfg)  # without photos to score the base's styles on: their mean
+        torch.testing.assert_close(net.eval()(photo), base(photo, mean_style), atol=1e-5, rtol=0)
+        assert started_from == ["mean"]
+        scratch = initial_network(replace(cfg, init="scratch"))[0].eval()(photo)
         assert (scratch - photo).abs().mean() < 0.03  # from scratch: the head starts near 0
     assert TrainConfig.from_dict({"style": ["s.jpg"], "dataset": "d"}).init == "scratch"  # saved before --init
 
@@ -424,4 +433,6 @@ def test_a_run_starts_from_the_init_network_the_shipped_base_or_the_identity(
     assert run_cli(monkeypatch, *args, "--out", str(tmp_path / "a"), "--init", str(tmp_path / "missing.pth")) == 1
     assert "no such file" in capsys.readouterr().err
     assert run_cli(monkeypatch, *args, "--out", str(tmp_path / "b"), "--init", str(path)) == 0
-    assert load_model(tmp_path / "b" / "model.pth")[1]["train_config"]["init"] == str(path)
+    recipe = load_model(tmp_path / "b" / "model.pth")[1]["train_config"]
+    assert recipe["init"] == str(path) and recipe["started_from"] == ["wave"]  # recorded with the recipe
+    assert f"starting from {path}: {style_image.stem} from wave" in capsys.readouterr().err
