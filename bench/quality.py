@@ -83,7 +83,8 @@ def recipe(spec: str, vgg_weights: str) -> tuple[NetConfig, LossConfig, dict[str
     if name == "fasttx":
         net, loss = NetConfig(), LossConfig()
     elif name == "examples":
-        train_settings = {"ema": 0.0, "head_lr": 1.0}  # the last weights, one rate for all
+        # Adam 1e-3 for every weight from the first step, the last weights saved, from scratch
+        train_settings = {"ema": 0.0, "head_lr": 1.0, "lr": 1e-3, "warmup": 0, "muon_lr": 0.0, "init": "scratch"}
         k = 1.0 if vgg_weights == "torchvision" else CAFFE_SCALE
         net = NetConfig(output="direct")
         loss = LossConfig(

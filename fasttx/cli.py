@@ -151,7 +151,10 @@ def train(
     ] = None,
     image_size: Annotated[int, typer.Option(help="Training crop size in pixels.")] = _TRAIN.image_size,
     batch_size: Annotated[int, typer.Option(help="Photos per step.")] = _TRAIN.batch_size,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = _TRAIN.lr,
+    lr: Annotated[float, typer.Option(help="Adam learning rate (and the warm-up's and schedule's scale).")] = _TRAIN.lr,
+    muon_lr: Annotated[
+        float, typer.Option(help="Muon learning rate of the hidden convolutions (0: Adam trains every weight).")
+    ] = _TRAIN.muon_lr,
     lr_schedule: Annotated[str, typer.Option(help="'constant' or 'cosine' (decays to lr/10).")] = _TRAIN.lr_schedule,
     warmup: Annotated[int, typer.Option(help="Steps of linear learning-rate warm-up.")] = _TRAIN.warmup,
     ema: Annotated[
@@ -320,6 +323,7 @@ def train(
             steps=steps,
             epochs=epochs,
             lr=lr,
+            muon_lr=muon_lr,
             lr_schedule=lr_schedule,
             warmup=warmup,
             ema=ema,

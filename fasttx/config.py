@@ -168,6 +168,8 @@ class TrainConfig:
     lr_schedule: str = "constant"  # or "cosine" (decay to lr/10 at the last step)
     warmup: int = 200  # steps of linear learning-rate warm-up from 0 (independent of the total, so budgets nest)
     ema: float = 0.999  # the saved model is the moving average of the weights (0: the last weights), see _ema
+    # Muon's rate for the hidden convs (fasttx.optim; README, "How the defaults were chosen"); 0: Adam for all
+    muon_lr: float = 0.1
     head_lr: float | None = None  # the output conv's rate as a multiple of lr; None: 1/sqrt(its fan-in / 16)
     seed: int = 0
     device: str = DEFAULT_DEVICE
@@ -220,7 +222,14 @@ class TrainConfig:
         # a run saved before the moving average and the head's own rate existed trained without them
         # and one saved before multi-style networks blended several style images
         # and one saved before --init started from scratch
-        legacy = {"ema": 0.0, "head_lr": 1.0, "blend": len(data.get("style", [])) > 1, "init": "scratch"}
+        # and one saved before Muon trained every weight with Adam
+        legacy = {
+            "ema": 0.0,
+            "head_lr": 1.0,
+            "blend": len(data.get("style", [])) > 1,
+            "init": "scratch",
+            "muon_lr": 0.0,
+        }
         values = {**legacy, **{k: v for k, v in data.items() if k in known}}
         values["net"] = NetConfig.from_dict(values.get("net", {}))
         values["loss"] = LossConfig.from_dict(values.get("loss", {}))
@@ -237,6 +246,7 @@ class TrainConfig:
             (self.epochs is None or self.epochs > 0, f"--epochs must be positive (got {self.epochs})"),
             (self.batch_size >= 1, f"--batch-size must be at least 1 (got {self.batch_size})"),
             (self.lr > 0, f"--lr must be positive (got {self.lr})"),
+            (self.muon_lr >= 0, f"--muon-lr must be 0 (off) or positive (got {self.muon_lr})"),
             (self.warmup >= 0, f"--warmup must be 0 or more (got {self.warmup})"),
             (0 <= self.ema < 1, f"--ema must be in [0, 1) (got {self.ema})"),
             (self.temporal_weight >= 0, f"--temporal-weight must be 0 or more (got {self.temporal_weight})"),

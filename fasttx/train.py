@@ -66,6 +66,7 @@ from fasttx.nets.transformer import (
     with_new_style,
 )
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
+from fasttx.optim import MuonAdam, hidden_convs
 from fasttx.progress import progress_bar, stderr_console
 from fasttx.temporal import consistency_loss
 
@@ -177,10 +178,13 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
     net = net.to(device)
     teacher = load_model(cfg.teacher)[0].to(device).requires_grad_(False) if cfg.teacher else None
     if new_style is not None:
-        groups = [{"params": train_only_style(net, new_style), "lr_scale": 1.0}]
+        groups = [{"params": train_only_style(net, new_style), "lr_scale": 1.0, "kind": "adam"}]
     else:
-        groups = _param_groups(net, cfg.head_lr)
-    optimizer = torch.optim.Adam(groups, lr=cfg.lr)
+        groups = _param_groups(net, cfg.head_lr, cfg.muon_lr / cfg.lr)
+    if any(group["kind"] == "muon" for group in groups):
+        optimizer: torch.optim.Optimizer = MuonAdam(groups, lr=cfg.lr)
+    else:
+        optimizer = torch.optim.Adam(groups, lr=cfg.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     if device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
@@ -498,7 +502,7 @@ def _override(
 # --- pieces of the loop ---------------------------------------------------------------------------
 
 
-def _param_groups(net: StyleNet, head_lr: float | None) -> list[dict[str, Any]]:
+def _param_groups(net: StyleNet, head_lr: float | None, muon_scale: float = 0.0) -> list[dict[str, Any]]:
     """The output conv's weights in a group of their own, with a rate scaled down by their fan-in.
 
     Adam moves every weight by about lr per step whatever its gradient, so a conv's output moves by about
@@ -508,14 +512,21 @@ def _param_groups(net: StyleNet, head_lr: float | None) -> list[dict[str, Any]]:
     1/sqrt(fan-in / 16) keeps the 1x1 heads of the compact nets (fan-in 16) at the full rate. The head's bias
     moves the edit by lr per step, like any other parameter, and keeps the full rate: scaled, a global change of
     brightness or colour (Starry Night is darker and bluer than every photo) took thousands of steps.
+    With `muon_scale` > 0 the hidden convs (fasttx.optim.hidden_convs) are a third group, for Muon, at
+    lr x muon_scale.
     """
     head = net.body.head
     if head_lr is None:
         head_lr = min(1.0, 1.0 / math.sqrt(head.weight[0].numel() / 16))
-    if head_lr == 1.0:  # one group, as in checkpoints saved before the head had its own rate
-        return [{"params": list(net.parameters()), "lr_scale": 1.0}]
-    rest = [p for p in net.parameters() if p is not head.weight]
-    return [{"params": rest, "lr_scale": 1.0}, {"params": [head.weight], "lr_scale": head_lr}]
+    hidden = hidden_convs(net, head.weight) if muon_scale > 0 else []
+    apart = {id(p) for p in hidden} | ({id(head.weight)} if head_lr != 1.0 else set())
+    # head_lr 1: the head in the first group, as in checkpoints saved before it had its own rate
+    groups = [{"params": [p for p in net.parameters() if id(p) not in apart], "lr_scale": 1.0, "kind": "adam"}]
+    if head_lr != 1.0:
+        groups.append({"params": [head.weight], "lr_scale": head_lr, "kind": "adam"})
+    if hidden:
+        groups.append({"params": hidden, "lr_scale": muon_scale, "kind": "muon"})
+    return groups
 
 
 class ContentTarget:

@@ -302,22 +302,22 @@ def test_resume_drops_a_metrics_line_cut_short_by_a_hard_kill(
 def test_a_checkpoint_from_before_the_moving_average_resumes(
     photo_folder: Path, style_image: Path, tmp_path: Path
 ) -> None:
-    """Saved without "ema", head_lr or ema in its config, with one optimiser group: it resumes with the recipe it
-    had."""
+    """Saved without "ema", head_lr, ema or muon_lr in its config, with one Adam group: it resumes with the recipe
+    it had."""
     import fasttx.io
 
     run = tmp_path / "run"
     cfg = tiny_config(photo_folder, style_image, run, steps=2)
-    cfg.ema, cfg.head_lr = 0.0, 1.0
+    cfg.ema, cfg.head_lr, cfg.muon_lr = 0.0, 1.0, 0.0
     train(cfg, progress=False)
     checkpoint = load_torch(run / "checkpoint.pt", "fasttx-checkpoint")
-    del checkpoint["ema"], checkpoint["config"]["ema"], checkpoint["config"]["head_lr"]
+    del checkpoint["ema"], checkpoint["config"]["ema"], checkpoint["config"]["head_lr"], checkpoint["config"]["muon_lr"]
     for group in checkpoint["optimizer"]["param_groups"]:
         del group["lr_scale"]
     fasttx.io.save_torch(checkpoint, run / "checkpoint.pt")
     assert resume(run, steps=3, progress=False).steps == 3
     recipe = load_torch(run / "checkpoint.pt", "fasttx-checkpoint")["config"]
-    assert (recipe["ema"], recipe["head_lr"]) == (0.0, 1.0)  # what it trained with, kept
+    assert (recipe["ema"], recipe["head_lr"], recipe["muon_lr"]) == (0.0, 1.0, 0.0)  # what it trained with, kept
 
 
 def test_content_target_moves_the_content_weight_towards_the_target() -> None:
