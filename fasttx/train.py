@@ -403,11 +403,8 @@ def initial_network(
     if init is None:
         return net, []
     trained, names = init
-    if objective is None or photos is None:
-        mixes = mean_style(trained.styles).expand(net.styles, -1)
-    else:
-        mixes = nearest_styles(trained, objective, photos)
-    start_from(net, trained, mixes)
+    mixes = None if objective is None or photos is None else nearest_styles(trained, objective, photos)
+    mixes = start_from(net, trained, mixes)
     return net, [names[int(mix.argmax())] if mix.max() == 1 else "mean" for mix in mixes]
 
 

@@ -137,12 +137,12 @@ def same_kind(a: NetConfig, b: NetConfig) -> bool:
     return replace(a, styles=b.styles) == b
 
 
-def start_from(net: StyleNet, trained: StyleNet, mixes: torch.Tensor | None = None) -> None:
+def start_from(net: StyleNet, trained: StyleNet, mixes: torch.Tensor | None = None) -> torch.Tensor:
     """Set `net`'s weights to a trained network's (--init): the convolutions as they are, and style i's vectors
-    to the mix `mixes[i]` [trained.styles] of the trained styles' (default: their mean). The network then paints
-    from the first step (the trained body already makes textures) instead of leaving the identity slowly; the
-    content target pulls it to its own style. Mixing the vectors is what StyleNet.forward's mix does, so a start
-    is an output the trained network can already make."""
+    to the mix `mixes[i]` [trained.styles] of the trained styles' (default: their mean); returns the mixes used.
+    The network then paints from the first step (the trained body already makes textures) instead of leaving the
+    identity slowly; the content target pulls it to its own style. Mixing the vectors is what StyleNet.forward's
+    mix does, so a start is an output the trained network can already make."""
     if not same_kind(trained.config, net.config):
         raise FasttxError(
             f"--init needs a network of the same kind: it is {trained.config.arch}/{trained.config.output}"
@@ -158,6 +158,7 @@ def start_from(net: StyleNet, trained: StyleNet, mixes: torch.Tensor | None = No
             value = torch.einsum("ns,s...->n...", mixes.to(value), rows[name])
         state[name].copy_(value.reshape(state[name].shape))
     net.load_state_dict(state)
+    return mixes
 
 
 def train_only_style(net: StyleNet, style: int) -> list[nn.Parameter]:
