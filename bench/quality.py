@@ -23,7 +23,7 @@ fasttx/evaluate.py). Recipes:
             1e5 / k^2 and 1e10 / k^4 (k = 1 for torchvision weights).
   RECIPE:key=value:...  a recipe with settings changed, for tuning studies; keys are fields of TrainConfig,
             LossConfig or NetConfig (lr, lr_schedule, style_weight, content_layer, arch, teacher, ...); style_layers
-            in the CLI's list written with + and * (style_layers=rgb*0.5+relu1_2+relu2_2). In values,
+            in the CLI's list written with + and * (style_layers=rgb*0.5+relu1_2+relu2_2, style_views=1+0.5). In values,
             {models} and {style} stand for --models and the style's name, e.g. distilling a small student from the
             johnson model trained earlier in the same --models folder:
             fasttx:arch=small:teacher={models}/{style}/fasttx/model.pth
@@ -47,7 +47,7 @@ from typing import Any
 
 import torch
 
-from fasttx.config import LossConfig, parse_layer_weights
+from fasttx.config import LossConfig, parse_layer_weights, parse_style_views
 from fasttx.evaluate import evaluate_model, trained_style_size
 from fasttx.io import load_model
 from fasttx.nets.transformer import NetConfig, one_style
@@ -74,6 +74,14 @@ def literal(text: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+# Lists in the CLI's formats, written with + and * (',' and ':' separate recipes and keys):
+# style_layers=rgb*0.5+relu1_2, style_views=1+0.5.
+PARSERS = {
+    "style_layers": lambda text: parse_layer_weights(text.replace("+", ",").replace("*", ":")),
+    "style_views": lambda text: parse_style_views(text.replace("+", ",")),
+}
 
 
 def recipe(spec: str, vgg_weights: str) -> tuple[NetConfig, LossConfig, dict[str, Any]]:
@@ -105,10 +113,7 @@ def recipe(spec: str, vgg_weights: str) -> tuple[NetConfig, LossConfig, dict[str
                 break
         else:
             raise SystemExit(f"unknown setting {key!r} in recipe {spec!r}")
-        # style_layers in the CLI's NAME:WEIGHT list, written with + and * (',' and ':' separate recipes and keys)
-        value = (
-            parse_layer_weights(text.replace("+", ",").replace("*", ":")) if key == "style_layers" else literal(text)
-        )
+        value = PARSERS.get(key, literal)(text)
         if target is LossConfig:
             loss = replace(loss, **{key: value})
         elif target is NetConfig:

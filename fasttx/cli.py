@@ -29,6 +29,7 @@ from fasttx.config import (
     TrainConfig,
     format_layer_weights,
     parse_layer_weights,
+    parse_style_views,
 )
 from fasttx.errors import FasttxError, exit_with_error
 from fasttx.progress import stderr_console
@@ -94,6 +95,14 @@ StyleTiles = Annotated[
         help="Also match the style's statistics in each cell of an NxN grid over every training image (1: the whole "
         "image only), so the style covers the image instead of gathering in a few patches.",
         min=1,
+    ),
+]
+StyleViews = Annotated[
+    str,
+    typer.Option(
+        help="Sizes, relative to the training crop, at which the output's style statistics are matched, each "
+        "against the style image resized alike; the style term is their mean. '1,0.5' adds a half-size copy: grain "
+        "a pixel wide vanishes in it, so the style must be met with coarser marks (fewer streaks, less style).",
     ),
 ]
 VggArch = Annotated[str, typer.Option(help="Perceptual network: vgg16 or vgg19.")]
@@ -176,6 +185,7 @@ def train(
     robust_style: RobustStyle = _LOSS.robust,
     balance_layers: BalanceLayers = _LOSS.balance,
     style_tiles: StyleTiles = _LOSS.style_tiles,
+    style_views: StyleViews = ",".join(f"{v:g}" for v in _LOSS.style_views),
     style_size: Annotated[
         Optional[int], typer.Option(help="Long side of the style image for its Gram targets. Default: 2x --image-size.")
     ] = _LOSS.style_size,
@@ -315,6 +325,7 @@ def train(
                 balance_layers,
                 style_tiles,
                 content_target,
+                style_views,
             ),
             vgg_arch=vgg,
             vgg_weights=vgg_weights,
@@ -356,6 +367,7 @@ def _loss_config(
     balance_layers: bool,
     style_tiles: int = _LOSS.style_tiles,
     content_target: float | None = _LOSS.content_target,
+    style_views: str = "1",
 ) -> LossConfig:
     """The objective's options (shared by train and optimize) as the recipe's dataclass."""
     return LossConfig(
@@ -369,6 +381,7 @@ def _loss_config(
         balance=balance_layers,
         style_tiles=style_tiles,
         content_target=content_target or None,  # 0: off
+        style_views=parse_style_views(style_views),
     )
 
 

@@ -65,6 +65,17 @@ def parse_layer_weights(spec: str) -> dict[str, float]:
     return weights
 
 
+def parse_style_views(spec: str) -> list[float]:
+    """'1,0.5' -> [1.0, 0.5]: the sizes, relative to the training crop, at which the style is matched (CLI format)."""
+    try:
+        views = [float(part) for part in spec.split(",") if part.strip()]
+    except ValueError:
+        views = []
+    if not views or not all(0 < v <= 1 for v in views):
+        raise FasttxError(f"bad style views {spec!r}; expected sizes in (0, 1], e.g. 1,0.5")
+    return views
+
+
 PHOTO = "photo"  # in a style mix, the share left to the unstyled photo (StyleNet.forward)
 
 
@@ -128,6 +139,11 @@ class LossConfig:
     # Match the style statistics on a style_tiles x style_tiles grid of regions of each training image, not only
     # on the whole (gram_errors); the distances (and `fasttx evaluate`) stay whole-image.
     style_tiles: int = 1
+    # The sizes, relative to the training crop, at which the output's style statistics are matched (each against
+    # the style image resized alike); the style term is their mean. 0.5 adds a half-size copy: grain a pixel wide
+    # vanishes in it, so the shallow layers' statistics must be bought with marks at least two pixels across. The
+    # distances (and `fasttx evaluate`) stay at full size.
+    style_views: list[float] = field(default_factory=lambda: [1.0])
 
     @property
     def layers(self) -> list[str]:

@@ -120,25 +120,41 @@ class PerceptualLoss(nn.Module):
         mix = list(style_mix) if style_mix is not None else [1.0] * len(styles)
         if len(mix) != len(styles) or sum(mix) <= 0:
             raise FasttxError("need one positive weight per style image")
+        # full size first (the distances' targets), then each smaller view of config.style_views
+        self.views = [1.0, *(float(v) for v in config.style_views if v != 1)]
         with torch.no_grad():
-            per_style = [vgg(style.unsqueeze(0) if style.dim() == 3 else style) for style in styles]
-            for layer in config.style_layers:
-                grams = torch.cat([gram_matrix(feats[layer]) for feats in per_style])  # [S, C, C]
-                if not separate:
-                    weights = torch.tensor(mix, device=grams.device) / sum(mix)
-                    grams = (grams * weights[:, None, None]).sum(dim=0, keepdim=True)
-                self.register_buffer(f"gram_{layer}", grams)
+            for view_index, view in enumerate(self.views):
+                per_style = [vgg(scale(style.unsqueeze(0) if style.dim() == 3 else style, view)) for style in styles]
+                for layer in config.style_layers:
+                    grams = torch.cat([gram_matrix(feats[layer]) for feats in per_style])  # [S, C, C]
+                    if not separate:
+                        weights = torch.tensor(mix, device=grams.device) / sum(mix)
+                        grams = (grams * weights[:, None, None]).sum(dim=0, keepdim=True)
+                    self.register_buffer(_gram_name(layer, view_index), grams)
         self.styles = len(styles) if separate else 1
 
     @property
     def style_grams(self) -> dict[str, torch.Tensor]:
-        """Per style layer the Gram targets, [1, C, C] (one style) or [S, C, C] (separate styles)."""
-        return {layer: getattr(self, f"gram_{layer}") for layer in self.config.style_layers}
+        """Per style layer the full-size Gram targets, [1, C, C] (one style) or [S, C, C] (separate styles)."""
+        return self._view_grams(0)
 
-    def targets(self, style_index: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        """The Gram targets of a batch: [B, C, C] for the styles `style_index` [B] names, or all of style_grams."""
-        grams = self.style_grams
+    def _view_grams(self, view_index: int) -> dict[str, torch.Tensor]:
+        return {layer: getattr(self, _gram_name(layer, view_index)) for layer in self.config.style_layers}
+
+    def targets(self, style_index: torch.Tensor | None, view_index: int = 0) -> dict[str, torch.Tensor]:
+        """The Gram targets of a batch at a view: [B, C, C] for the styles `style_index` [B] names, or all."""
+        grams = self._view_grams(view_index)
         return grams if style_index is None else {layer: g[style_index] for layer, g in grams.items()}
+
+    def views_of(
+        self, output: torch.Tensor, features: dict[str, torch.Tensor], style_index: torch.Tensor | None
+    ) -> list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
+        """(features, Gram targets) of each view the style term averages: the output's full-size `features`,
+        then the features of each downsampled copy of it."""
+        return [
+            (features if view == 1 else self.vgg(scale(output, view)), self.targets(style_index, view_index))
+            for view_index, view in enumerate(self.views)
+        ]
 
     def content_targets(self, content: torch.Tensor) -> torch.Tensor:
         """Features of the content images at the content layer; no graph is kept."""
@@ -150,9 +166,13 @@ class PerceptualLoss(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Unweighted content and (plain, unbalanced) style errors of a batch of outputs [B, 3, H, W] in [0, 1]
         (against the styles `style_index` names, for separate styles)."""
+        cfg = self.config
         feats = self.vgg(output)
-        errors = self._errors(feats, content_features, self.targets(style_index), self.config.style_layers, False, 1)
-        return {"content": errors["content"].mean(), "style": errors["style"]}
+        error = relative_error if cfg.relative else mean_squared_error
+        return {
+            "content": error(feats[cfg.content_layer], content_features).mean(),
+            "style": style_loss(feats, self.targets(style_index), cfg.style_layers, cfg.relative),
+        }
 
     def forward(
         self,
@@ -166,40 +186,20 @@ class PerceptualLoss(nn.Module):
         `content_distance` is the unweighted content error (not in the total), `content_distances` the same per
         photo, [B]. With separate styles, `style_index` [B] names each output's."""
         cfg = self.config
-        errors = self._errors(
-            self.vgg(output),
-            content_features,
-            self.targets(style_index),
-            cfg.effective_style_layers,
-            cfg.robust,
-            cfg.style_tiles,
-        )
-        terms = {
-            "content": cfg.content_weight * (content_scale * errors["content"]).mean(),
-            "style": cfg.style_weight * errors["style"],
-        }
+        features = self.vgg(output)
+        error = relative_error if cfg.relative else mean_squared_error
+        content = error(features[cfg.content_layer], content_features)
+        style = sum(
+            style_loss(feats, grams, cfg.effective_style_layers, cfg.relative, cfg.robust, cfg.style_tiles)
+            for feats, grams in self.views_of(output, features, style_index)
+        ) / len(self.views)
+        terms = {"content": cfg.content_weight * (content_scale * content).mean(), "style": cfg.style_weight * style}
         if cfg.tv_weight > 0:
             terms["tv"] = cfg.tv_weight * tv_loss(output.float())
         terms["total"] = sum(terms.values())  # type: ignore[assignment]
-        terms["content_distance"] = errors["content"].detach().mean()
-        terms["content_distances"] = errors["content"].detach()
+        terms["content_distance"] = content.detach().mean()
+        terms["content_distances"] = content.detach()
         return terms
-
-    def _errors(
-        self,
-        feats: dict[str, torch.Tensor],
-        content_features: torch.Tensor,
-        grams: Mapping[str, torch.Tensor],
-        layers: Mapping[str, float],
-        robust: bool,
-        tiles: int,
-    ) -> dict[str, torch.Tensor]:
-        """The content error per photo, [B], and the style term (a batch mean)."""
-        error = relative_error if self.config.relative else mean_squared_error
-        return {
-            "content": error(feats[self.config.content_layer], content_features),
-            "style": style_loss(feats, grams, layers, self.config.relative, robust, tiles),
-        }
 
 
 def measure_layer_scales(objective: PerceptualLoss, photos: torch.Tensor) -> dict[str, float]:
@@ -218,18 +218,23 @@ def measure_layer_scales(objective: PerceptualLoss, photos: torch.Tensor) -> dic
     """
     cfg = objective.config
     pixels = photos.detach().float().clone().requires_grad_(True)
-    features = objective.vgg(pixels)
     index = torch.arange(len(photos), device=photos.device) % objective.styles if objective.styles > 1 else None
-    grams = objective.targets(index)
+    views = objective.views_of(pixels, objective.vgg(pixels), index)
     norms: dict[str, float] = {}
     for layer in cfg.style_layers:
-        errors = gram_errors(features[layer], grams[layer], cfg.relative, cfg.robust, cfg.style_tiles)
-        (grad,) = torch.autograd.grad(errors.sum(), pixels, retain_graph=True)
+        errors = sum(
+            gram_errors(feats[layer], grams[layer], cfg.relative, cfg.robust, cfg.style_tiles) for feats, grams in views
+        )
+        (grad,) = torch.autograd.grad(errors.sum() / len(views), pixels, retain_graph=True)
         norms[layer] = float(grad.flatten(1).norm(dim=1).mean())
     mean = sum(norms.values()) / len(norms)
     return {
         layer: min(MAX_LAYER_SCALE, max(1 / MAX_LAYER_SCALE, mean / max(norm, _EPS))) for layer, norm in norms.items()
     }
+
+
+def _gram_name(layer: str, view_index: int) -> str:
+    return f"gram_{layer}" if view_index == 0 else f"gram_{layer}_view{view_index}"
 
 
 def resize_style(style: torch.Tensor, long_side: int) -> torch.Tensor:

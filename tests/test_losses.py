@@ -182,3 +182,38 @@ def test_tiled_style_error_is_the_mean_over_regions_and_bounds_the_whole_image_e
     assert (tiled >= gram_errors(features, style) - 1e-6).all()  # Jensen: the regions' Grams average to the whole's
     uniform = torch.ones(2, 4, 8, 6)  # every region alike: the same error either way
     assert torch.allclose(gram_errors(uniform, style, tiles=2), gram_errors(uniform, style), atol=1e-6)
+
+
+def test_style_views_average_the_gram_error_of_downsampled_copies_and_leave_the_distances_alone() -> None:
+    from fasttx.nets.vgg import VGGFeatures
+    from fasttx.pixels import scale
+
+    cfg = LossConfig(style_layers={"relu1_2": 1.0, "relu2_2": 2.0}, style_views=[1.0, 0.5], content_target=None)
+    with pytest.warns(UserWarning):
+        vgg = VGGFeatures(cfg.layers, weights="random")
+    style, output = torch.rand(3, 40, 40), torch.rand(2, 3, 32, 32)
+    objective = PerceptualLoss(vgg, [style], cfg)
+    plain = PerceptualLoss(vgg, [style], LossConfig(style_layers=cfg.style_layers, content_target=None))
+    content = objective.content_targets(torch.rand(2, 3, 32, 32))
+
+    def by_hand(image: torch.Tensor, style_image: torch.Tensor) -> torch.Tensor:
+        feats, targets = vgg(image), vgg(style_image.unsqueeze(0))
+        return sum(
+            w * relative_error(gram_matrix(feats[k]), gram_matrix(targets[k])).mean()
+            for k, w in cfg.style_layers.items()
+        )
+
+    full, half = by_hand(output, style), by_hand(scale(output, 0.5), scale(style, 0.5))
+    assert objective(output, content)["style"].item() == pytest.approx(float(full + half) / 2, rel=1e-5)
+    assert plain(output, content)["style"].item() == pytest.approx(float(full), rel=1e-5)
+    assert objective.distances(output, content)["style"].item() == pytest.approx(float(full), rel=1e-5)
+    # the rationale: pixel-wide grain vanishes from the half view, so it cannot buy that view's statistics
+    flat = torch.full((1, 3, 32, 32), 0.5)
+    grain = flat + 0.2 * (torch.arange(32)[None, :] + torch.arange(32)[:, None]).remainder(2).float() - 0.1
+    assert float(by_hand(scale(grain, 0.5), scale(style, 0.5))) == pytest.approx(
+        float(by_hand(scale(flat, 0.5), scale(style, 0.5))), rel=1e-4
+    )
+    assert float(by_hand(grain, style)) != pytest.approx(float(by_hand(flat, style)), rel=1e-2)
+    # the balance measures each layer's pull over the views it trains on
+    scales = measure_layer_scales(objective, output)
+    assert scales != measure_layer_scales(plain, output)

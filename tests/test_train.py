@@ -369,6 +369,24 @@ def test_the_content_target_is_on_by_default_0_turns_it_off_and_old_recipes_keep
         assert load_model(out / "model.pth")[1]["train_config"]["loss"]["content_target"] == expected
 
 
+def test_style_views_travel_from_the_cli_to_the_saved_recipe_and_a_bad_one_is_a_one_line_error(
+    photo_folder: Path,
+    style_image: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    args = ["train", "--style", str(style_image), "--dataset", str(photo_folder), "--steps", "1", "--no-onnx"]
+    args += ["--image-size", "32", "--batch-size", "2", "--vgg-weights", "random", "--arch", "tiny", "--no-progress"]
+    assert run_cli(monkeypatch, *args, "--out", str(tmp_path / "a"), "--style-views", "1,0.5") == 0
+    assert load_model(tmp_path / "a" / "model.pth")[1]["train_config"]["loss"]["style_views"] == [1.0, 0.5]
+    capsys.readouterr()
+    assert run_cli(monkeypatch, *args, "--out", str(tmp_path / "b"), "--style-views", "1,2") != 0
+    err = capsys.readouterr().err
+    assert "bad style views '1,2'" in err and "Traceback" not in err
+    assert not (tmp_path / "b" / "model.pth").exists()
+
+
 def test_training_with_a_content_target_logs_its_scale_and_resumes_exactly(
     photo_folder: Path, style_image: Path, tmp_path: Path
 ) -> None:
