@@ -76,6 +76,15 @@ def parse_style_views(spec: str) -> list[float]:
     return views
 
 
+STYLE_SCALE = 2  # the style image's default long side, in multiples of the training (or judged) size
+
+
+def style_long_side(style_size: int | None, size: int) -> int:
+    """The style image's long side for its Gram targets at `size`: `style_size` where given, else STYLE_SCALE x size
+    (Johnson et al. train at 256 px with 512 px styles, so the strokes keep their scale relative to the crops)."""
+    return style_size or STYLE_SCALE * size
+
+
 PHOTO = "photo"  # in a style mix, the share left to the unstyled photo (StyleNet.forward)
 
 
@@ -127,7 +136,7 @@ class LossConfig:
     # 0.252 and 47 % of the photo's style distance; 0.4 -> 0.396 and 38 %).
     content_target: float | None = 0.35
     tv_weight: float = 0.0
-    style_size: int | None = None  # long side of the style image for its Gram targets; None: 2x the training size
+    style_size: int | None = None  # long side of the style image for its Gram targets; None: style_long_side
     relative: bool = (
         True  # relative errors (weights independent of the VGG source); False: plain MSE as pytorch/examples
     )

@@ -33,7 +33,7 @@ import torch
 from rich.console import Console
 from torch import Tensor
 
-from fasttx.config import EVAL_SIZE, StylizeOptions
+from fasttx.config import EVAL_SIZE, StylizeOptions, style_long_side
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import find_images, load_image, load_model, open_rgb, pil_to_tensor, resize_long_side, save_image
@@ -61,7 +61,7 @@ def trained_style_size(meta: dict[str, Any]) -> int | None:
     config = meta.get("train_config")
     if not config:
         return None
-    return config.get("loss", {}).get("style_size") or 2 * int(config.get("image_size", 256))
+    return style_long_side(config.get("loss", {}).get("style_size"), int(config.get("image_size", 256)))
 
 
 @dataclass
@@ -138,7 +138,7 @@ def evaluate_model(
     if missing:
         raise FasttxError(f"the VGG features lack layer(s) {', '.join(missing)} needed for evaluation")
     device = next(vgg.parameters()).device
-    style_size = style_size or 2 * size
+    style_size = style_long_side(style_size, size)
     style_image = resize_style(load_image(style), style_size).to(device)
     metric = PerceptualLoss(vgg, [style_image], METRIC)
     out = Path(image_dir) if image_dir is not None else None
@@ -330,7 +330,7 @@ def evaluate_video(
     vgg = VGGFeatures(
         METRIC.layers, arch=(meta.get("train_config") or {}).get("vgg_arch", "vgg16"), weights=vgg_weights
     )
-    style_image = resize_style(load_image(style), style_size or trained_style_size(meta) or 2 * size)
+    style_image = resize_style(load_image(style), style_long_side(style_size or trained_style_size(meta), size))
     metric = PerceptualLoss(vgg.to(dev), [style_image.to(dev)], METRIC)
     picked = np.linspace(0, len(clip) - 1, min(scored_frames, len(clip))).round().astype(int)
     with torch.no_grad():

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from fasttx.config import OPTIMIZE
+from fasttx.config import OPTIMIZE, style_long_side
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import check_output, load_image, open_rgb, pil_to_tensor, resize_long_side, save_image
@@ -122,12 +122,13 @@ def optimize_photo(
     **options: Any,
 ) -> OptimizeResult:
     """`fasttx optimize`: the photo at `content` resized to `size` (long side), optimised against the style images
-    (at `loss.style_size`, default 2 x `size`, as in training) and saved to `output`; every `save_every` steps
-    also OUTPUT_stepNNNN. `options` go to optimize_image (steps, optimizer, lr, init, scales, style_mix, seed)."""
+    (at `loss.style_size`, by default 2 x `size` as in training: style_long_side) and saved to `output`; every
+    `save_every` steps also OUTPUT_stepNNNN. `options` go to optimize_image (steps, optimizer, lr, init, scales,
+    style_mix, seed)."""
     check_output(output, overwrite, inputs=[content, *styles])
     dev = pick_device(device)
     photo = pil_to_tensor(resize_long_side(open_rgb(content), size))
-    style_images = [resize_style(load_image(path), loss.style_size or 2 * size) for path in styles]
+    style_images = [resize_style(load_image(path), style_long_side(loss.style_size, size)) for path in styles]
     vgg = VGGFeatures(loss.layers, arch=vgg_arch, weights=vgg_weights).to(dev)
 
     def on_step(step: int, objective: float, image: Tensor) -> None:

@@ -33,7 +33,7 @@ from torch.profiler import record_function
 from torchvision.utils import make_grid
 
 from fasttx import __version__, distributed
-from fasttx.config import TrainConfig
+from fasttx.config import TrainConfig, style_long_side
 from fasttx.data import PhotoFolder, SkipReport, mix_seed, photo_batches
 from fasttx.device import amp_dtype, autocast, pick_device
 from fasttx.distributed import Processes
@@ -157,7 +157,7 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
     # fixed once, in steps, and saved so: a resumed --epochs run keeps its length if the folder changes
     cfg.steps = total = cfg.total_steps(len(dataset))
     vgg = VGGFeatures(cfg.loss.layers, arch=cfg.vgg_arch, weights=cfg.vgg_weights or default_weights_source())
-    styles = [_load_style(path, cfg.loss.style_size or 2 * cfg.image_size) for path in cfg.style]
+    styles = [_load_style(path, style_long_side(cfg.loss.style_size, cfg.image_size)) for path in cfg.style]
     new_style = cfg.net.styles - 1 if cfg.add_to else None  # --add-style: the one style that trains
     objective = PerceptualLoss(vgg, styles, cfg.loss, separate=cfg.net.styles > 1 and new_style is None).to(device)
     # a fresh run's yardstick: the style layers' balance and the style each of its styles starts from
