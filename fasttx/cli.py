@@ -23,6 +23,7 @@ from fasttx.config import (
     DISTILL_ARCH,
     EVAL_SIZE,
     OPTIMIZE,
+    STYLE_SCALE,
     LossConfig,
     NetConfig,
     StylizeOptions,
@@ -187,7 +188,8 @@ def train(
     style_tiles: StyleTiles = _LOSS.style_tiles,
     style_views: StyleViews = ",".join(f"{v:g}" for v in _LOSS.style_views),
     style_size: Annotated[
-        Optional[int], typer.Option(help="Long side of the style image for its Gram targets. Default: 2x --image-size.")
+        Optional[int],
+        typer.Option(help=f"Long side of the style image for its Gram targets. Default: {STYLE_SCALE}x --image-size."),
     ] = _LOSS.style_size,
     temporal_weight: Annotated[
         float,
@@ -684,7 +686,9 @@ def optimize(
     balance_layers: BalanceLayers = _LOSS.balance,
     style_size: Annotated[
         Optional[int],
-        typer.Option(help="Long side of the style images for their Grams. Default: 2x --size, as in training."),
+        typer.Option(
+            help=f"Long side of the style images for their Grams. Default: {STYLE_SCALE}x --size, as in training."
+        ),
     ] = None,
     init: Annotated[str, typer.Option(help="Start from the 'content' photo or from uniform 'noise'.")] = OPTIMIZE.init,
     scales: Annotated[
@@ -777,7 +781,7 @@ def evaluate(
         Optional[int],
         typer.Option(
             help="Long side of the style image for its Grams. Default: the style size the model was trained with "
-            "(a network paints strokes of a fixed size in pixels), else 2x --size."
+            f"(a network paints strokes of a fixed size in pixels), else {STYLE_SCALE}x --size."
         ),
     ] = None,
     vs_optimize: Annotated[
