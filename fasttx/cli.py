@@ -776,6 +776,13 @@ def evaluate(
             "the image of that style. Default: the first style.",
         ),
     ] = None,
+    strength: Annotated[
+        float,
+        typer.Option(
+            help="Score the output as `fasttx stylize --strength` gives it: strength x stylized + (1 - strength) x "
+            "photo. Lower trades style distance for content distance without retraining."
+        ),
+    ] = _STYLIZE.strength,
     size: Annotated[int, typer.Option(help="Long side the photos (or frames) are resized to.")] = EVAL_SIZE,
     style_size: Annotated[
         Optional[int],
@@ -816,7 +823,9 @@ def evaluate(
             model,
             style,
             video,
-            options=StylizeOptions(clip_stats=clip_stats, temporal_blend=temporal_blend, style=style_mix),
+            options=StylizeOptions(
+                clip_stats=clip_stats, temporal_blend=temporal_blend, style=style_mix, strength=strength
+            ),
             frames=frames,
             size=size,
             style_size=style_size,
@@ -844,11 +853,13 @@ def evaluate(
         vgg_weights=vgg_weights,
         device=device,
         style_mix=style_mix,
+        strength=strength,
         image_dir=report / "images" if report else None,
         console=err,
         progress=progress,
     )
-    table = Table(title=f"{model.name} on {len(result.rows)} photos ({result.vgg})")
+    at = f" at strength {result.strength:g}" if result.strength != 1.0 else ""
+    table = Table(title=f"{model.name}{at} on {len(result.rows)} photos ({result.vgg})")
     table.add_column("photo")
     kinds = list(result.means)
     for kind in kinds:

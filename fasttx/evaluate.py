@@ -42,6 +42,7 @@ from fasttx.nets.vgg import VGGFeatures
 from fasttx.optimize import optimize_image
 from fasttx.pixels import frames_to_images
 from fasttx.progress import progress_bar, stderr_console
+from fasttx.runtime.color import blend, check_strength
 from fasttx.temporal import estimate_flows, warping_error
 
 METRIC = LossConfig(
@@ -89,6 +90,7 @@ class EvaluationReport:
     vs_optimize: int
     rows: list[PhotoRow]
     style_image: str | None = None  # the resized style image, when images were kept
+    strength: float = 1.0  # the model rows are this mix of output and photo (`fasttx stylize --strength`)
     skipped: list[str] = field(default_factory=list)  # unreadable photos
 
     @property
@@ -122,17 +124,20 @@ def evaluate_model(
     optimize_loss: LossConfig | None = None,
     image_dir: str | os.PathLike[str] | None = None,
     model_name: str = "model",
+    strength: float = 1.0,
     callback: Callable[[str], None] | None = None,
 ) -> EvaluationReport:
     """Score `model` on every photo (see the module docstring for the formulas).
 
-    `vs_optimize`: Gatys steps per photo (0: none) on `optimize_loss` (default: METRIC, weights 1); pass the
-    model's training LossConfig to compare it with the optimum of its own objective. `image_dir`: also save the
-    resized photos, outputs and style there as PNGs (for `fasttx.report`). `callback(photo)` runs after each photo.
-    Everything runs on `vgg`'s device; `model` is called with tensors there.
+        `vs_optimize`: Gatys steps per photo (0: none) on `optimize_loss` (default: METRIC, weights 1); pass the
+        model's training LossConfig to compare it with the optimum of its own objective. `image_dir`: also save the
+        resized photos, outputs and style there as PNGs (for `fasttx.report`). `strength`: score the output mixed with
+    the photo as `fasttx stylize --strength` mixes it (1: the output). `callback(photo)` runs after each photo.
+        Everything runs on `vgg`'s device; `model` is called with tensors there.
     """
     if not photos:
         raise FasttxError("no photos to evaluate")
+    check_strength(strength)
     needed = set(METRIC.layers) | set(optimize_loss.layers if optimize_loss else [])
     missing = sorted(needed - set(vgg.layers))
     if missing:
@@ -151,6 +156,7 @@ def evaluate_model(
         vs_optimize=vs_optimize,
         rows=[],
         style_image=str(save_image(style_image, out / "style.png")) if out else None,
+        strength=strength,
     )
     for index, path in enumerate(photos):
         try:
@@ -159,7 +165,7 @@ def evaluate_model(
             warnings.warn(f"skipping {e}", stacklevel=2)
             report.skipped.append(str(path))
             continue
-        images = {"photo": photo, "model": _stylize(model, photo, path)}
+        images = {"photo": photo, "model": blend(_stylize(model, photo, path), photo, strength)}
         if vs_optimize > 0:
             gatys = optimize_image(photo, [style_image], vgg, optimize_loss or METRIC, steps=vs_optimize)
             images["gatys"] = gatys.image
@@ -192,6 +198,7 @@ def evaluate_file(
     vgg_weights: str | None = None,
     device: str = "auto",
     style_mix: str | None = None,
+    strength: float = 1.0,
     image_dir: str | os.PathLike[str] | None = None,
     console: Console | None = None,
     progress: bool = True,
@@ -223,6 +230,7 @@ def evaluate_file(
             optimize_loss=objective,
             image_dir=image_dir,
             model_name=str(model),
+            strength=strength,
             callback=lambda photo: bar.update(task, advance=1, metrics=Path(photo).name),
         )
 

@@ -15,6 +15,7 @@ from conftest import run_cli, write_photo
 from PIL import Image
 from torch import nn
 
+from fasttx.errors import FasttxError
 from fasttx.evaluate import METRIC, evaluate_model, load_stylizer, trained_style_size
 from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side, save_model
 from fasttx.losses import LossConfig
@@ -71,6 +72,21 @@ def test_a_model_that_outputs_the_style_has_zero_style_distance(
     assert report.means["model"].style == pytest.approx(0.0, abs=1e-6)
     assert report.means["model"].content > 0.05  # ... and nothing of the photo
     assert report.means["photo"].style > 0.01
+
+
+def test_strength_scores_the_mix_stylize_would_save(vgg: VGGFeatures, photos: list[Path], style: Path) -> None:
+    model = FixedImage(load_image(style))
+    none = evaluate_model(model, style, photos, vgg, size=32, style_size=32, strength=0.0)
+    assert none.strength == 0.0
+    assert none.means["model"].content == pytest.approx(0.0, abs=1e-9)
+    assert none.means["model"].style == pytest.approx(none.means["photo"].style)
+
+    half = evaluate_model(model, style, photos, vgg, size=32, style_size=32, strength=0.5)
+    mixed = evaluate_model(lambda x: 0.5 * x + 0.5 * model(x), style, photos, vgg, size=32, style_size=32)
+    assert half.means["model"].content == pytest.approx(mixed.means["model"].content, rel=1e-5)
+    assert half.means["model"].style == pytest.approx(mixed.means["model"].style, rel=1e-5)
+    with pytest.raises(FasttxError, match="--strength"):
+        evaluate_model(model, style, photos, vgg, size=32, strength=1.5)
 
 
 def _hand_gram(f: torch.Tensor) -> torch.Tensor:
