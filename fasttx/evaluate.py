@@ -129,11 +129,11 @@ def evaluate_model(
 ) -> EvaluationReport:
     """Score `model` on every photo (see the module docstring for the formulas).
 
-        `vs_optimize`: Gatys steps per photo (0: none) on `optimize_loss` (default: METRIC, weights 1); pass the
-        model's training LossConfig to compare it with the optimum of its own objective. `image_dir`: also save the
-        resized photos, outputs and style there as PNGs (for `fasttx.report`). `strength`: score the output mixed with
+    `vs_optimize`: Gatys steps per photo (0: none) on `optimize_loss` (default: METRIC, weights 1); pass the
+    model's training LossConfig to compare it with the optimum of its own objective. `image_dir`: also save the
+    resized photos, outputs and style there as PNGs (for `fasttx.report`). `strength`: score the output mixed with
     the photo as `fasttx stylize --strength` mixes it (1: the output). `callback(photo)` runs after each photo.
-        Everything runs on `vgg`'s device; `model` is called with tensors there.
+    Everything runs on `vgg`'s device; `model` is called with tensors there.
     """
     if not photos:
         raise FasttxError("no photos to evaluate")

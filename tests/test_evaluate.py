@@ -172,8 +172,9 @@ def test_cli_evaluate_json_and_report(
     save_model(build_net(NetConfig(arch="tiny")), model, {"train_config": train_config})
     args = ["evaluate", "--model", str(model), "--style", str(style), "--photos", str(photos[0].parent), "--size", "32"]
     args += ["--vs-optimize", "2", "--report", str(tmp_path / "report"), "--vgg-weights", "random", "--device", "cpu"]
-    assert run_cli(monkeypatch, *args, "--no-progress", "--json") == 0
+    assert run_cli(monkeypatch, *args, "--strength", "0.5", "--no-progress", "--json") == 0
     data = json.loads(capsys.readouterr().out)
+    assert data["strength"] == 0.5
     assert [Path(r["photo"]).name for r in data["rows"]] == ["p0.png", "p1.png"]
     assert data["vs_optimize"] == 2 and data["style_size"] == 48  # the style's scale in training: 2 x 24, not 2 x 32
     assert set(data["means"]) == {"photo", "model", "gatys"}
