@@ -24,7 +24,7 @@ from fasttx.config import EVAL_SIZE
 from fasttx.evaluate import METRIC, evaluate_model
 from fasttx.losses import LossConfig
 from fasttx.nets.vgg import VGGFeatures
-from fasttx.report import THUMB
+from fasttx.report import THUMB, thumbnail
 
 sys.path.insert(0, str(Path(__file__).parent))
 from quality import SHARED  # noqa: E402
@@ -34,7 +34,7 @@ LABEL = 16  # px of text under each picture
 
 def strip(rows: list[list[tuple[str, str]]], painting: Path) -> Image.Image:
     """One row per photo of (image path, label) cells, then the painting; each row as tall as its pictures."""
-    pictures = [[_thumbnail(path) for path, _ in [*row, (str(painting), "")]] for row in rows]
+    pictures = [[thumbnail(Image.open(path)) for path, _ in [*row, (str(painting), "")]] for row in rows]
     heights = [max(p.height for p in row) + LABEL + 4 for row in pictures]
     sheet = Image.new("RGB", ((len(rows[0]) + 1) * (THUMB + 4), sum(heights)), "white")
     draw = ImageDraw.Draw(sheet)
@@ -45,12 +45,6 @@ def strip(rows: list[list[tuple[str, str]]], painting: Path) -> Image.Image:
             draw.text((c * (THUMB + 4), top + height - LABEL - 2), label, fill="black")
         top += height
     return sheet
-
-
-def _thumbnail(path: str) -> Image.Image:
-    image = Image.open(path).convert("RGB")
-    image.thumbnail((THUMB, THUMB), Image.Resampling.LANCZOS)
-    return image
 
 
 def main() -> None:

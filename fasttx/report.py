@@ -129,7 +129,7 @@ def contact_sheet(report: EvaluationReport) -> Image.Image:
         for col, (kind, _) in enumerate(columns):
             left = col * cell_w + _PAD
             with Image.open(_cell_image(report, row, kind)) as img:
-                thumb = _thumbnail(img)
+                thumb = thumbnail(img)
             sheet.paste(thumb, (left + (THUMB - thumb.width) // 2, top + _PAD + (THUMB - thumb.height) // 2))
             lines = ["  ".join(_numbers(row.scores[kind]))] if kind in row.scores else []
             if kind == "photo":
@@ -146,6 +146,6 @@ def contact_sheet_cell(sheet: Image.Image, row: int, column: int) -> Image.Image
     return sheet.crop((left, top, left + THUMB, top + THUMB))
 
 
-def _thumbnail(img: Image.Image) -> Image.Image:
-    """Scaled (up or down) to fit the cell, so every column reads at the same size."""
+def thumbnail(img: Image.Image) -> Image.Image:
+    """Scaled (up or down) to fit a THUMB x THUMB cell, so every column reads at the same size (also bench figures)."""
     return ImageOps.contain(img.convert("RGB"), (THUMB, THUMB), Image.Resampling.LANCZOS)
