@@ -800,6 +800,7 @@ def evaluate(
     report: Annotated[
         Optional[Path], typer.Option(help="Write index.html, contact_sheet.png and the images into this folder.")
     ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace the report in a non-empty --report folder.")] = False,
     vgg_weights: VggWeights = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = DEFAULT_DEVICE,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -814,6 +815,7 @@ def evaluate(
     from rich.table import Table
 
     from fasttx.evaluate import evaluate_file, evaluate_video
+    from fasttx.io import check_output_folder
     from fasttx.report import write_report
 
     if (photos is None) == (video is None):
@@ -843,6 +845,8 @@ def evaluate(
             sys.stdout.write(clip.to_json() + "\n")
         return
     assert photos is not None
+    if report:
+        check_output_folder(report, [model, style, photos], overwrite)
     result = evaluate_file(
         model,
         style,
@@ -975,15 +979,17 @@ def web(
     The folder holds the page, the model and onnxruntime-web (pinned, copied in; downloaded once from npm's
     registry and cached): any static host serves it, and nothing leaves the user's machine.
     """
-    from fasttx.web import ORT_WEB_VERSION, build_site, server
+    from fasttx.web import ORT_WEB_VERSION, build_site, check_port, server
 
+    if serve:
+        check_port(port)
     with err.status(f"writing the site (onnxruntime-web {ORT_WEB_VERSION})"):
         index = build_site(model, output, overwrite=overwrite)
     size = sum(f.stat().st_size for f in output.rglob("*") if f.is_file())
     err.print(f"[green]wrote[/] {index} ({size / 1e6:.1f} MB with the model and onnxruntime-web)")
     if serve:
         httpd = server(output, port)
-        err.print(f"serving on http://localhost:{port}/ (Ctrl-C to stop)")
+        err.print(f"serving on http://localhost:{httpd.port}/ (Ctrl-C to stop)")
         try:
             httpd.serve_forever()
         except KeyboardInterrupt:

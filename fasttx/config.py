@@ -7,6 +7,7 @@ every model and checkpoint stores them (`to_dict` / `from_dict`) so a run can be
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -304,6 +305,30 @@ class TrainConfig:
         if self.epochs is not None:
             return max(1, math.ceil(self.epochs * dataset_size / self.batch_size))
         return max(1, math.ceil(DEFAULT_EPOCHS * dataset_size / self.batch_size))
+
+
+PATH_FIELDS = ("style", "dataset", "out", "teacher", "preview", "val", "vgg_weights", "init", "add_to")
+_FOLDERS = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][^/\\\s:()]+)+[/\\]")  # the folders of an absolute path, up to its name
+
+
+def shareable_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """A model's metadata with every path in its training recipe (and in the VGG weights' description) cut to its
+    file name: model.pth, best.pth and model.onnx are shared, and must not reveal the folders of the person who
+    trained them. The style's sha256 still names it; checkpoint.pt, which stays with the run, keeps the paths."""
+    meta = dict(meta)
+    config = meta.get("train_config")
+    if isinstance(config, dict):
+        config = dict(config)
+        for key in PATH_FIELDS:
+            value = config.get(key)
+            if isinstance(value, list):
+                config[key] = [Path(p).name for p in value]
+            elif isinstance(value, str) and value:
+                config[key] = Path(value).name
+        meta["train_config"] = config
+    if isinstance(meta.get("vgg"), str):
+        meta["vgg"] = _FOLDERS.sub("", meta["vgg"])
+    return meta
 
 
 @dataclass(frozen=True)

@@ -15,3 +15,14 @@ def exit_with_error(error: FasttxError, status: int = 1) -> NoReturn:
 
     stderr_console().print(f"[red]error:[/] {error}", highlight=False, markup=True)
     raise SystemExit(status)
+
+
+def load_failure(error: Exception) -> str:
+    """Why torch.load(weights_only=True) refused a file, in one line. torch's own message advises re-running with
+    weights_only=False, that is, running the file's code: never passed on for a file from elsewhere."""
+    text = str(error).strip()
+    if "weights_only" in text or "unpickl" in text.lower():
+        return "it holds objects other than tensors and plain data, which fasttx never unpickles"
+    if isinstance(error, KeyError) or len(text) < 8:  # a text or foreign file: torch reports a byte it read
+        return "not a file written by torch.save"
+    return text.splitlines()[0]

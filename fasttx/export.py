@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import os
-import re
 import sys
 import tempfile
 import warnings
@@ -33,7 +32,7 @@ from PIL import Image
 from torch import nn
 
 from fasttx import __version__
-from fasttx.config import STYLE_INPUT
+from fasttx.config import STYLE_INPUT, shareable_meta
 from fasttx.errors import FasttxError
 from fasttx.io import (
     atomic_write,
@@ -117,6 +116,8 @@ def export_onnx(
     `output` is replaced only with `overwrite`, and never when it is the input model.
     """
     output = Path(output)
+    if output.suffix.lower() != ".onnx":
+        raise FasttxError(f"-o {output}: an exported model is written as a .onnx file")
     check_output(output, overwrite, [] if isinstance(model, StyleNet) else [model])
     if opset < DEFAULT_OPSET:  # the exporter would try onnx's version converter, fail on Pad and quietly keep 18
         raise FasttxError(f"opset {opset} is too old for this network's graph; use --opset {DEFAULT_OPSET} or newer")
@@ -364,8 +365,8 @@ def _set_metadata(
     fixed_size: tuple[int, int] | None = None,
 ) -> None:
     """Model meta (style, its sha256, train_config, quality_* figures, ...) plus how to call the graph; the file
-    is shipped, so the paths in it keep their file names only (see _without_folders)."""
-    meta = _without_folders(meta)
+    is shipped, so the paths in it keep their file names only (config.shareable_meta)."""
+    meta = shareable_meta(meta)
     props: dict[str, str] = {
         key: value if isinstance(value, str) else json.dumps(value, default=str) for key, value in meta.items()
     }
@@ -382,29 +383,6 @@ def _set_metadata(
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, props)
     proto.doc_string = f"fasttx style network ({variant}): {props['io_convention']}"
-
-
-PATH_FIELDS = ("style", "dataset", "out", "teacher", "preview", "val")  # TrainConfig fields that hold paths
-_FOLDERS = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][^/\\\s:()]+)+[/\\]")  # the folders of an absolute path, up to its name
-
-
-def _without_folders(meta: dict[str, Any]) -> dict[str, Any]:
-    """`meta` with every path in the training recipe (and the VGG weights' description) cut to its file name: a
-    shipped model must not reveal the folders of the person who trained it. The style's sha256 still names it."""
-    meta = dict(meta)
-    config = meta.get("train_config")
-    if isinstance(config, dict):
-        config = dict(config)
-        for key in PATH_FIELDS:
-            value = config.get(key)
-            if isinstance(value, list):
-                config[key] = [Path(p).name for p in value]
-            elif isinstance(value, str) and value:
-                config[key] = Path(value).name
-        meta["train_config"] = config
-    if isinstance(meta.get("vgg"), str):
-        meta["vgg"] = _FOLDERS.sub("", meta["vgg"])
-    return meta
 
 
 def _default_style(net: StyleNet, style_map: bool = False) -> torch.Tensor:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps
 
-from fasttx.errors import FasttxError
+from fasttx.errors import FasttxError, load_failure
 from fasttx.nets.transformer import NetConfig, StyleNet, build_net
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -62,7 +62,7 @@ def atomic_write(path: str | os.PathLike[str], suffix: str | None = None) -> Ite
         yield tmp_path
         with open(tmp_path, "rb+") as written:
             os.fsync(written.fileno())
-        os.chmod(tmp_path, 0o666 & ~_umask())
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
         _fsync_folder(path.parent)
     except OSError as e:
@@ -73,6 +73,28 @@ def atomic_write(path: str | os.PathLike[str], suffix: str | None = None) -> Ite
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> Path:
+    """Write `data` to `path` atomically, every byte checked: the one way fasttx writes encoded files.
+
+    Encoders that write to a file themselves can lose bytes silently: Pillow's C encoders ignore a short write
+    (the disk filling in the middle of a buffer), which left truncated JPEGs reported as written. Here a short
+    write is followed by another write of the rest, which then raises ENOSPC, and the size is checked before the
+    rename."""
+    path = Path(path)
+    view = memoryview(data).cast("B")
+    with atomic_write(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
+        try:
+            written = 0
+            while written < len(view):
+                written += os.write(fd, view[written:])
+            if os.fstat(fd).st_size != len(view):
+                raise OSError(errno.EIO, f"{os.fstat(fd).st_size} of {len(view)} bytes reached the disk")
+        finally:
+            os.close(fd)
+    return path
 
 
 def _temp_prefix(path: Path) -> str:
@@ -113,12 +135,42 @@ def check_output(
         raise FasttxError(f"output {output} is a folder; give a file name")
     if output.exists() and not overwrite:
         raise FasttxError(f"{output} exists; pass --overwrite to replace it")
+    _check_writable(output.parent)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _check_writable(folder: Path) -> None:
+    """Refuse an unwritable destination before the work, not after it (the nearest folder that exists decides)."""
+    existing = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise FasttxError(f"cannot write into {folder}: {existing} is read-only or not a folder")
+
+
+def check_output_folder(
+    folder: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str] | None] = (), overwrite: bool = True
+) -> None:
+    """The rule for a folder fasttx fills (a run, a report, a site): not a file, never a folder that holds an input
+    or lies inside an input folder (a run's previews in its own dataset), and a non-empty one only with
+    `overwrite`."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FasttxError(f"{folder} is a file; give a folder")
+    resolved = folder.resolve()
+    for source in filter(None, inputs):
+        source = Path(source).resolve()
+        if source == resolved or resolved in source.parents or (source.is_dir() and source in resolved.parents):
+            raise FasttxError(f"the output folder {folder} would mix with the input {source}; choose another folder")
+    if not overwrite and folder.is_dir() and any(folder.iterdir()):
+        raise FasttxError(f"{folder} is not empty; pass --overwrite to replace what fasttx writes in it")
+    _check_writable(folder)
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it; done once, before any thread writes files
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -271,12 +323,12 @@ def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike[str], 
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise FasttxError(f"unknown image format for {path} (use .jpg, .png, .webp, .bmp or .tif)")
-    with atomic_write(path) as tmp:
-        options: dict[str, Any] = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-        if fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
-            options["icc_profile"] = _srgb_profile().tobytes()  # say what the pixels are: sRGB
-        pil.save(tmp, format=fmt, **options)
-    return path
+    options: dict[str, Any] = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    if fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        options["icc_profile"] = _srgb_profile().tobytes()  # say what the pixels are: sRGB
+    encoded = io.BytesIO()  # encoded in memory, then written checked (write_bytes: Pillow misses short writes)
+    pil.save(encoded, format=fmt, **options)
+    return write_bytes(path, encoded.getbuffer())
 
 
 def find_images(root: str | os.PathLike[str]) -> list[Path]:
@@ -304,9 +356,7 @@ def save_torch(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    with atomic_write(path) as tmp:
-        tmp.write_bytes(buffer.getbuffer())
-    return path
+    return write_bytes(path, buffer.getbuffer())
 
 
 def load_torch(path: str | os.PathLike[str], expected_format: str) -> dict[str, Any]:
@@ -319,12 +369,8 @@ def load_torch(path: str | os.PathLike[str], expected_format: str) -> dict[str, 
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for foreign or corrupt files
-        # torch's message advises weights_only=False, i.e. running the file's code: never for a file from elsewhere
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights_only" in str(e):
-            reason = "it holds objects other than tensors and plain data, which fasttx never unpickles"
         raise FasttxError(
-            f"{path} is not a fasttx {_kind(expected_format)} file (cannot be loaded safely: {reason})"
+            f"{path} is not a fasttx {_kind(expected_format)} file (cannot be loaded safely: {load_failure(e)})"
         ) from e
     if not isinstance(obj, dict) or obj.get("format") != expected_format:
         raise FasttxError(f"{path} is not a fasttx {_kind(expected_format)} file")

@@ -33,7 +33,7 @@ from torch.profiler import record_function
 from torchvision.utils import make_grid
 
 from fasttx import __version__, distributed
-from fasttx.config import TrainConfig, style_long_side
+from fasttx.config import TrainConfig, shareable_meta, style_long_side
 from fasttx.data import PhotoFolder, SkipReport, mix_seed, photo_batches
 from fasttx.device import amp_dtype, autocast, pick_device
 from fasttx.distributed import Processes
@@ -41,7 +41,7 @@ from fasttx.errors import FasttxError
 from fasttx.io import (
     CHECKPOINT_FORMAT,
     FORMAT_VERSION,
-    atomic_write,
+    check_output_folder,
     file_sha256,
     find_images,
     load_image,
@@ -53,6 +53,7 @@ from fasttx.io import (
     save_image,
     save_model,
     save_torch,
+    write_bytes,
 )
 from fasttx.losses import PerceptualLoss, measure_layer_scales, resize_style
 from fasttx.nets.transformer import (
@@ -101,8 +102,8 @@ def train(
     A folder that holds a previous run is only started afresh with `overwrite` (else: `resume` it).
     """
     out = Path(cfg.out)
-    if out.exists() and not out.is_dir():
-        raise FasttxError(f"--out {out} is a file; give a folder for the run")
+    init = cfg.init if cfg.init not in ("base", "scratch") else None
+    check_output_folder(out, [*cfg.style, cfg.dataset, cfg.val, *cfg.preview, cfg.teacher, cfg.add_to, init])
     if not overwrite and (out / "checkpoint.pt").exists():
         raise FasttxError(
             f"{out} holds a previous run; continue it with --resume {out} or start afresh with --overwrite"
@@ -385,7 +386,7 @@ def add_style_config(
     cfg.out = str(out or Path(base).parent.with_name(f"{Path(base).parent.name}+{Path(style).stem}"))
     _override(cfg, steps, dataset, device, workers)
     if not Path(cfg.dataset).exists():
-        raise FasttxError(f"the base model's dataset {cfg.dataset} is not on this machine; give --dataset")
+        raise FasttxError(f"the base model names its dataset {cfg.dataset!r} without its folder; give --dataset")
     return cfg
 
 
@@ -480,7 +481,7 @@ def distill_config(
     cfg.distill_weight = distill_weight if distill_weight is not None else cfg.distill_weight
     missing = [p for p in [*cfg.style, cfg.dataset] if not Path(p).exists()]
     if missing:
-        raise FasttxError(f"the teacher's {missing[0]} is not on this machine; give --style/--dataset")
+        raise FasttxError(f"the teacher names {missing[0]!r} without its folder; give --style and --dataset")
     return cfg
 
 
@@ -740,15 +741,18 @@ def _validate(
 
 
 def _model_meta(cfg: TrainConfig, vgg: VGGFeatures) -> dict[str, Any]:
+    """What model.pth and best.pth say of their training: shareable, so file names without folders."""
     names = cfg.style_names
-    return {
-        "style_name": names[0] if len(names) == 1 else "+".join(names),
-        **({"styles": names} if cfg.net.styles > 1 else {}),  # the network's styles, in the order of its weights
-        "style_sha256": [file_sha256(s) for s in cfg.style],
-        "vgg": vgg.weights_source,
-        "train_config": cfg.to_dict(),
-        "fasttx_version": __version__,
-    }
+    return shareable_meta(
+        {
+            "style_name": names[0] if len(names) == 1 else "+".join(names),
+            **({"styles": names} if cfg.net.styles > 1 else {}),  # the network's styles, in the order of its weights
+            "style_sha256": [file_sha256(s) for s in cfg.style],
+            "vgg": vgg.weights_source,
+            "train_config": cfg.to_dict(),
+            "fasttx_version": __version__,
+        }
+    )
 
 
 def _format_metrics(m: dict[str, float]) -> str:
@@ -760,13 +764,14 @@ class MetricsLog:
     """train.jsonl: append-only; on resume, lines past the checkpoint's step are dropped so the log stays exact."""
 
     def __init__(self, path: Path, keep_until: int):
-        self.path = path
-        if path.exists():
-            kept = [line for line in path.read_text().splitlines() if _step_of(line) <= keep_until]
-            with atomic_write(path) as tmp:
-                tmp.write_text("".join(line + "\n" for line in kept))
+        self.path, self.keep_until = path, keep_until
+        self.trimmed = False  # done at the first write: a run that fails before it leaves the old log as it was
 
     def write(self, record: dict[str, float]) -> None:
+        if not self.trimmed and self.path.exists():
+            kept = [line for line in self.path.read_text().splitlines() if _step_of(line) <= self.keep_until]
+            write_bytes(self.path, "".join(line + "\n" for line in kept).encode())
+        self.trimmed = True
         try:
             with self.path.open("a") as f:
                 f.write(json.dumps({"time": time.time(), **record}) + "\n")

@@ -535,3 +535,282 @@ def test_huge_photo_with_max_size_never_decodes_at_full_size(kind: str, tmp_path
     shape, grown = result.stdout.rsplit(")", 1)
     assert shape + ")" == "(3, 192, 256)"
     assert int(grown) < size[0] * size[1] * 4 / 3
+
+
+# --- data lost, exposed: the output-safety layer (io.write_bytes) and the site server ----------------------------
+
+
+def _mount(folder: Path, kib: int) -> None:
+    folder.mkdir(exist_ok=True)
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(folder)], capture_output=True
+    ).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+
+
+def test_a_disk_that_fills_mid_buffer_never_leaves_a_truncated_image_reported_as_written(tmp_path: Path) -> None:
+    """Pillow's C encoders ignore a short write: with the free space ending inside the last buffer, main wrote a
+    truncated JPEG and returned. Sweep the free space across the file's end: every write is whole or refused."""
+    from fasttx.errors import FasttxError
+    from fasttx.io import save_image
+
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (384, 512, 3), dtype=np.uint8))
+    size = len(_jpeg_bytes(noise))
+    outcomes = set()
+    for kib in range(size // 1024 + 8, size // 1024 - 48, -4):
+        disk = tmp_path / "disk"
+        _mount(disk, kib)
+        try:
+            try:
+                save_image(noise, disk / "out.jpg")
+            except FasttxError as e:
+                assert "disk full" in str(e)
+                assert list(disk.iterdir()) == []  # nothing half-written, no temp file
+                outcomes.add("refused")
+                continue
+            with Image.open(disk / "out.jpg") as written:
+                written.load()  # raises on a truncated file
+            outcomes.add("whole")
+        finally:
+            subprocess.run(["umount", str(disk)], check=False)
+    assert outcomes == {"refused", "whole"}  # the sweep crossed the file's end
+
+
+def _jpeg_bytes(image: Image.Image) -> bytes:
+    import io
+
+    from fasttx.io import _srgb_profile
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=95, icc_profile=_srgb_profile().tobytes())
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fasttx.export import export_onnx
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("onnx")
+    return export_onnx(build_net(NetConfig(arch="tiny")).eval(), folder / "model.onnx").path
+
+
+def test_the_site_replaces_links_in_its_folder_instead_of_writing_through_them(
+    onnx_model: Path, tmp_path: Path
+) -> None:
+    from fasttx.web import build_site
+
+    site, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
+    build_site(onnx_model, site)
+    elsewhere.mkdir()
+    victims = {name: elsewhere / name for name in ("page.html", "other_model.onnx", "config.json")}
+    for victim in victims.values():
+        victim.write_text("not yours")
+    (site / "index.html").unlink()
+    (site / "index.html").symlink_to(victims["page.html"])
+    (site / "model.onnx").unlink()
+    os.link(victims["other_model.onnx"], site / "model.onnx")  # a hard link
+    (site / "model.json").unlink()
+    (site / "model.json").symlink_to(victims["config.json"])
+    (elsewhere / "ort").mkdir()
+    for f in (site / "ort").iterdir():
+        f.unlink()
+    (site / "ort").rmdir()
+    (site / "ort").symlink_to(elsewhere / "ort", target_is_directory=True)
+    build_site(onnx_model, site, overwrite=True)
+    assert all(victim.read_text() == "not yours" for victim in victims.values())
+    assert list((elsewhere / "ort").iterdir()) == []
+    assert not any(p.is_symlink() for p in site.rglob("*")) and (site / "ort").is_dir()
+    assert (site / "model.onnx").read_bytes() == onnx_model.read_bytes()
+
+
+def test_the_site_refuses_its_model_folder_empty_and_external_data_models(
+    onnx_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import onnx
+
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    external = tmp_path / "external" / "model.onnx"
+    external.parent.mkdir()
+    proto = onnx.load(onnx_model)
+    onnx.save(proto, external, save_as_external_data=True, all_tensors_to_one_file=True, size_threshold=0)
+    cases = [
+        (onnx_model, onnx_model.parent, "mix with the input"),
+        (empty, tmp_path / "s1", "no graph"),
+        (external, tmp_path / "s2", "external data"),
+        (onnx_model, empty, "is a file"),
+    ]
+    for model, out, message in cases:
+        assert run_cli(monkeypatch, "web", str(model), "-o", str(out), "--overwrite") == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+    assert run_cli(monkeypatch, "web", str(onnx_model), "-o", str(tmp_path / "s3"), "--serve", "--port", "70000") == 1
+    assert "--port" in capsys.readouterr().err and not (tmp_path / "s3").exists()  # checked before any work
+
+
+def test_a_damaged_runtime_cache_is_fetched_again(
+    onnx_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fasttx import web
+
+    good = (web.cache_dir() / f"onnxruntime-web-{web.ORT_WEB_VERSION}.tgz").read_bytes()  # the earlier tests' cache
+    monkeypatch.setenv("FASTTX_CACHE", str(tmp_path / "cache"))
+    tarball = web.cache_dir() / f"onnxruntime-web-{web.ORT_WEB_VERSION}.tgz"
+    tarball.parent.mkdir()
+    tarball.write_bytes(good[: len(good) // 2])  # a download cut short, a flipped disk block
+    fetched = []
+    monkeypatch.setattr(web, "_download", lambda url: fetched.append(url) or good)
+    web.build_site(onnx_model, tmp_path / "site")
+    assert fetched and tarball.read_bytes() == good
+
+
+def _get(port: int, path: str, host: str | None = None) -> tuple[int, bytes]:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.putrequest("GET", path, skip_host=True)
+    connection.putheader("Host", f"localhost:{port}" if host is None else host)
+    connection.endheaders()
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def test_the_server_answers_only_for_the_site_and_only_to_localhost(onnx_model: Path, tmp_path: Path) -> None:
+    import threading
+
+    from fasttx.web import build_site, server
+
+    site = tmp_path / "site"
+    build_site(onnx_model, site)
+    (site / ".secret").write_text("token")
+    (site / "notes.txt").write_text("private")
+    (site / "etclink").symlink_to("/etc")
+    httpd = server(site, 0)
+    assert httpd.port != 0
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        port = httpd.port
+        assert _get(port, "/")[0] == 200 and _get(port, "/model.onnx")[1] == onnx_model.read_bytes()
+        assert _get(port, "/ort/ort.webgpu.min.mjs")[0] == 200
+        for path in ("/.secret", "/notes.txt", "/etclink/passwd", "/ort/", "/../../etc/passwd", "/%2e%2e/etc/passwd"):
+            assert _get(port, path)[0] == 404, path
+        for host in ("evil.example:80", f"evil.example:{port}", "localhost", ""):
+            assert _get(port, "/index.html", host)[0] == 421, host
+        assert _get(port, "/index.html", f"127.0.0.1:{port}")[0] == 200
+        (site / "model.json").unlink()
+        (site / "model.json").symlink_to("/etc/passwd")
+        assert _get(port, "/model.json")[0] == 404  # a link planted after the build is not followed either
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def trained_run(tmp_path: Path, photo_folder: Path, style_image: Path) -> Path:
+    """A model folder as a finished run leaves it (model.pth with its recipe, checkpoint.pt, train.jsonl), made
+    without training: only its files matter here."""
+    run = tmp_path / "m"
+    cfg = TrainConfig(style=[str(style_image)], dataset=str(photo_folder), out=str(run), net=NetConfig(arch="tiny"))
+    save_model(build_net(cfg.net).eval(), run / "model.pth", {"style_name": "style", "train_config": cfg.to_dict()})
+    (run / "checkpoint.pt").write_bytes(b"the base run's checkpoint")
+    (run / "train.jsonl").write_text('{"step": 10}\n')
+    return run
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_no_command_writes_over_its_inputs_even_with_overwrite(
+    trained_run: Path,
+    photo_folder: Path,
+    style_image: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    video = make_video(tmp_path / "fox.mp4", 64, 48, frames=6)
+    model = trained_run / "model.pth"
+    green = write_photo(tmp_path / "green.png", size=(64, 64), seed=11)
+    inputs = {folder: _snapshot(folder) for folder in (trained_run, photo_folder)}
+    video_bytes = video.read_bytes()
+    cases = [
+        ["webcam", "-m", str(model), "--camera", str(video), "-o", str(video), "--no-window", "--overwrite"],
+        ["train", "--add-style", str(green), "--from", str(model), "--out", str(trained_run), "--overwrite"],
+        ["distill", "--teacher", str(model), "--out", str(trained_run), "--overwrite", "--arch", "tiny"],
+        ["train", "-s", str(style_image), "--dataset", str(photo_folder), "--out", str(photo_folder), "--overwrite"],
+        ["train", "-s", str(style_image), "--dataset", str(photo_folder), "--out", str(photo_folder / "run")],
+        ["train", "-s", str(style_image), "--dataset", str(photo_folder), "--init", str(model), "-o", str(trained_run)],
+        [
+            "evaluate",
+            "-m",
+            str(model),
+            "-s",
+            str(style_image),
+            "--photos",
+            str(photo_folder),
+            "--report",
+            str(photo_folder),
+        ],
+        ["export", str(model), "-o", str(trained_run / "checkpoint.pt"), "--overwrite"],
+    ]
+    for args in cases:
+        quiet = ["--no-progress"] if args[0] in ("train", "distill", "evaluate") else []
+        assert run_cli(monkeypatch, *args, *quiet) == 1, args
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, (args, err)
+        assert "input" in err or ".onnx file" in err, (args, err)
+    assert {folder: _snapshot(folder) for folder in inputs} == inputs
+    assert video.read_bytes() == video_bytes
+
+
+def test_a_failing_fresh_run_leaves_the_old_log_and_a_report_needs_overwrite(
+    trained_run: Path,
+    photo_folder: Path,
+    style_image: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    before = _snapshot(trained_run)
+    args = ["train", "-s", str(style_image), "--dataset", str(photo_folder), "-o", str(trained_run), "--overwrite"]
+    assert (
+        run_cli(
+            monkeypatch, *args, "--arch", "tiny", "--vgg-weights", "random", "--preview", str(broken), "--no-progress"
+        )
+        == 1
+    )
+    assert "no readable photos" in capsys.readouterr().err
+    assert _snapshot(trained_run) == before  # train.jsonl is trimmed at the first new line, not before
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "index.html").write_text("an earlier report")
+    args = ["evaluate", "-m", str(trained_run / "model.pth"), "-s", str(style_image), "--photos", str(photo_folder)]
+    assert run_cli(monkeypatch, *args, "--report", str(report), "--vgg-weights", "random", "--no-progress") == 1
+    assert "--overwrite" in capsys.readouterr().err and (report / "index.html").read_text() == "an earlier report"
+
+
+def test_refused_pickles_never_relay_torchs_advice_to_run_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    evil, text = tmp_path / "evil.pth", tmp_path / "notes.pth"
+    torch.save({"x": _Payload()}, evil)
+    text.write_text("hello world\n")
+    for args in (["info", str(evil)], ["info", str(text)]):
+        assert run_cli(monkeypatch, *args) == 1
+        err = capsys.readouterr().err
+        assert "weights_only" not in err and "will likely succeed" not in err and "101" not in err, err
+    from fasttx.errors import FasttxError
+    from fasttx.nets.vgg import VGGFeatures
+
+    with pytest.raises(FasttxError) as refused:
+        VGGFeatures(["relu1_2"], weights=str(evil))
+    assert "weights_only" not in str(refused.value) and "never unpickles" in str(refused.value)
+
+
+class _Payload:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, ("echo pwned > /dev/null",))

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -47,18 +49,18 @@ def test_atomic_write_reports_a_full_disk_clearly(tmp_path: Path, monkeypatch: p
 def test_written_files_follow_the_umask_and_reach_the_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask: int
 ) -> None:
+    # the umask is read once, when fasttx.io loads (images are saved from threads: no set-and-restore per file)
+    target = str(tmp_path / "c.txt")
+    code = f"import os; os.umask({umask}); from fasttx.io import write_bytes; write_bytes({target!r}, b'1')"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert (tmp_path / "c.txt").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
     synced: list[int] = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
-    previous = os.umask(umask)
-    try:
-        with atomic_write(tmp_path / "c.txt") as tmp:
-            tmp.write_text("whole")
-    finally:
-        os.umask(previous)
-    assert (tmp_path / "c.txt").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+    with atomic_write(tmp_path / "c.txt") as tmp:
+        tmp.write_text("whole")
     assert len(synced) == 2  # the file before the rename, the folder after it
-    assert [p.name for p in tmp_path.iterdir()] == ["c.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["c.txt"] and (tmp_path / "c.txt").read_text() == "whole"
 
 
 def test_odd_images_decode_to_upright_rgb(tmp_path: Path) -> None:

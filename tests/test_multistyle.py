@@ -14,6 +14,7 @@ from PIL import Image
 from test_hostile import tiny_config
 
 from fasttx.config import STYLE_INPUT, NetConfig, TrainConfig
+from fasttx.errors import FasttxError
 from fasttx.export import export_onnx
 from fasttx.io import load_model
 from fasttx.losses import LossConfig, PerceptualLoss
@@ -221,7 +222,9 @@ def test_add_style_trains_only_the_new_styles_vectors(
     base_cfg.lr = 1e-2
     base = train(base_cfg, progress=False).model
     green = write_photo(tmp_path / "green.png", size=(64, 64), seed=11)
-    cfg = add_style_config(base, green, tmp_path / "grown", steps=3)
+    with pytest.raises(FasttxError, match="give --dataset"):  # a shared model.pth names its dataset, no folder
+        add_style_config(base, green, tmp_path / "grown", steps=3)
+    cfg = add_style_config(base, green, tmp_path / "grown", steps=3, dataset=base_cfg.dataset)
     assert cfg.net.styles == 3 and cfg.style_names == ["red", "blue", "green"]
     result = train(cfg, progress=False)
     old, _ = load_model(base)
@@ -238,6 +241,7 @@ def test_add_style_trains_only_the_new_styles_vectors(
 
     capsys.readouterr()
     args = ["train", "--add-style", str(green), "--from", str(base), "--out", str(tmp_path / "cli"), "--steps", "1"]
+    args += ["--dataset", base_cfg.dataset]
     assert run_cli(monkeypatch, *args, "--lr", "0.1") == 1
     assert "--lr is not for --add-style" in capsys.readouterr().err
     assert run_cli(monkeypatch, *args, "--no-progress", "--no-onnx") == 0
@@ -288,7 +292,8 @@ def test_a_multi_style_teacher_distils_into_a_multi_style_student(tmp_path: Path
     from fasttx.train import distill_config
 
     teacher = train(two_style_config(tmp_path, steps=1), progress=False).model
-    cfg = distill_config(teacher, "tiny", tmp_path / "student", steps=2)
+    first = two_style_config(tmp_path)
+    cfg = distill_config(teacher, "tiny", tmp_path / "student", steps=2, dataset=first.dataset, style=first.style)
     assert cfg.net.styles == 2 and cfg.net.arch == "tiny"
     student, meta = load_model(train(cfg, progress=False).model)
     assert student.styles == 2 and meta["styles"] == ["red", "blue"]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
-import http.server
 import json
 import shutil
 import subprocess
@@ -24,7 +22,7 @@ from PIL import Image
 from fasttx.export import export_onnx
 from fasttx.nets.transformer import NetConfig, build_net
 from fasttx.pixels import frames_to_images, images_to_frames
-from fasttx.web import ORT_WEB_VERSION, _IsolatedHandler, build_site, cache_dir
+from fasttx.web import ORT_WEB_VERSION, SiteHandler, SiteServer, build_site, cache_dir
 
 CHROMIUM = shutil.which("chromium")
 NODE, NPM = shutil.which("node"), shutil.which("npm")
@@ -131,7 +129,7 @@ def test_onnxruntime_web_under_node_matches_onnxruntime(
             assert got.min() >= 0 and got.max() <= 1
 
 
-class _Results(_IsolatedHandler):
+class _Results(SiteHandler):
     """The site's own server, plus POST /result, where the page reports what it computed."""
 
     posted: list[dict[str, object]] = []
@@ -149,7 +147,7 @@ class _Results(_IsolatedHandler):
 def serving(site: Path) -> Iterator[str]:
     """The site on a free localhost port (with POST /result); yields its index.html's URL."""
     _Results.posted, _Results.arrived = [], threading.Event()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Results, directory=str(site)))
+    httpd = SiteServer(site, 0, _Results, extra=("test.png",))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         yield f"http://localhost:{httpd.server_address[1]}/index.html"

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fasttx.errors import FasttxError
+from fasttx.errors import FasttxError, load_failure
 
 WEIGHTS_ENV = "FASTTX_VGG_WEIGHTS"
 ARCHS: dict[str, tuple[int, ...]] = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}  # convs per block
@@ -248,7 +248,7 @@ def _torch_state(path: Path) -> dict[str, Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as e:  # torch raises many types for foreign or corrupt files
-        raise FasttxError(f"cannot load VGG weights {path} as a torch state dict: {e}") from e
+        raise FasttxError(f"cannot load VGG weights {path} as a torch state dict: {load_failure(e)}") from e
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise FasttxError(f"{path} is not a state dict (expected a dict of tensors like vgg.features.state_dict())")
     return state

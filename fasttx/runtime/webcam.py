@@ -61,7 +61,7 @@ def run_webcam(
     frames. `size` (width, height) asks the camera for that resolution."""
     cv2 = _opencv()
     if output is not None:
-        check_output(Path(output), overwrite, [])
+        check_output(Path(output), overwrite, [model] if camera.isdigit() else [model, camera])
     if window and not _has_gui(cv2):
         raise FasttxError(
             "this OpenCV has no window support (the headless wheel); pip install opencv-python, or pass --no-window "
