@@ -814,3 +814,19 @@ def test_refused_pickles_never_relay_torchs_advice_to_run_them(
 class _Payload:
     def __reduce__(self) -> tuple[object, tuple[str]]:
         return (os.system, ("echo pwned > /dev/null",))
+
+
+@pytest.mark.skipif(not Path("/usr/bin/strace").exists(), reason="needs strace")
+def test_onnx_runs_make_no_network_call(onnx_model: Path, tmp_path: Path) -> None:
+    """onnxruntime's telemetry thread resolves its host after a few seconds of a session's life; fasttx opts out."""
+    code = (
+        "import time, torch\nfrom fasttx.runtime.session import open_session\n"
+        f"session = open_session({str(onnx_model)!r}, 'cpu')\nstart = time.time()\n"
+        "while time.time() - start < 15: session.run(torch.zeros(1, 3, 32, 32))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    trace = tmp_path / "trace.txt"
+    command = ["strace", "-f", "-e", "trace=connect,sendto", "-o", str(trace), sys.executable, "-c", code]
+    subprocess.run(command, check=True, env=env, capture_output=True, timeout=300)
+    calls = [line for line in trace.read_text().splitlines() if "AF_INET" in line or "sendto(" in line]
+    assert not [line for line in calls if "AF_UNIX" not in line], calls[:5]
