@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from fasttx.io import load_model, save_model
+from fasttx.modelfile import load_model, save_model
 from fasttx.train import BASES
 
 

@@ -1,7 +1,7 @@
 """What the objective itself allows: Gatys optimisation of held-out photos at several content weights.
 
     FASTTX_VGG_WEIGHTS=hed python bench/ceiling.py --style starry_night --content-weights 1,0.3,0.1 \
-        --photos kodak_kodim01.jpg,kodak_kodim14.jpg --out bench/results/study/ceiling/starry_night
+        --photos kodak_kodim01.jpg,kodak_kodim14.jpg --out bench/out/study/ceiling/starry_night
 
 A feed-forward network trained on the default objective can at best reach what optimising each photo's pixels
 reaches (the Gatys reference of `fasttx evaluate --vs-optimize`). Lowering the content weight walks that ceiling

@@ -1,8 +1,8 @@
 """Side-by-side pictures for the README: photo | fasttx | Gatys | pytorch/examples recipe | painting, per style.
 
-    python bench/compare.py --fasttx bench/results/quality/great_wave/fasttx \
-        --examples bench/results/quality/great_wave/examples \
-        -o bench/results/compare/great_wave.jpg
+    python bench/compare.py --fasttx bench/out/quality/great_wave/fasttx \
+        --examples bench/out/quality/great_wave/examples \
+        -o bench/out/compare/great_wave.jpg
 
 Cut from the contact sheets that `bench/quality.py` keeps (`fasttx.report.contact_sheet`: one row per held-out
 photo, cells of THUMB px): the fasttx run gives the photo and model cells, a run evaluated with `--gatys N` (the

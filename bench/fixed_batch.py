@@ -6,7 +6,7 @@
 The default recipe's network, loss terms (balanced layers measured on the batch), head rate and Adam; a fixed content
 weight (no target) so the trade-off is set by hand, and a 50-step warm-up. If the network fits the style on four
 fixed photos in a few hundred steps but not on the training folder in a thousand, what limits a real run is how
-fast it generalises over photos, not what the network or the objective can express (bench/results/study/README.md).
+fast it generalises over photos, not what the network or the objective can express (bench/out/study/README.md).
 """
 
 from __future__ import annotations

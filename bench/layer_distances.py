@@ -18,8 +18,9 @@ import torch
 
 from fasttx.config import EVAL_SIZE
 from fasttx.evaluate import METRIC, trained_style_size
-from fasttx.io import load_image, load_model, open_rgb, pil_to_tensor, resize_long_side
+from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side
 from fasttx.losses import PerceptualLoss, gram_errors, relative_error, resize_style
+from fasttx.modelfile import load_model
 from fasttx.nets.vgg import VGGFeatures
 
 sys.path.insert(0, str(Path(__file__).parent))

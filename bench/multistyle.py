@@ -1,7 +1,7 @@
 """What a multi-style network gives an app: pure styles, blends, per-pixel mixes, and their cost.
 
     FASTTX_VGG_WEIGHTS=hed python bench/multistyle.py --model models/multi/model.pth [--pair 0,1] \
-        [--results bench/results/multistyle/NAME]
+        [--results bench/out/multistyle/NAME]
 
 For two of the network's styles A and B (`--pair`, indices or names):
   - mixing_strip.jpg: photo | A | 75/25 | 50/50 | 25/75 | B on a held-out Kodak photo (bench/quality.py's);
@@ -27,7 +27,8 @@ from PIL import Image, ImageDraw
 
 from fasttx.config import parse_style_mix
 from fasttx.evaluate import METRIC, evaluate_model, trained_style_size
-from fasttx.io import load_model, open_rgb, pil_to_tensor, resize_long_side, save_model
+from fasttx.io import open_rgb, pil_to_tensor, resize_long_side
+from fasttx.modelfile import load_model, save_model
 from fasttx.nets.transformer import build_net
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
 from fasttx.pixels import images_to_frames, resize
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="long side of the photos")
     parser.add_argument("--photo", default="kodak_kodim07.jpg", help="the photo of the pictures")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results" / "multistyle")
+    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "out" / "multistyle")
     args = parser.parse_args()
     net, meta = load_model(args.model)
     net.eval()

@@ -1,9 +1,8 @@
-"""Quality at a fixed budget: the fasttx default recipe vs the pytorch/examples recipe, judged by `fasttx evaluate`.
+"""Quality at a fixed budget: the fasttx default recipe and variants of it, judged by `fasttx evaluate`.
 
-    python bench/quality.py [--styles starry_night,great_wave] [--recipes fasttx,examples] [--steps 1000] \
-        [--image-size 128]
+    python bench/quality.py [--styles starry_night,great_wave] [--recipes fasttx] [--steps 1000] [--image-size 128]
     python bench/quality.py --recipes fasttx,fasttx:lr=3e-3,fasttx:lr=3e-3:style_weight=3 --steps 500 \
-        --results bench/results/tuning
+        --results bench/out/tuning
     python bench/quality.py --styles starry_night+great_wave+candy+udnie --steps 4000   # one 4-style network
 
 A style written a+b+c is one multi-style network of those styles, trained once and evaluated per style (results in
@@ -15,15 +14,9 @@ the style at the size it had in training, see
 fasttx/evaluate.py). Recipes:
   fasttx    the defaults (fasttx.config): additive output with the colour map, relative loss terms, balanced style
             layers, style weight 1, the moving average of the weights saved.
-  examples  pytorch/examples fast_neural_style: direct output, plain MSE losses, Adam 1e-3 (no moving average, no
-            balance, no content target), content relu2_2,
-            style relu1_2..relu4_3, weights 1e5 / 1e10 rescaled to the VGG weight source. Caffe-style weights see
-            inputs 255 x 0.226 = 57.6 times larger than torchvision's ImageNet normalisation; with ReLU networks
-            features scale by that factor k, so feature MSE scales by k^2 and Gram MSE by k^4: the weights become
-            1e5 / k^2 and 1e10 / k^4 (k = 1 for torchvision weights).
   RECIPE:key=value:...  a recipe with settings changed, for tuning studies; keys are fields of TrainConfig,
-            LossConfig or NetConfig (lr, lr_schedule, style_weight, content_layer, arch, teacher, ...); style_layers
-            in the CLI's list written with + and * (style_layers=rgb*0.5+relu1_2+relu2_2, style_views=1+0.5). In values,
+            LossConfig or NetConfig (lr, style_weight, content_layer, arch, teacher, ...); style_layers
+            in the CLI's list written with + and * (style_layers=relu1_2*0.5+relu2_2). In values,
             {models} and {style} stand for --models and the style's name, e.g. distilling a small student from the
             johnson model trained earlier in the same --models folder:
             fasttx:arch=small:teacher={models}/{style}/fasttx/model.pth
@@ -47,16 +40,16 @@ from typing import Any
 
 import torch
 
-from fasttx.config import LossConfig, parse_layer_weights, parse_style_views
+from fasttx.config import LossConfig, parse_layer_weights
 from fasttx.evaluate import evaluate_model, trained_style_size
-from fasttx.io import load_model
+from fasttx.modelfile import load_model
 from fasttx.nets.transformer import NetConfig, one_style
-from fasttx.nets.vgg import PIXELS, VGGFeatures
+from fasttx.nets.vgg import VGGFeatures
 from fasttx.report import write_report
 from fasttx.train import TrainConfig, resume, train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-RESULTS = Path(__file__).resolve().parent / "results" / "quality"
+RESULTS = Path(__file__).resolve().parent / "out" / "quality"
 HELD_OUT = [
     "kodak_kodim01.jpg",
     "kodak_kodim03.jpg",
@@ -65,7 +58,6 @@ HELD_OUT = [
     "kodak_kodim19.jpg",
     "kodak_kodim23.jpg",
 ]
-CAFFE_SCALE = 255 * 0.226  # caffe input units per torchvision-normalised input unit
 
 
 def literal(text: str) -> Any:
@@ -77,34 +69,17 @@ def literal(text: str) -> Any:
 
 
 # Lists in the CLI's formats, written with + and * (',' and ':' separate recipes and keys):
-# style_layers=rgb*0.5+relu1_2, style_views=1+0.5.
-PARSERS = {
-    "style_layers": lambda text: parse_layer_weights(text.replace("+", ",").replace("*", ":")),
-    "style_views": lambda text: parse_style_views(text.replace("+", ",")),
-}
+# style_layers=relu1_2*0.5+relu2_2.
+PARSERS = {"style_layers": lambda text: parse_layer_weights(text.replace("+", ",").replace("*", ":"))}
 
 
-def recipe(spec: str, vgg_weights: str) -> tuple[NetConfig, LossConfig, dict[str, Any]]:
-    """'fasttx' | 'examples', optionally followed by ':key=value' overrides -> net, loss and TrainConfig settings."""
+def recipe(spec: str) -> tuple[NetConfig, LossConfig, dict[str, Any]]:
+    """'fasttx', optionally followed by ':key=value' overrides -> net, loss and TrainConfig settings."""
     name, *overrides = spec.split(":")
     train_settings: dict[str, Any] = {}
-    if name == "fasttx":
-        net, loss = NetConfig(), LossConfig()
-    elif name == "examples":
-        # Adam 1e-3 for every weight from the first step, the last weights saved, from scratch
-        train_settings = {"ema": 0.0, "head_lr": 1.0, "lr": 1e-3, "warmup": 0, "muon_lr": 0.0, "init": "scratch"}
-        k = 1.0 if vgg_weights == "torchvision" else CAFFE_SCALE
-        net = NetConfig(output="direct")
-        loss = LossConfig(
-            content_weight=1e5 / k**2,
-            style_weight=1e10 / k**4,
-            relative=False,
-            robust=False,
-            balance=False,
-            content_target=None,
-        )
-    else:
-        raise SystemExit(f"unknown recipe {name!r}: fasttx or examples")
+    if name != "fasttx":
+        raise SystemExit(f"unknown recipe {name!r}: fasttx, with :key=value changes")
+    net, loss = NetConfig(), LossConfig()
     for item in overrides:
         key, _, text = item.partition("=")
         for target in (TrainConfig, LossConfig, NetConfig):
@@ -126,7 +101,7 @@ def recipe(spec: str, vgg_weights: str) -> tuple[NetConfig, LossConfig, dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--styles", default="starry_night,great_wave")
-    parser.add_argument("--recipes", default="fasttx,examples")
+    parser.add_argument("--recipes", default="fasttx")
     parser.add_argument(
         "--steps", default="1000", help="a budget, or several (250,500,1000): one run, resumed from budget to budget"
     )
@@ -154,7 +129,7 @@ def main() -> None:
             if not link.is_symlink():
                 os.symlink(p, link)
         models = args.models or Path(tmp) / "models"
-        vgg = VGGFeatures([PIXELS, *LossConfig().layers, "relu3_3"], weights=args.vgg_weights)
+        vgg = VGGFeatures([*LossConfig().layers, "relu3_3"], weights=args.vgg_weights)
         rows = []
         for style_name in args.styles.split(","):
             # a+b+c: one network for the styles a, b and c, each evaluated on its own
@@ -164,7 +139,7 @@ def main() -> None:
                 # teacher={models}/{style}/fasttx/model.pth -> teacher=fasttx_model.pth
                 folder = recipe_name.replace("{models}/{style}/", "").replace(":", "+").replace("/", "_")
                 spec = recipe_name.replace("{models}", str(models)).replace("{style}", style_name)
-                net_cfg, loss_cfg, settings = recipe(spec, args.vgg_weights)
+                net_cfg, loss_cfg, settings = recipe(spec)
                 cfg = TrainConfig(
                     style=[str(style) for style in styles],
                     dataset=str(train_dir),

@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from fasttx.config import EVAL_SIZE
-from fasttx.io import load_image, load_model, open_rgb, pil_to_tensor, resize_long_side
+from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side
+from fasttx.modelfile import load_model
 
 sys.path.insert(0, str(Path(__file__).parent))
 from quality import HELD_OUT, SHARED  # noqa: E402  (the held-out photos of the quality bench)

@@ -1,7 +1,7 @@
 """How much does a model flicker? The warping error (fasttx.temporal) of trained models on clips with known motion.
 
     python bench/temporal.py --model plain=models/starry/model.pth --model trained=models/starry-video/model.pth \
-        [--momentum 0.9] [--blend 0.5] [--frames 24] [--size 256] [--results bench/results/temporal/NAME]
+        [--momentum 0.9] [--blend 0.5] [--frames 24] [--size 256] [--results bench/out/temporal/NAME]
 
 Every model runs as it is ("<label>"), with InstanceNorm statistics shared over the clip ("<label>+stats",
 fasttx.runtime.norms.clip_statistics at --momentum) and with the previous output carried along the input's
@@ -35,8 +35,9 @@ import numpy as np
 import torch
 
 from fasttx.evaluate import METRIC, trained_style_size
-from fasttx.io import load_image, load_model
+from fasttx.io import load_image
 from fasttx.losses import PerceptualLoss, resize_style
+from fasttx.modelfile import load_model
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
 from fasttx.pixels import frames_to_images, images_to_frames
 from fasttx.runtime.flow_blend import FlowBlend
@@ -59,7 +60,7 @@ def main() -> None:
     parser.add_argument("--remedies", default="stats,blend", help="which of stats, blend to run beside each model")
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--size", type=int, default=256, help="long side of the clips' frames")
-    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results" / "temporal")
+    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "out" / "temporal")
     parser.add_argument("--no-real", action="store_true", help="skip the shared clips (no OpenCV)")
     args = parser.parse_args()
     torch.manual_seed(0)

@@ -67,7 +67,7 @@ def plain_images_per_s(photos: Path, style: Path, size: int, steps: int, batch: 
     paths = find_images(photos)
     loss_cfg = LossConfig()
     vgg = VGGFeatures(loss_cfg.layers, weights=weights)
-    net = build_net(NetConfig(output="direct"))
+    net = build_net(NetConfig())
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
 
     def load(path: Path) -> torch.Tensor:

@@ -9,5 +9,5 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from fasttx.errors import FasttxError  # noqa: E402  (after the variable: nothing may load onnxruntime first)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["FasttxError", "__version__"]

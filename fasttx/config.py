@@ -9,18 +9,19 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from fasttx.errors import FasttxError
 
 DEFAULT_EPOCHS = 2.0  # a run given neither --steps nor --epochs: two passes, as Johnson et al. over COCO
-OUTPUT_MODES = ("additive", "residual", "direct")
 # A multi-style network's ONNX graph also takes the mix: float32 [styles], one weight per style (summing to 1 blends
 # them), the same for the whole batch; its default, the first style alone, lets an image-only call work.
 STYLE_INPUT = "style_weights"
 DEFAULT_DEVICE = "auto"  # the accelerator if there is one (fasttx.device.pick_device), else the CPU
+# Bounds that catch a typo before it allocates the machine's memory or runs for years.
+MAX_STEPS, MAX_BATCH, MAX_SIZE = 10**8, 1024, 8192
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,10 @@ class NetConfig:
     """What it takes to rebuild a network: saved inside every model file."""
 
     arch: str = "johnson"
-    # How the body's 3-channel map becomes the image. "additive" (default): it is a change added to the input's
-    # pixels, so an untrained net is the identity and training starts from the content; the sum is clamped to
-    # [0, 1] with the gradient passed through where it brings a pixel pushed past 0 or 1 back (_towards_range).
-    # "residual": the change is added to the input's logits (a sigmoid output: saturated pixels lose their
-    # gradient, which shows as bright or dark blobs after short trainings). "direct": the body paints the image from
-    # scratch (pytorch/examples).
-    output: str = "additive"
-    # With additive output, also a learnt affine map of each pixel's own RGB (a 1x1 conv, 12 numbers) added to the
+    # The body's 3-channel map is a change added to the input's pixels, so an untrained net is the identity and
+    # training starts from the content; the sum is clamped to [0, 1] with the gradient passed through where it
+    # brings a pixel pushed past 0 or 1 back (nets.transformer._towards_range).
+    # Also a learnt affine map of each pixel's own RGB (a 1x1 conv, 12 numbers) added to the
     # edit. The body sees the photo through instance norms, which remove its mean colour and contrast, so on its
     # own it cannot map absolute colours to the style's palette (grey walls to Starry Night's dark blue).
     colour: bool = True
@@ -48,8 +45,7 @@ class NetConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NetConfig:
-        """The network a model or checkpoint was saved with; one saved before the colour map had none."""
-        return cls(**{"colour": False, **data})
+        return cls(**data)
 
 
 def parse_layer_weights(spec: str) -> dict[str, float]:
@@ -58,23 +54,14 @@ def parse_layer_weights(spec: str) -> dict[str, float]:
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, value = item.partition(":")
         try:
-            weights[name.strip()] = float(value) if value else 1.0
-        except ValueError as e:
-            raise FasttxError(f"bad layer weight {item!r}; expected NAME or NAME:WEIGHT, e.g. relu3_3:2") from e
+            weights[name.strip()] = weight = float(value) if value else 1.0
+        except ValueError:
+            weight = math.nan
+        if not (math.isfinite(weight) and weight >= 0):
+            raise FasttxError(f"bad layer weight {item!r}; expected NAME or NAME:WEIGHT (0 or more), e.g. relu3_3:2")
     if not weights:
         raise FasttxError("no style layers given")
     return weights
-
-
-def parse_style_views(spec: str) -> list[float]:
-    """'1,0.5' -> [1.0, 0.5]: the sizes, relative to the training crop, at which the style is matched (CLI format)."""
-    try:
-        views = [float(part) for part in spec.split(",") if part.strip()]
-    except ValueError:
-        views = []
-    if not views or not all(0 < v <= 1 for v in views):
-        raise FasttxError(f"bad style views {spec!r}; expected sizes in (0, 1], e.g. 1,0.5")
-    return views
 
 
 STYLE_SCALE = 2  # the style image's default long side, in multiples of the training (or judged) size
@@ -109,8 +96,8 @@ def parse_style_mix(spec: str, names: list[str]) -> list[float]:
             weights[index] += float(value) if value else 1.0
         except ValueError as e:
             raise FasttxError(f"bad style weight {item!r}; expected NAME=WEIGHT, e.g. {names[0]}=0.7") from e
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise FasttxError(f"style weights must be 0 or more with a positive sum (got {spec!r})")
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
+        raise FasttxError(f"style weights must be finite, 0 or more, with a positive sum (got {spec!r})")
     return [w / sum(weights) for w in weights[:-1]]
 
 
@@ -138,22 +125,10 @@ class LossConfig:
     content_target: float | None = 0.35
     tv_weight: float = 0.0
     style_size: int | None = None  # long side of the style image for its Gram targets; None: style_long_side
-    relative: bool = (
-        True  # relative errors (weights independent of the VGG source); False: plain MSE as pytorch/examples
-    )
-    robust: bool = False  # train on log(1 + style error) per photo and layer (see style_loss); distances stay plain
-    # Balance the style layers by their pull on the pixels (see PerceptualLoss.measure_layer_scales): measured once
-    # on the training photos at the start of a run and stored in `layer_scales`, which multiply `style_layers`.
+    # Balance the style layers by their pull on the pixels (see losses.measure_layer_scales): measured once on the
+    # training photos at the start of a run and stored in `layer_scales`, which multiply `style_layers`.
     balance: bool = True
     layer_scales: dict[str, float] | None = None
-    # Match the style statistics on a style_tiles x style_tiles grid of regions of each training image, not only
-    # on the whole (gram_errors); the distances (and `fasttx evaluate`) stay whole-image.
-    style_tiles: int = 1
-    # The sizes, relative to the training crop, at which the output's style statistics are matched (each against
-    # the style image resized alike); the style term is their mean. 0.5 adds a half-size copy: grain a pixel wide
-    # vanishes in it, so the shallow layers' statistics must be bought with marks at least two pixels across. The
-    # distances (and `fasttx evaluate`) stay at full size.
-    style_views: list[float] = field(default_factory=lambda: [1.0])
 
     @property
     def layers(self) -> list[str]:
@@ -164,9 +139,7 @@ class LossConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LossConfig:
-        """The recipe saved in a model or checkpoint; one saved before `robust` (or `balance`, `content_target`)
-        existed used the plain style term (or unbalanced layers, a fixed content weight)."""
-        return cls(**{"robust": False, "balance": False, "content_target": None, **data})
+        return cls(**data)
 
     @property
     def effective_style_layers(self) -> dict[str, float]:
@@ -191,7 +164,6 @@ class TrainConfig:
     steps: int | None = None  # total optimiser steps, also when resuming
     epochs: float | None = None  # alternative to steps: passes over the dataset
     lr: float = 3e-3  # README, "How the defaults were chosen": 1e-3 learnt the same style in twice the steps
-    lr_schedule: str = "constant"  # or "cosine" (decay to lr/10 at the last step)
     warmup: int = 200  # steps of linear learning-rate warm-up from 0 (independent of the total, so budgets nest)
     ema: float = 0.999  # the saved model is the moving average of the weights (0: the last weights), see _ema
     # Muon's rate for the hidden convs (fasttx.optim; README, "How the defaults were chosen"); 0: Adam for all
@@ -243,47 +215,66 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        # a run saved before the moving average and the head's own rate existed trained without them
-        # and one saved before multi-style networks blended several style images
-        # and one saved before --init started from scratch
-        # and one saved before Muon trained every weight with Adam
-        legacy = {
-            "ema": 0.0,
-            "head_lr": 1.0,
-            "blend": len(data.get("style", [])) > 1,
-            "init": "scratch",
-            "muon_lr": 0.0,
-        }
-        values = {**legacy, **{k: v for k, v in data.items() if k in known}}
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """The recipe a model or checkpoint of this format version was saved with (io.FORMAT_VERSION)."""
+        values = dict(data)
         values["net"] = NetConfig.from_dict(values.get("net", {}))
         values["loss"] = LossConfig.from_dict(values.get("loss", {}))
         return cls(**values)
 
     def validate(self) -> None:
-        """Refuse settings that would crash mid-run or train nothing, with the option's name."""
-        import torch  # only here: the rest of the module stays light for the CLI
-
-        from fasttx.nets.transformer import build_net
-
+        """Refuse settings that would crash mid-run, train nothing or train to NaN, with the option's name."""
+        loss = self.loss
+        numbers = {
+            "--steps": self.steps,
+            "--epochs": self.epochs,
+            "--lr": self.lr,
+            "--muon-lr": self.muon_lr,
+            "--ema": self.ema,
+            "--content-weight": loss.content_weight,
+            "--style-weight": loss.style_weight,
+            "--tv-weight": loss.tv_weight,
+            "--content-target": loss.content_target,
+            "--temporal-weight": self.temporal_weight,
+            "--distill-weight": self.distill_weight,
+            **{f"--style-layers {name}": weight for name, weight in loss.style_layers.items()},
+        }
+        for name, value in numbers.items():
+            if value is not None and not math.isfinite(value):
+                raise FasttxError(f"{name} must be a finite number (got {value})")
         checks = [
-            (self.steps is None or self.steps >= 1, f"--steps must be at least 1 (got {self.steps})"),
+            (
+                self.steps is None or 1 <= self.steps <= MAX_STEPS,
+                f"--steps must be 1 to {MAX_STEPS:g} (got {self.steps})",
+            ),
             (self.epochs is None or self.epochs > 0, f"--epochs must be positive (got {self.epochs})"),
-            (self.batch_size >= 1, f"--batch-size must be at least 1 (got {self.batch_size})"),
-            (self.lr > 0, f"--lr must be positive (got {self.lr})"),
-            (self.muon_lr >= 0, f"--muon-lr must be 0 (off) or positive (got {self.muon_lr})"),
+            (1 <= self.batch_size <= MAX_BATCH, f"--batch-size must be 1 to {MAX_BATCH} (got {self.batch_size})"),
+            (16 <= self.image_size <= MAX_SIZE, f"--image-size must be 16 to {MAX_SIZE} px (got {self.image_size})"),
+            (
+                loss.style_size is None or 16 <= loss.style_size <= MAX_SIZE,
+                f"--style-size must be 16 to {MAX_SIZE} px (got {loss.style_size})",
+            ),
+            (0 < self.lr <= 1, f"--lr must be in (0, 1] (got {self.lr})"),
+            (0 <= self.muon_lr <= 10, f"--muon-lr must be 0 (off) to 10 (got {self.muon_lr})"),
             (self.warmup >= 0, f"--warmup must be 0 or more (got {self.warmup})"),
             (0 <= self.ema < 1, f"--ema must be in [0, 1) (got {self.ema})"),
-            (self.temporal_weight >= 0, f"--temporal-weight must be 0 or more (got {self.temporal_weight})"),
+            (loss.content_weight >= 0, f"--content-weight must be 0 or more (got {loss.content_weight})"),
+            (loss.style_weight > 0, f"--style-weight must be positive (got {loss.style_weight})"),
+            (loss.tv_weight >= 0, f"--tv-weight must be 0 or more (got {loss.tv_weight})"),
+            (all(w >= 0 for w in loss.style_layers.values()), "--style-layers weights must be 0 or more"),
             (
-                self.loss.content_target is None or self.loss.content_target > 0,
-                f"--content-target must be positive (got {self.loss.content_target})",
+                loss.content_target is None or loss.content_target > 0,
+                f"--content-target must be positive (got {loss.content_target})",
             ),
+            (self.temporal_weight >= 0, f"--temporal-weight must be 0 or more (got {self.temporal_weight})"),
+            (self.distill_weight >= 0, f"--distill-weight must be 0 or more (got {self.distill_weight})"),
+            (0 <= self.seed < 2**63, f"--seed must be 0 to 2^63 - 1 (got {self.seed})"),
+            (self.workers is None or 0 <= self.workers <= 64, f"--workers must be 0 to 64 (got {self.workers})"),
             (
                 self.net.styles == (1 if self.blend else len(self.base_styles) + len(self.style)),
                 f"a network of {self.net.styles} styles needs as many --style images (got {len(self.style)})",
             ),
+            (len(set(self.style_names)) == len(self.style_names), "two styles have the same name; rename an image"),
             (
                 min(self.log_every, self.preview_every, self.checkpoint_every, self.val_every) >= 1,
                 "--*-every must be at least 1",
@@ -292,12 +283,6 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise FasttxError(message)
-        with torch.random.fork_rng(devices=[]):  # building the net draws its init: leave the run's RNG alone
-            smallest = build_net(self.net).min_size
-        if self.image_size < smallest:
-            raise FasttxError(
-                f"--image-size {self.image_size} is below the {self.net.arch} network's minimum of {smallest} px"
-            )
 
     def total_steps(self, dataset_size: int) -> int:
         if self.steps is not None:

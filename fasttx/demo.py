@@ -104,7 +104,8 @@ def main(
 ) -> Distances:
     """Train a demo style on scikit-image's photos and stylize one of them; return the stylised photo's distances
     over the unstyled photo's (style: the fraction of the photo's distance left; content: as measured)."""
-    from fasttx.io import load_image, load_model
+    from fasttx.io import load_image
+    from fasttx.modelfile import load_model
     from fasttx.train import TrainConfig, train
 
     console = stderr_console()

@@ -36,8 +36,9 @@ from torch import Tensor
 from fasttx.config import EVAL_SIZE, StylizeOptions, style_long_side
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
-from fasttx.io import find_images, load_image, load_model, open_rgb, pil_to_tensor, resize_long_side, save_image
+from fasttx.io import find_images, load_image, open_rgb, pil_to_tensor, resize_long_side, save_image
 from fasttx.losses import LossConfig, PerceptualLoss, resize_style
+from fasttx.modelfile import load_model
 from fasttx.nets.vgg import VGGFeatures
 from fasttx.optimize import optimize_image
 from fasttx.pixels import frames_to_images

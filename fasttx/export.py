@@ -34,16 +34,8 @@ from torch import nn
 from fasttx import __version__
 from fasttx.config import STYLE_INPUT, shareable_meta
 from fasttx.errors import FasttxError
-from fasttx.io import (
-    atomic_write,
-    check_output,
-    find_images,
-    load_model,
-    open_rgb,
-    pil_to_tensor,
-    resize_long_side,
-    tensor_to_pil,
-)
+from fasttx.io import atomic_write, check_output, find_images, open_rgb, pil_to_tensor, resize_long_side, tensor_to_pil
+from fasttx.modelfile import load_model
 from fasttx.nets.transformer import StyleNet, one_style
 from fasttx.pixels import frames_to_images, images_to_frames, quantize
 

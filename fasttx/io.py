@@ -1,8 +1,8 @@
-"""Files in and out: atomic writes, image decoding that survives odd files, and the model file format.
+"""Files in and out: atomic, checked writes, the rule for outputs, and image decoding that survives odd files.
 
-Everything that touches the disk for fasttx goes through here, so the conventions hold everywhere:
-images become NCHW-ready float32 RGB tensors in [0, 1]; files appear whole or not at all (temp + rename);
-model files load with `torch.load(weights_only=True)`, so opening a shared file never runs pickled code.
+Everything fasttx writes goes through here, so the conventions hold everywhere: files appear whole or not at all
+(temp + rename, every byte checked), outputs never replace inputs, and images become float32 RGB tensors in [0, 1].
+The model and checkpoint files are fasttx.modelfile's.
 """
 
 from __future__ import annotations
@@ -24,13 +24,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps
 
-from fasttx.errors import FasttxError, load_failure
-from fasttx.nets.transformer import NetConfig, StyleNet, build_net
+from fasttx.errors import FasttxError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-MODEL_FORMAT = "fasttx-model"
-CHECKPOINT_FORMAT = "fasttx-checkpoint"
-FORMAT_VERSION = 1
 
 # Decompression-bomb guard: real photos up to 250 MP are fine; larger ones are refused (open_rgb).
 MAX_PIXELS = 250_000_000
@@ -342,68 +338,3 @@ def find_images(root: str | os.PathLike[str]) -> list[Path]:
         if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and p.stat().st_size > 0 and not p.name.startswith(".")
     ]
     return sorted(found)
-
-
-# --- model and checkpoint files -----------------------------------------------------------------
-
-
-def save_torch(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """torch.save through a temp file: an interrupted or failed write never leaves a half file.
-
-    Serialised in memory first: torch.save's own file writer reports a full disk as a RuntimeError ("unexpected
-    pos"), a plain write as the OSError (ENOSPC) that atomic_write turns into "disk full".
-    """
-    path = Path(path)
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    return write_bytes(path, buffer.getbuffer())
-
-
-def load_torch(path: str | os.PathLike[str], expected_format: str) -> dict[str, Any]:
-    """Load a fasttx model or checkpoint safely (weights_only) and check it is what the caller expects."""
-    path = Path(path)
-    if path.is_dir():
-        raise FasttxError(f"{path} is a folder; give a {_kind(expected_format)} file")
-    if not path.is_file():
-        raise FasttxError(f"no such file: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for foreign or corrupt files
-        raise FasttxError(
-            f"{path} is not a fasttx {_kind(expected_format)} file (cannot be loaded safely: {load_failure(e)})"
-        ) from e
-    if not isinstance(obj, dict) or obj.get("format") != expected_format:
-        raise FasttxError(f"{path} is not a fasttx {_kind(expected_format)} file")
-    if obj.get("format_version", 0) > FORMAT_VERSION:
-        raise FasttxError(f"{path} was written by a newer fasttx (format {obj['format_version']}); upgrade fasttx")
-    return obj
-
-
-def _kind(fmt: str) -> str:
-    return "model" if fmt == MODEL_FORMAT else "checkpoint"
-
-
-def save_model(net: StyleNet, path: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
-    """Write a shareable model file: weights plus the recipe to rebuild the network and how it was trained."""
-    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    return save_torch(
-        {
-            "format": MODEL_FORMAT,
-            "format_version": FORMAT_VERSION,
-            "net": net.config.to_dict(),
-            "state_dict": state,
-            "meta": meta,
-        },
-        path,
-    )
-
-
-def load_model(path: str | os.PathLike[str]) -> tuple[StyleNet, dict[str, Any]]:
-    """Rebuild a trained network from its model file (no flags needed), in eval mode on the CPU, with its metadata."""
-    obj = load_torch(path, MODEL_FORMAT)
-    try:
-        net = build_net(NetConfig.from_dict(obj["net"]))
-        net.load_state_dict(obj["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as e:
-        raise FasttxError(f"{path} is a damaged fasttx model file: {e}") from e
-    return net.eval(), obj.get("meta", {})

@@ -42,53 +42,23 @@ def relative_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return num / target.pow(2).sum(dim=dims).clamp_min(_EPS)
 
 
-def mean_squared_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-sample mean squared error (the absolute errors of pytorch/examples, kept to reproduce its recipe)."""
-    return (output.float() - target.detach().float()).pow(2).flatten(1).mean(dim=1)
-
-
 def style_loss(
     output_features: Mapping[str, torch.Tensor],
     style_grams: Mapping[str, torch.Tensor],
     layer_weights: Mapping[str, float],
-    relative: bool = True,
-    robust: bool = False,
-    tiles: int = 1,
 ) -> torch.Tensor:
-    """Weighted sum over layers of the Gram error (relative by default), averaged over the batch.
-
-    `style_grams[layer]` is [1, C, C] (one style) or [B, C, C]; it broadcasts over the batch. With `robust`, each
-    photo's error at each layer counts as log(1 + error): the same minimum, and the same slope near it, but a photo
-    whose Gram matrix is ten times the style's (its error ~80 rather than ~1) no longer drowns the rest of the batch.
-    With `tiles` > 1 each photo's error is the mean over a tiles x tiles grid of its regions (see gram_errors).
-    """
+    """Weighted sum over layers of the relative Gram error, averaged over the batch. `style_grams[layer]` is
+    [1, C, C] (one style) or [B, C, C]; it broadcasts over the batch."""
     total = output_features[next(iter(layer_weights))].new_zeros((), dtype=torch.float32)
     for layer, weight in layer_weights.items():
-        errors = gram_errors(output_features[layer], style_grams[layer], relative, robust, tiles)
-        total = total + weight * errors.mean()
+        total = total + weight * gram_errors(output_features[layer], style_grams[layer]).mean()
     return total
 
 
-def gram_errors(
-    features: torch.Tensor, style_gram: torch.Tensor, relative: bool = True, robust: bool = False, tiles: int = 1
-) -> torch.Tensor:
-    """Per-photo Gram error of one layer's [B, C, H, W] features against a [1 or B, C, C] style Gram.
-
-    With `tiles` = n > 1 the error is the mean of the errors of the n x n regions' Gram matrices, each against the
-    whole style's. The whole image's Gram matrix is the mean of its regions', so by convexity this bounds the
-    whole-image error from above and has the same minimum; but a photo can no longer meet the style's statistics
-    on average, with the style's colours piled into a few saturated patches and the rest left as it was.
-    """
-    b, c, h, w = features.shape
-    if tiles > 1:
-        th, tw = h // tiles, w // tiles
-        regions = features[..., : th * tiles, : tw * tiles].reshape(b, c, tiles, th, tiles, tw)
-        features = regions.permute(0, 2, 4, 1, 3, 5).reshape(b * tiles * tiles, c, th, tw)
+def gram_errors(features: torch.Tensor, style_gram: torch.Tensor) -> torch.Tensor:
+    """Per-photo relative Gram error [B] of one layer's [B, C, H, W] features against a [1 or B, C, C] style Gram."""
     gram = gram_matrix(features)
-    target = style_gram.repeat_interleave(tiles * tiles, dim=0) if style_gram.shape[0] > 1 else style_gram
-    per_region = (relative_error if relative else mean_squared_error)(gram, target.expand_as(gram))
-    per_region = torch.log1p(per_region) if robust else per_region
-    return per_region.reshape(b, tiles * tiles).mean(dim=1)
+    return relative_error(gram, style_gram.expand_as(gram))
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:
@@ -120,41 +90,26 @@ class PerceptualLoss(nn.Module):
         mix = list(style_mix) if style_mix is not None else [1.0] * len(styles)
         if len(mix) != len(styles) or sum(mix) <= 0:
             raise FasttxError("need one positive weight per style image")
-        # full size first (the distances' targets), then each smaller view of config.style_views
-        self.views = [1.0, *(float(v) for v in config.style_views if v != 1)]
         with torch.no_grad():
-            for view_index, view in enumerate(self.views):
-                per_style = [vgg(scale(style.unsqueeze(0) if style.dim() == 3 else style, view)) for style in styles]
-                for layer in config.style_layers:
-                    grams = torch.cat([gram_matrix(feats[layer]) for feats in per_style])  # [S, C, C]
-                    if not separate:
-                        weights = torch.tensor(mix, device=grams.device) / sum(mix)
-                        grams = (grams * weights[:, None, None]).sum(dim=0, keepdim=True)
-                    self.register_buffer(_gram_name(layer, view_index), grams)
+            per_style = [vgg(style.unsqueeze(0) if style.dim() == 3 else style) for style in styles]
+            for layer in config.style_layers:
+                grams = torch.cat([gram_matrix(feats[layer]) for feats in per_style])  # [S, C, C]
+                if not separate:
+                    weights = torch.tensor(mix, device=grams.device) / sum(mix)
+                    grams = (grams * weights[:, None, None]).sum(dim=0, keepdim=True)
+                self.register_buffer(f"gram_{layer}", grams)
         self.styles = len(styles) if separate else 1
+        self._content_errors: torch.Tensor | None = None
 
     @property
     def style_grams(self) -> dict[str, torch.Tensor]:
-        """Per style layer the full-size Gram targets, [1, C, C] (one style) or [S, C, C] (separate styles)."""
-        return self._view_grams(0)
+        """Per style layer the Gram targets, [1, C, C] (one style) or [S, C, C] (separate styles)."""
+        return {layer: getattr(self, f"gram_{layer}") for layer in self.config.style_layers}
 
-    def _view_grams(self, view_index: int) -> dict[str, torch.Tensor]:
-        return {layer: getattr(self, _gram_name(layer, view_index)) for layer in self.config.style_layers}
-
-    def targets(self, style_index: torch.Tensor | None, view_index: int = 0) -> dict[str, torch.Tensor]:
-        """The Gram targets of a batch at a view: [B, C, C] for the styles `style_index` [B] names, or all."""
-        grams = self._view_grams(view_index)
+    def targets(self, style_index: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """The Gram targets of a batch: [B, C, C] for the styles `style_index` [B] names, or all."""
+        grams = self.style_grams
         return grams if style_index is None else {layer: g[style_index] for layer, g in grams.items()}
-
-    def views_of(
-        self, output: torch.Tensor, features: dict[str, torch.Tensor], style_index: torch.Tensor | None
-    ) -> list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
-        """(features, Gram targets) of each view the style term averages: the output's full-size `features`,
-        then the features of each downsampled copy of it."""
-        return [
-            (features if view == 1 else self.vgg(scale(output, view)), self.targets(style_index, view_index))
-            for view_index, view in enumerate(self.views)
-        ]
 
     def content_targets(self, content: torch.Tensor) -> torch.Tensor:
         """Features of the content images at the content layer; no graph is kept."""
@@ -164,14 +119,13 @@ class PerceptualLoss(nn.Module):
     def distances(
         self, output: torch.Tensor, content_features: torch.Tensor, style_index: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        """Unweighted content and (plain, unbalanced) style errors of a batch of outputs [B, 3, H, W] in [0, 1]
-        (against the styles `style_index` names, for separate styles)."""
+        """Unweighted content and (unbalanced) style errors of a batch of outputs [B, 3, H, W] in [0, 1] (against
+        the styles `style_index` names, for separate styles): what `fasttx evaluate` reports."""
         cfg = self.config
         feats = self.vgg(output)
-        error = relative_error if cfg.relative else mean_squared_error
         return {
-            "content": error(feats[cfg.content_layer], content_features).mean(),
-            "style": style_loss(feats, self.targets(style_index), cfg.style_layers, cfg.relative),
+            "content": relative_error(feats[cfg.content_layer], content_features).mean(),
+            "style": style_loss(feats, self.targets(style_index), cfg.style_layers),
         }
 
     def forward(
@@ -181,25 +135,26 @@ class PerceptualLoss(nn.Module):
         content_scale: float | torch.Tensor = 1.0,
         style_index: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Weighted loss terms and their sum (`total`) for a batch of outputs [B, 3, H, W] in [0, 1]; the content
-        term's weight is `content_scale` (one, or [B]: one per photo) x content_weight (see train.ContentTarget);
-        `content_distance` is the unweighted content error (not in the total), `content_distances` the same per
-        photo, [B]. With separate styles, `style_index` [B] names each output's."""
+        """The weighted loss terms and their sum (`total`) for a batch of outputs [B, 3, H, W] in [0, 1]; the
+        content term's weight is `content_scale` (one, or [B]: one per photo) x content_weight (see
+        train.ContentTarget). With separate styles, `style_index` [B] names each output's."""
         cfg = self.config
         features = self.vgg(output)
-        error = relative_error if cfg.relative else mean_squared_error
-        content = error(features[cfg.content_layer], content_features)
-        style = sum(
-            style_loss(feats, grams, cfg.effective_style_layers, cfg.relative, cfg.robust, cfg.style_tiles)
-            for feats, grams in self.views_of(output, features, style_index)
-        ) / len(self.views)
+        content = relative_error(features[cfg.content_layer], content_features)
+        self._content_errors = content.detach()
+        style = style_loss(features, self.targets(style_index), cfg.effective_style_layers)
         terms = {"content": cfg.content_weight * (content_scale * content).mean(), "style": cfg.style_weight * style}
         if cfg.tv_weight > 0:
             terms["tv"] = cfg.tv_weight * tv_loss(output.float())
         terms["total"] = sum(terms.values())  # type: ignore[assignment]
-        terms["content_distance"] = content.detach().mean()
-        terms["content_distances"] = content.detach()
         return terms
+
+    def content_errors(self) -> torch.Tensor:
+        """The unweighted content error of each photo of the last batch, [B], detached and where it was computed
+        (no sync): what the content target follows."""
+        if self._content_errors is None:
+            raise RuntimeError("content_errors() follows a forward() call")
+        return self._content_errors
 
 
 def measure_layer_scales(objective: PerceptualLoss, photos: torch.Tensor) -> dict[str, float]:
@@ -210,31 +165,25 @@ def measure_layer_scales(objective: PerceptualLoss, photos: torch.Tensor) -> dic
     bench/layer_pull.py: relu4_3 3.56, relu3_3 1.47, relu2_2 0.27, relu1_2 0.33), so the deep layers' edge texture
     sets every update and relu1_2, mostly the palette on this VGG, is left unmatched (0.91 after 500 steps against
     the photos' 0.96).
-    The factor is mean_k(g_k) / g_l for g_l the mean per-photo gradient norm of layer l's term as trained (robust
-    or not); the average pull, and so the balance against the content term, stays what it was. Factors are clipped
-    to [1/MAX_LAYER_SCALE, MAX_LAYER_SCALE]: a layer already close to the style pulls weakly because it has little
-    left to gain, and an unbounded factor forced it (Mosaic's relu2_2 got x32.7: diagonal streaks, content 0.95).
+    The factor is mean_k(g_k) / g_l for g_l the mean per-photo gradient norm of layer l's term; the average pull,
+    and so the balance against the content term, stays what it was. Factors are clipped to [1/MAX_LAYER_SCALE,
+    MAX_LAYER_SCALE]: a layer already close to the style pulls weakly because it has little left to gain, and an
+    unbounded factor forced it (Mosaic's relu2_2 got x32.7: diagonal streaks, content 0.95).
     With separate styles the photos take the styles in turn, so the factors balance the layers over all of them.
     """
     cfg = objective.config
     pixels = photos.detach().float().clone().requires_grad_(True)
     index = torch.arange(len(photos), device=photos.device) % objective.styles if objective.styles > 1 else None
-    views = objective.views_of(pixels, objective.vgg(pixels), index)
+    features, grams = objective.vgg(pixels), objective.targets(index)
     norms: dict[str, float] = {}
     for layer in cfg.style_layers:
-        errors = sum(
-            gram_errors(feats[layer], grams[layer], cfg.relative, cfg.robust, cfg.style_tiles) for feats, grams in views
-        )
-        (grad,) = torch.autograd.grad(errors.sum() / len(views), pixels, retain_graph=True)
+        errors = gram_errors(features[layer], grams[layer])
+        (grad,) = torch.autograd.grad(errors.sum(), pixels, retain_graph=True)
         norms[layer] = float(grad.flatten(1).norm(dim=1).mean())
     mean = sum(norms.values()) / len(norms)
     return {
         layer: min(MAX_LAYER_SCALE, max(1 / MAX_LAYER_SCALE, mean / max(norm, _EPS))) for layer, norm in norms.items()
     }
-
-
-def _gram_name(layer: str, view_index: int) -> str:
-    return f"gram_{layer}" if view_index == 0 else f"gram_{layer}_view{view_index}"
 
 
 def resize_style(style: torch.Tensor, long_side: int) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Training a style network: the loop, checkpoints and resume, previews, metrics.
 
 Read top to bottom: config, set-up, the loop, the side outputs. A run writes into its output folder:
-  model.pth        weights + the recipe to rebuild the net (fasttx.io.load_model)
+  model.pth        weights + the recipe to rebuild the net (fasttx.modelfile.load_model)
   model.onnx       the same network for onnxruntime, checked against PyTorch (fasttx.export)
   checkpoint.pt    everything needed to continue exactly where it stopped (--resume)
   train.jsonl      one JSON line of metrics every `log_every` steps
@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import hashlib
 import json
 import math
+import os
 import random
 import signal
 import time
@@ -39,23 +41,18 @@ from fasttx.device import amp_dtype, autocast, pick_device
 from fasttx.distributed import Processes
 from fasttx.errors import FasttxError
 from fasttx.io import (
-    CHECKPOINT_FORMAT,
-    FORMAT_VERSION,
     check_output_folder,
     file_sha256,
     find_images,
     load_image,
-    load_model,
-    load_torch,
     open_rgb,
     pil_to_tensor,
     resize_long_side,
     save_image,
-    save_model,
-    save_torch,
     write_bytes,
 )
 from fasttx.losses import PerceptualLoss, measure_layer_scales, resize_style
+from fasttx.modelfile import CHECKPOINT_FORMAT, FORMAT_VERSION, load_model, load_torch, save_model, save_torch
 from fasttx.nets.transformer import (
     StyleNet,
     build_net,
@@ -106,7 +103,7 @@ def train(
     check_output_folder(out, [*cfg.style, cfg.dataset, cfg.val, *cfg.preview, cfg.teacher, cfg.add_to, init])
     if not overwrite and (out / "checkpoint.pt").exists():
         raise FasttxError(
-            f"{out} holds a previous run; continue it with --resume {out} or start afresh with --overwrite"
+            f"{out} holds a previous run; continue it with `fasttx resume {out}` or start afresh with --overwrite"
         )
     return _run(cfg, None, progress, console)
 
@@ -155,6 +152,13 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
     _seed_everything(cfg.seed)
 
     dataset = PhotoFolder(cfg.dataset, cfg.image_size)
+    photos = _folder_identity(dataset.paths, cfg.dataset)
+    if checkpoint is not None and checkpoint["photos"] != photos:
+        raise FasttxError(
+            f"the photos in {cfg.dataset} changed since the checkpoint ({checkpoint['photos']['count']} then, "
+            f"{photos['count']} now): the run would not continue exactly; restore them, or start afresh with "
+            "train --overwrite"
+        )
     # fixed once, in steps, and saved so: a resumed --epochs run keeps its length if the folder changes
     cfg.steps = total = cfg.total_steps(len(dataset))
     vgg = VGGFeatures(cfg.loss.layers, arch=cfg.vgg_arch, weights=cfg.vgg_weights or default_weights_source())
@@ -176,6 +180,8 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
             names = cfg.style_names if cfg.net.styles > 1 else ["+".join(cfg.style_names)]  # --blend: one style
             starts = ", ".join(f"{name} from {start}" for name, start in zip(names, cfg.started_from, strict=True))
             console.print(f"starting from {cfg.init}: {starts}")
+    if cfg.image_size < net.min_size:
+        raise FasttxError(f"--image-size {cfg.image_size} is below the {cfg.net.arch} network's {net.min_size} px")
     net = net.to(device)
     teacher = load_model(cfg.teacher)[0].to(device).requires_grad_(False) if cfg.teacher else None
     if new_style is not None:
@@ -192,7 +198,7 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
         objective = objective.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
     average = _ema(net, cfg.ema)
-    content_target = ContentTarget(cfg.loss.content_target, cfg.net.styles if new_style is None else 1)
+    content_target = ContentTarget(cfg.loss.content_target, cfg.net.styles if new_style is None else 1, device)
     # torch.compile fuses kernels: a minute or two of compiling, then faster steps (worth it on GPUs, for long
     # runs). The eager `net` is what the moving average (saved, previewed, validated) follows.
     model = distributed.wrap(net, device, processes)  # DistributedDataParallel under torchrun
@@ -203,14 +209,9 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
     start = 0
     if checkpoint is not None:
         net.load_state_dict(checkpoint["model"])
-        if "ema" in checkpoint:
-            average.load_state_dict(checkpoint["ema"])
-        else:  # a checkpoint from before the moving average (ema 0 then): the average is the weights
-            average.module.load_state_dict(checkpoint["model"])
+        average.load_state_dict(checkpoint["ema"])
         optimizer.load_state_dict(checkpoint["optimizer"])
-        for group, built in zip(optimizer.param_groups, groups, strict=True):
-            group["lr_scale"] = built["lr_scale"]  # older checkpoints' groups do not carry it
-        content_target.load_state_dict(checkpoint.get("content_target", {}))
+        content_target.load_state_dict(checkpoint["content_target"])
         if checkpoint["scaler"]:  # a run without fp16 (CPU, bf16) saved a disabled scaler's empty state
             scaler.load_state_dict(checkpoint["scaler"])
         _set_rng_state(checkpoint["rng"])
@@ -226,6 +227,9 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
     skips = SkipReport()
 
     def save_checkpoint(step: int) -> Path:
+        nonlocal saved_step
+        check_finite(step)
+        saved_step = step
         if not main:
             return checkpoint_path
         return save_torch(
@@ -241,10 +245,21 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
                 "scaler": scaler.state_dict(),
                 "rng": _get_rng_state(),
                 "best_val": best_val,
+                "photos": photos,
             },
             checkpoint_path,
         )
 
+    finite = torch.ones((), dtype=torch.bool, device=device)  # every loss so far finite (read back only to check)
+
+    def check_finite(step: int) -> None:
+        """Stop a run whose loss or weights became NaN or infinite, before it replaces a good checkpoint or writes a
+        model of NaNs (a rate far too high, say)."""
+        if not (bool(finite) and all(bool(torch.isfinite(p).all()) for p in net.parameters())):
+            kept = f"{checkpoint_path} (step {saved_step}) is intact" if saved_step else "nothing was saved"
+            raise FasttxError(f"training diverged by step {step}: the loss became NaN or infinite; {kept}. Lower --lr")
+
+    saved_step = start
     # Training on the CPU, decoding in worker processes only steals cores from the compute threads (measured:
     # 1.2 vs 6.9 img/s at 128 px on 2 cores); on an accelerator the workers keep it fed.
     workers = cfg.workers if cfg.workers is not None else (0 if device.type == "cpu" else None)
@@ -286,7 +301,7 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
                     images = images.contiguous(memory_format=torch.channels_last)
 
             for group in optimizer.param_groups:
-                group["lr"] = _lr_at(cfg, step, total) * group["lr_scale"]
+                group["lr"] = _lr_at(cfg, step) * group["lr_scale"]
             with autocast(device, dtype):
                 with record_function("vgg_content_targets"):
                     content_features = objective.content_targets(images)
@@ -311,20 +326,22 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
             with record_function("backward"):
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(terms["total"]).backward()
+                finite &= torch.isfinite(terms["total"].detach())
             with record_function("optimizer"):
                 scaler.step(optimizer)
                 scaler.update()
                 average.update_parameters(net)
-                content_target.update_styles(terms.pop("content_distances"), index, processes)
+                content_target.update_styles(objective.content_errors(), index, processes)
             step += 1
             window_images += images.shape[0] * processes.world
 
             if step % cfg.log_every == 0 or step == total:
+                check_finite(step)
                 elapsed = time.perf_counter() - window_start
                 last = {name: float(distributed.mean(value, processes)) for name, value in terms.items()}
                 if cfg.loss.content_target is not None:
                     last.update(_content_scales(content_target, cfg))
-                last.update(step=step, lr=_lr_at(cfg, step - 1, total), images_per_s=window_images / max(elapsed, 1e-9))
+                last.update(step=step, lr=_lr_at(cfg, step - 1), images_per_s=window_images / max(elapsed, 1e-9))
                 if metrics_log is not None:
                     metrics_log.write(last)
                 bar.update(task, metrics=_format_metrics(last))
@@ -540,71 +557,55 @@ class ContentTarget:
     at the target as its own single-style network would be. One shared multiplier held only the styles' average:
     the four-style benchmark network left La Muse at 0.26 (its single network: 0.215) and Udnie at 0.16 (0.38) on
     held-out photos; one each, 0.253 and 0.268.
+
+    The state lives on the training device and every update is tensor arithmetic: nothing waits for the GPU
+    between steps (the log reads the multipliers every log_every steps).
     """
 
     RATE, DECAY, LIMIT = 0.02, 0.95, 4.0
 
-    def __init__(self, target: float | None, styles: int = 1):
+    def __init__(self, target: float | None, styles: int = 1, device: torch.device | str = "cpu"):
         self.target = target
-        self.log_scales = [0.0] * styles
-        self.averages: list[float | None] = [None] * styles
+        self.log_scales = torch.zeros(styles, device=device)
+        self.averages = torch.full((styles,), math.nan, device=device)  # NaN: no distance seen yet
 
-    @property
-    def scale(self) -> float:
-        """The multiplier of the first (a one-style network's only) style."""
-        return math.exp(self.log_scales[0])
-
-    @property
-    def average(self) -> float | None:
-        return self.averages[0]
-
-    def scales(self, index: torch.Tensor | None) -> torch.Tensor | float:
-        """Each photo's multiplier, [B], for the styles `index` [B] names; the one scale without styles."""
-        if index is None:
-            return self.scale
-        return torch.tensor([math.exp(s) for s in self.log_scales], device=index.device)[index]
-
-    def update(self, distance: torch.Tensor | float, style: int = 0) -> None:
-        """Follow one style's content distance in this step."""
-        if self.target is None:
-            return
-        distance = float(distance)
-        previous = self.averages[style]
-        average = distance if previous is None else self.DECAY * previous + (1 - self.DECAY) * distance
-        step = self.RATE * max(-1.0, min(1.0, (average - self.target) / self.target))
-        self.averages[style] = average
-        self.log_scales[style] = max(-self.LIMIT, min(self.LIMIT, self.log_scales[style] + step))
+    def scales(self, index: torch.Tensor | None = None) -> torch.Tensor:
+        """Each photo's multiplier, [B], for the styles `index` [B] names; the first style's without an index."""
+        scales = self.log_scales.exp()
+        return scales[0] if index is None else scales[index]
 
     def update_styles(self, distances: torch.Tensor, index: torch.Tensor | None, processes: Processes) -> None:
         """Follow a batch's per-photo content distances [B] (`index` [B]: their styles), over all processes."""
-        if index is None:
-            self.update(distributed.mean(distances.mean(), processes))
+        if self.target is None:
             return
+        index = torch.zeros(len(distances), dtype=torch.long, device=distances.device) if index is None else index
         styles = len(self.log_scales)
         sums = torch.zeros(styles, device=distances.device).index_add_(0, index, distances.float())
         counts = torch.bincount(index, minlength=styles).float()
         sums, counts = distributed.mean(sums, processes), distributed.mean(counts, processes)
-        for style in torch.nonzero(counts).flatten().tolist():
-            self.update(sums[style] / counts[style], style)
+        seen = counts > 0
+        distance = sums / counts.clamp_min(1)
+        decayed = self.DECAY * self.averages + (1 - self.DECAY) * distance
+        followed = torch.where(self.averages.isnan(), distance, decayed)
+        followed = torch.where(seen, followed, self.averages)
+        step = self.RATE * ((followed - self.target) / self.target).clamp(-1, 1)
+        moved = (self.log_scales + step).clamp(-self.LIMIT, self.LIMIT)
+        self.log_scales, self.averages = torch.where(seen, moved, self.log_scales), followed
 
-    def state_dict(self) -> dict[str, list[float] | list[float | None]]:
-        return {"log_scales": list(self.log_scales), "averages": list(self.averages)}
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"log_scales": self.log_scales.cpu(), "averages": self.averages.cpu()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """A checkpoint's multipliers; one from before they were per style had one, which every style continues."""
-        styles = len(self.log_scales)
-        if "log_scales" in state:
-            self.log_scales, self.averages = [float(s) for s in state["log_scales"]], list(state["averages"])
-        else:
-            self.log_scales = [float(state.get("log_scale", 0.0))] * styles
-            self.averages = [state.get("average")] * styles
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        device = self.log_scales.device
+        self.log_scales, self.averages = state["log_scales"].to(device), state["averages"].to(device)
 
 
 def _content_scales(target: ContentTarget, cfg: TrainConfig) -> dict[str, float]:
     """The content multipliers for train.jsonl: `content_scale`, or one `content_scale_<style>` per style."""
-    if len(target.log_scales) == 1:
-        return {"content_scale": target.scale}
-    return {f"content_scale_{name}": math.exp(s) for name, s in zip(cfg.style_names, target.log_scales, strict=True)}
+    scales = target.log_scales.exp().tolist()
+    if len(scales) == 1:
+        return {"content_scale": scales[0]}
+    return {f"content_scale_{name}": scale for name, scale in zip(cfg.style_names, scales, strict=True)}
 
 
 def _ema(net: StyleNet, decay: float) -> AveragedModel:
@@ -623,14 +624,9 @@ def _ema(net: StyleNet, decay: float) -> AveragedModel:
     return AveragedModel(net, multi_avg_fn=average, use_buffers=True)
 
 
-def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
-    warm = min(1.0, (step + 1) / cfg.warmup) if cfg.warmup > 0 else 1.0
-    if cfg.lr_schedule == "constant":
-        return cfg.lr * warm
-    if cfg.lr_schedule == "cosine":
-        progress = step / max(1, total - 1)
-        return cfg.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-    raise FasttxError(f"unknown lr schedule {cfg.lr_schedule!r}; choose 'constant' or 'cosine'")
+def _lr_at(cfg: TrainConfig, step: int) -> float:
+    """A linear warm-up, then constant: budgets nest (a run resumed to more steps is the longer run)."""
+    return cfg.lr * (min(1.0, (step + 1) / cfg.warmup) if cfg.warmup > 0 else 1.0)
 
 
 def _load_style(path: str, long_side: int) -> torch.Tensor:
@@ -811,6 +807,12 @@ class _StopFlag:
     def __exit__(self, *exc: object) -> None:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
+
+
+def _folder_identity(paths: Sequence[Path], root: str) -> dict[str, Any]:
+    """What a run's batches depend on in its dataset: which photos, in order (their paths under the folder)."""
+    names = "\n".join(os.path.relpath(p, root) for p in paths)
+    return {"count": len(paths), "sha256": hashlib.sha256(names.encode()).hexdigest()}
 
 
 def _seed_everything(seed: int) -> None:

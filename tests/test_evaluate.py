@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import run_cli, write_photo
+from conftest import painting_net, run_cli, write_photo
 from PIL import Image
 from torch import nn
 
 from fasttx.errors import FasttxError
 from fasttx.evaluate import METRIC, evaluate_model, load_stylizer, trained_style_size
-from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side, save_model
+from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side
 from fasttx.losses import LossConfig
+from fasttx.modelfile import save_model
 from fasttx.nets.transformer import NetConfig, build_net, one_style
 from fasttx.nets.vgg import VGGFeatures
 from fasttx.report import THUMB, write_report
@@ -229,7 +230,7 @@ def test_onnx_models_run_through_onnxruntime(tmp_path: Path) -> None:
 
 def test_a_multi_style_models_named_style_is_scored(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    net = build_net(NetConfig(arch="tiny", output="direct", styles=2)).eval()
+    net = painting_net(NetConfig(arch="tiny", styles=2))
     with torch.no_grad():  # make the styles differ
         for module in net.modules():
             if hasattr(module, "bias") and getattr(module, "bias", None) is not None and module.bias.dim() == 2:

@@ -22,7 +22,7 @@ from PIL import Image
 from test_video import make_video
 
 from fasttx.config import TrainConfig
-from fasttx.io import save_model
+from fasttx.modelfile import save_model
 from fasttx.nets.transformer import NetConfig, build_net
 from fasttx.runtime.video import probe, stylize_video
 
@@ -125,7 +125,7 @@ def test_full_disk_during_training_is_one_line_and_leaves_no_half_checkpoint(
     style = write_photo(tmp_path / "style.png", size=(64, 64), seed=9)
     out = full_disk / "run"
     args = ["train", "--style", str(style), "--dataset", str(photos), "--out", str(out), "--steps", "2"]
-    args += ["--image-size", "32", "--vgg-weights", "random", "--style-layers", "relu1_2", "--no-progress", "--no-onnx"]
+    args += ["--image-size", "32", "--vgg-weights", "random", "--no-progress", "--no-onnx"]
     assert run_cli(monkeypatch, *args) == 1
     err = capsys.readouterr().err
     assert "disk full" in err and "Traceback" not in err
@@ -293,7 +293,7 @@ def test_resume_never_replaces_a_better_best_model(tmp_path: Path) -> None:
     """best.pth written after the last checkpoint (a crash between the two) keeps its place on resume."""
     import json
 
-    from fasttx.io import load_model, load_torch, save_torch
+    from fasttx.modelfile import load_model, load_torch, save_torch
     from fasttx.train import resume, train
 
     cfg = tiny_config(tmp_path, steps=4, checkpoint_every=2, val_every=1)
@@ -737,8 +737,18 @@ def test_no_command_writes_over_its_inputs_even_with_overwrite(
     video_bytes = video.read_bytes()
     cases = [
         ["webcam", "-m", str(model), "--camera", str(video), "-o", str(video), "--no-window", "--overwrite"],
-        ["train", "--add-style", str(green), "--from", str(model), "--out", str(trained_run), "--overwrite"],
-        ["distill", "--teacher", str(model), "--out", str(trained_run), "--overwrite", "--arch", "tiny"],
+        ["add-style", "-s", str(green), "--from", str(model), "--dataset", str(photo_folder), "-o", str(trained_run)],
+        [
+            "distill",
+            "--teacher",
+            str(model),
+            "-s",
+            str(style_image),
+            "--dataset",
+            str(photo_folder),
+            "-o",
+            str(trained_run),
+        ],
         ["train", "-s", str(style_image), "--dataset", str(photo_folder), "--out", str(photo_folder), "--overwrite"],
         ["train", "-s", str(style_image), "--dataset", str(photo_folder), "--out", str(photo_folder / "run")],
         ["train", "-s", str(style_image), "--dataset", str(photo_folder), "--init", str(model), "-o", str(trained_run)],
@@ -756,7 +766,7 @@ def test_no_command_writes_over_its_inputs_even_with_overwrite(
         ["export", str(model), "-o", str(trained_run / "checkpoint.pt"), "--overwrite"],
     ]
     for args in cases:
-        quiet = ["--no-progress"] if args[0] in ("train", "distill", "evaluate") else []
+        quiet = ["--no-progress"] if args[0] in ("train", "add-style", "distill", "evaluate") else []
         assert run_cli(monkeypatch, *args, *quiet) == 1, args
         err = capsys.readouterr().err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, (args, err)
@@ -830,3 +840,102 @@ def test_onnx_runs_make_no_network_call(onnx_model: Path, tmp_path: Path) -> Non
     subprocess.run(command, check=True, env=env, capture_output=True, timeout=300)
     calls = [line for line in trace.read_text().splitlines() if "AF_INET" in line or "sendto(" in line]
     assert not [line for line in calls if "AF_UNIX" not in line], calls[:5]
+
+
+def test_a_model_file_of_another_format_version_is_one_line(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for version, says in ((1, "older fasttx"), (99, "newer fasttx"), (None, "older fasttx")):
+        saved = torch.load(model, weights_only=True)
+        saved["format_version"] = version
+        path = tmp_path / f"v{version}.pth"
+        torch.save(saved, path)
+        assert run_cli(monkeypatch, "info", str(path)) == 1
+        err = capsys.readouterr().err.strip()
+        assert says in err and f"format {version}" in err and len(err.splitlines()) == 1, err
+
+
+def test_a_run_that_diverges_stops_and_keeps_its_last_good_checkpoint(tmp_path: Path) -> None:
+    from fasttx.errors import FasttxError
+    from fasttx.modelfile import load_torch, save_torch
+    from fasttx.train import resume, train
+
+    cfg = tiny_config(tmp_path, photos=4, steps=2, checkpoint_every=2)
+    train(cfg, progress=False)
+    good = (Path(cfg.out) / "checkpoint.pt").read_bytes()
+    checkpoint = load_torch(Path(cfg.out) / "checkpoint.pt", "fasttx-checkpoint")
+    name = next(k for k in checkpoint["model"] if k.endswith("weight"))
+    checkpoint["model"][name][0] = float("nan")  # what a step at a rate far too high leaves
+    save_torch(checkpoint, Path(cfg.out) / "checkpoint.pt")
+    damaged = (Path(cfg.out) / "checkpoint.pt").read_bytes()
+    with pytest.raises(FasttxError, match="diverged by step .*step 2\\) is intact"):
+        resume(cfg.out, steps=6, progress=False)
+    assert (Path(cfg.out) / "checkpoint.pt").read_bytes() == damaged != good  # not replaced by a NaN one
+    lines = (Path(cfg.out) / "train.jsonl").read_text()
+    assert "NaN" not in lines and "Infinity" not in lines  # strict JSON readers can read the log
+
+
+def test_a_model_that_gives_nan_writes_no_black_picture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fasttx.export import export_onnx
+
+    net = build_net(NetConfig(arch="tiny")).eval()
+    with torch.no_grad():
+        net.body.head.bias.fill_(float("nan"))
+    save_model(net, tmp_path / "nan.pth", {})
+    export_onnx(tmp_path / "nan.pth", tmp_path / "nan.onnx", verify=False)
+    photo = write_photo(tmp_path / "photo.png")
+    for model in ("nan.pth", "nan.onnx"):
+        out = tmp_path / f"out-{model}.png"
+        assert run_cli(monkeypatch, "stylize", "-m", str(tmp_path / model), str(photo), "-o", str(out)) == 1
+        assert "NaN or infinite pixels" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400", "-1"])
+def test_non_finite_or_negative_weights_in_specs_are_refused(value: str) -> None:
+    from fasttx.config import parse_layer_weights, parse_style_mix
+    from fasttx.errors import FasttxError
+
+    with pytest.raises(FasttxError, match="style weights must be finite"):
+        parse_style_mix(f"candy={value},mosaic=1", ["candy", "mosaic"])
+    with pytest.raises(FasttxError, match="bad layer weight"):
+        parse_layer_weights(f"relu1_2:{value}")
+
+
+def test_a_truncated_gif_fails_unless_partial_results_are_asked_for(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frames = [Image.fromarray(np.full((24, 32, 3), 20 * i, np.uint8)) for i in range(12)]
+    whole = tmp_path / "whole.gif"
+    frames[0].save(whole, save_all=True, append_images=frames[1:], duration=40)
+    cut = tmp_path / "cut.gif"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    out = tmp_path / "out.mp4"
+    args = ["stylize", "--model", str(model), str(cut), "-o", str(out), "--no-progress"]
+    assert run_cli(monkeypatch, *args) == 1
+    assert "cut short" in capsys.readouterr().err and not out.exists()
+    assert run_cli(monkeypatch, *args, "--keep-partial") == 0 and out.exists()
+    assert run_cli(monkeypatch, "stylize", "--model", str(model), str(whole), "-o", str(tmp_path / "w.mp4")) == 0
+
+
+def test_resume_refuses_a_changed_dataset_and_a_damaged_checkpoint(tmp_path: Path) -> None:
+    from fasttx.errors import FasttxError
+    from fasttx.modelfile import load_model
+    from fasttx.train import resume, train
+
+    cfg = tiny_config(tmp_path, photos=4, steps=2, checkpoint_every=2)
+    train(cfg, progress=False)
+    (Path(cfg.dataset) / "p3.jpg").unlink()  # photos deleted between the stop and the resume
+    with pytest.raises(FasttxError, match=r"photos in .* changed since the checkpoint \(4 then, 3 now\)"):
+        resume(cfg.out, steps=4, progress=False)
+    write_photo(Path(cfg.dataset) / "p3.jpg", seed=3)
+    model = Path(cfg.out) / "model.pth"
+    weight = load_model(model)[0].body.head.weight.detach().numpy().tobytes()
+    data = bytearray(model.read_bytes())
+    at = data.find(weight) + len(weight) // 2
+    assert at > len(weight) // 2  # the tensor's bytes are stored as they are
+    data[at] ^= 0x40  # one flipped bit inside a weight: the file still unpickles
+    model.write_bytes(bytes(data))
+    with pytest.raises(FasttxError, match="damaged: its contents do not match"):
+        load_model(model)

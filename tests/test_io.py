@@ -9,20 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import painting_net
 from PIL import Image
 
 from fasttx.errors import FasttxError
-from fasttx.io import (
-    atomic_write,
-    find_images,
-    load_image,
-    load_model,
-    open_rgb,
-    save_image,
-    save_model,
-    save_torch,
-)
-from fasttx.nets.transformer import NetConfig, build_net
+from fasttx.io import atomic_write, find_images, load_image, open_rgb, save_image
+from fasttx.modelfile import load_model, save_model, save_torch
+from fasttx.nets.transformer import NetConfig
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
@@ -119,7 +112,7 @@ def test_find_images(tmp_path: Path) -> None:
 
 
 def test_model_file_round_trip_and_rejects_foreign_files(tmp_path: Path) -> None:
-    net = build_net(NetConfig(output="direct"))
+    net = painting_net(NetConfig())
     save_model(net, tmp_path / "m.pth", {"style_name": "x"})
     loaded, meta = load_model(tmp_path / "m.pth")
     assert meta == {"style_name": "x"} and loaded.config == net.config

@@ -16,8 +16,8 @@ from test_hostile import tiny_config
 from fasttx.config import STYLE_INPUT, NetConfig, TrainConfig
 from fasttx.errors import FasttxError
 from fasttx.export import export_onnx
-from fasttx.io import load_model
 from fasttx.losses import LossConfig, PerceptualLoss
+from fasttx.modelfile import load_model
 from fasttx.nets.transformer import ConditionalInstanceNorm2d, build_net, one_style
 from fasttx.nets.vgg import VGGFeatures
 from fasttx.train import batch_styles, resume, train
@@ -125,14 +125,10 @@ def test_several_styles_train_one_network_with_a_preview_row_and_distances_each(
         torch.testing.assert_close(value, net.state_dict()[name], msg=name)
 
 
-def test_blend_keeps_the_old_meaning_of_several_styles(tmp_path: Path) -> None:
+def test_blend_makes_one_style_of_several_images(tmp_path: Path) -> None:
     cfg = two_style_config(tmp_path, steps=1, blend=True)
     assert cfg.net.styles == 1
-    # a recipe saved before multi-style networks (several images, no "blend") was a blend
-    legacy = {k: v for k, v in two_style_config(tmp_path).to_dict().items() if k != "blend"}
-    legacy["net"] = {k: v for k, v in legacy["net"].items() if k != "styles"}
-    old = TrainConfig.from_dict(legacy)
-    assert old.blend and old.net.styles == 1
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(Exception, match="needs as many --style images"):
         TrainConfig(style=cfg.style[:1], dataset=cfg.dataset, net=NetConfig(styles=2)).validate()
 
@@ -240,10 +236,10 @@ def test_add_style_trains_only_the_new_styles_vectors(
     assert all(torch.equal(v, grown.state_dict()[k]) for k, v in shared.items())  # the convolutions are frozen
 
     capsys.readouterr()
-    args = ["train", "--add-style", str(green), "--from", str(base), "--out", str(tmp_path / "cli"), "--steps", "1"]
+    args = ["add-style", "-s", str(green), "--from", str(base), "--out", str(tmp_path / "cli"), "--steps", "1"]
     args += ["--dataset", base_cfg.dataset]
-    assert run_cli(monkeypatch, *args, "--lr", "0.1") == 1
-    assert "--lr is not for --add-style" in capsys.readouterr().err
+    assert run_cli(monkeypatch, *args, "--lr", "0.1") == 2  # the base's recipe: no such option
+    assert "No such option: --lr" in capsys.readouterr().err
     assert run_cli(monkeypatch, *args, "--no-progress", "--no-onnx") == 0
     assert load_model(tmp_path / "cli" / "model.pth")[0].styles == 3
 
@@ -265,7 +261,7 @@ def test_a_style_map_mixes_per_pixel_in_pytorch_and_in_a_map_export(
     assert (split[right] - second[right]).abs().mean() < 0.5 * (split[right] - first[right]).abs().mean()
 
     model = tmp_path / "two.pth"
-    from fasttx.io import save_model
+    from fasttx.modelfile import save_model
 
     save_model(net, model, {"styles": ["sky", "sea"]})
     export_onnx(model, tmp_path / "global.onnx")

@@ -88,6 +88,5 @@ def test_a_saved_state_continues_exactly() -> None:
         torch.testing.assert_close(a, b, atol=0, rtol=0)
 
 
-def test_muon_is_the_default_and_older_recipes_keep_adam() -> None:
+def test_muon_is_the_default() -> None:
     assert TrainConfig(style=["s.jpg"], dataset="d").muon_lr > 0
-    assert TrainConfig.from_dict({"style": ["s.jpg"], "dataset": "d"}).muon_lr == 0.0  # saved before Muon

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from fasttx.evaluate import METRIC, evaluate_model, trained_style_size
-from fasttx.io import load_model
+from fasttx.modelfile import load_model
 from fasttx.nets.vgg import VGGFeatures
 from fasttx.train import TrainConfig, train
 

@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_photo
+from conftest import painting_net, write_photo
 from PIL import Image
 from torch import nn
 from typer.testing import CliRunner
 
 from fasttx.cli import app
 from fasttx.errors import FasttxError
-from fasttx.io import load_image, save_model
+from fasttx.io import load_image
+from fasttx.modelfile import save_model
 from fasttx.nets.transformer import ARCHITECTURES, ConvLayer, NetConfig, StyleNet, UpsampleConv, build_net, count_macs
 from fasttx.runtime import tiling
 from fasttx.runtime.bench import bench, parse_archs, parse_sizes
@@ -33,12 +34,12 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random 'tiny' network that paints its output ('direct'), so every pixel depends on the weights."""
+    """A random 'tiny' network far from the identity, so every pixel depends on the weights."""
     from fasttx.export import export_onnx
 
     folder = tmp_path_factory.mktemp("models")
     torch.manual_seed(0)
-    net = build_net(NetConfig(arch="tiny", output="direct")).eval()
+    net = painting_net(NetConfig(arch="tiny"))
     save_model(net, folder / "tiny.pth", {})
     export_onnx(folder / "tiny.pth", folder / "tiny.onnx", verify=False)
     export_onnx(folder / "tiny.pth", folder / "tiny-uint8.onnx", uint8_io=True, verify=False)

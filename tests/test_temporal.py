@@ -13,7 +13,7 @@ from torch import nn
 
 from fasttx import temporal
 from fasttx.errors import FasttxError
-from fasttx.io import load_model
+from fasttx.modelfile import load_model
 from fasttx.nets.transformer import NetConfig, build_net
 from fasttx.pixels import images_to_frames
 from fasttx.runtime.norms import clip_statistics

@@ -72,7 +72,7 @@ def test_truncated_after_deepest_requested_layer() -> None:
 
 
 def test_bad_layer_arch_and_source_are_user_errors() -> None:
-    with pytest.raises(FasttxError, match=r"relu9_9.*valid: rgb, conv1_1, relu1_1"):
+    with pytest.raises(FasttxError, match=r"relu9_9.*valid: conv1_1, relu1_1"):
         VGGFeatures(["relu1_1", "relu9_9"], weights="random")
     with pytest.raises(FasttxError, match="conv5_4"):  # vgg19-only name on vgg16
         VGGFeatures(["conv5_4"], weights="random")
@@ -408,12 +408,3 @@ def test_stop_after_ends_the_pass_early_with_identical_features() -> None:
     assert list(early) == ["relu1_2", "relu2_2"]
     assert torch.equal(early["relu2_2"], full["relu2_2"])
     assert len(calls) == VGG_LAYERS["vgg16"].index("relu2_2") + 1 < n_full
-
-
-def test_rgb_pseudo_layer_is_the_input_image() -> None:
-    with pytest.warns(UserWarning):
-        model = VGGFeatures(["rgb", "relu1_2"], weights="random")
-    x = image(size=16)
-    out = model(x)
-    assert list(out) == ["rgb", "relu1_2"] and out["rgb"] is x
-    assert list(model(x, stop_after="rgb")) == ["rgb"]

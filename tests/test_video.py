@@ -10,11 +10,12 @@ import av
 import numpy as np
 import pytest
 import torch
+from conftest import painting_net
 from PIL import Image
 
 from fasttx.errors import FasttxError
 from fasttx.export import export_onnx
-from fasttx.io import load_model, save_model
+from fasttx.modelfile import load_model, save_model
 from fasttx.nets.transformer import NetConfig, build_net
 from fasttx.pixels import frames_to_images, images_to_frames
 from fasttx.runtime.norms import clip_statistics
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "tiny.pth"
-    save_model(build_net(NetConfig(arch="tiny", output="direct")).eval(), path, {})
+    save_model(painting_net(NetConfig(arch="tiny")), path, {})
     return path
 
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fasttx.config import OUTPUT_MODES, NetConfig
+from fasttx.config import NetConfig
 from fasttx.errors import FasttxError
 
 ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {}
@@ -41,18 +41,15 @@ def build_net(config: NetConfig) -> StyleNet:
     """The network a config describes, freshly initialised."""
     if config.arch not in ARCHITECTURES:
         raise FasttxError(f"unknown architecture {config.arch!r}; choose from {', '.join(sorted(ARCHITECTURES))}")
-    if config.output not in OUTPUT_MODES:
-        raise FasttxError(f"unknown output mode {config.output!r}; choose from {', '.join(OUTPUT_MODES)}")
     if config.styles < 1:
         raise FasttxError(f"a network needs at least one style (got {config.styles})")
     body = ARCHITECTURES[config.arch]()
     condition = StyleCondition()
     if config.styles > 1:
         _condition_norms(body, config.styles, condition)
-    if config.output != "direct":
-        # start at the identity: the body's last conv (its `head`) outputs ~0
-        nn.init.normal_(body.head.weight, std=1e-3)
-        nn.init.zeros_(body.head.bias)
+    # start at the identity: the body's last conv (its `head`) outputs ~0
+    nn.init.normal_(body.head.weight, std=1e-3)
+    nn.init.zeros_(body.head.bias)
     return StyleNet(body, config, condition)
 
 
@@ -145,9 +142,8 @@ def start_from(net: StyleNet, trained: StyleNet, mixes: torch.Tensor | None = No
     mix does, so a start is an output the trained network can already make."""
     if not same_kind(trained.config, net.config):
         raise FasttxError(
-            f"--init needs a network of the same kind: it is {trained.config.arch}/{trained.config.output}"
-            f"{'' if trained.config.colour else ' without the colour map'}, this run trains "
-            f"{net.config.arch}/{net.config.output}"
+            f"--init needs a network of the same kind: it is {trained.config.arch}"
+            f"{'' if trained.config.colour else ' without the colour map'}, this run trains {net.config.arch}"
         )
     if mixes is None:
         mixes = mean_style(trained.styles).expand(net.styles, -1)
@@ -204,7 +200,7 @@ class StyleNet(nn.Module):
         self.condition = condition or StyleCondition()  # what the body's conditional norms read
         # the photo's own colours, mapped per pixel (see NetConfig.colour), one map per style; zero at the start:
         # the identity
-        self.colour = nn.Conv2d(3, 3 * config.styles, 1) if config.colour and config.output == "additive" else None
+        self.colour = nn.Conv2d(3, 3 * config.styles, 1) if config.colour else None
         if self.colour is not None:
             nn.init.zeros_(self.colour.weight)
             nn.init.zeros_(self.colour.bias)
@@ -231,16 +227,11 @@ class StyleNet(nn.Module):
     def _stylise(self, image: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
         height, width = image.shape[-2:]
         y = self.body(pad_to_stride(image, self.stride, self.min_size))[..., :height, :width]
-        if self.config.output == "residual":
-            # identity at y == 0; stays strictly inside (0, 1) without clamping away gradients
-            return torch.sigmoid(torch.logit(image.clamp(0.0, 1.0), eps=1e-3) + y)
-        if self.config.output == "additive":
-            # forward: the clamped image, as it will be saved; backward: through the clamp, towards the range only
-            edited = image + y if self.colour is None else image + y + self._colour_edit(image, weights)
-            if edited.requires_grad:
-                edited.register_hook(_towards_range(edited.detach()))
-            return edited + (edited.clamp(0.0, 1.0) - edited).detach()
-        return y
+        # forward: the clamped image, as it will be saved; backward: through the clamp, towards the range only
+        edited = image + y if self.colour is None else image + y + self._colour_edit(image, weights)
+        if edited.requires_grad:
+            edited.register_hook(_towards_range(edited.detach()))
+        return edited + (edited.clamp(0.0, 1.0) - edited).detach()
 
     def _first_style(self, image: torch.Tensor) -> torch.Tensor:
         return one_style(0, self.styles).to(image.device)

@@ -48,10 +48,6 @@ def _layer_names(convs_per_block: tuple[int, ...]) -> list[str]:
     return names
 
 
-# The input image itself (RGB in [0, 1]) as a pseudo-layer before conv1_1: its Gram matrix holds the colours'
-# second moments, a palette statistic that does not depend on what the VGG's weights were trained for.
-PIXELS = "rgb"
-
 # Index i of each list is index i of torchvision's vgg.features, so state dicts keyed "i.weight" line up.
 VGG_LAYERS: dict[str, list[str]] = {arch: _layer_names(blocks) for arch, blocks in ARCHS.items()}
 
@@ -113,14 +109,12 @@ class VGGFeatures(nn.Module):
         wanted = {layers} if isinstance(layers, str) else set(layers)
         if not wanted:
             raise FasttxError("no VGG layers requested")
-        unknown = sorted(wanted - set(names) - {PIXELS})
+        unknown = sorted(wanted - set(names))
         if unknown:
-            raise FasttxError(f"unknown {arch} layer(s) {', '.join(unknown)}; valid: {PIXELS}, {', '.join(names)}")
-        self._pixels = PIXELS in wanted
-        wanted.discard(PIXELS)
-        depth = max((names.index(name) + 1 for name in wanted), default=0)
+            raise FasttxError(f"unknown {arch} layer(s) {', '.join(unknown)}; valid: {', '.join(names)}")
+        depth = max(names.index(name) + 1 for name in wanted)
         self.arch = arch
-        self.layers = [PIXELS] * self._pixels + [name for name in names[:depth] if name in wanted]
+        self.layers = [name for name in names[:depth] if name in wanted]
         self.features = _build_features(arch, depth)
         self._taps = [name if name in wanted else None for name in names[:depth]]
 
@@ -138,9 +132,7 @@ class VGGFeatures(nn.Module):
 
         `stop_after` (a requested layer) ends the pass early: content targets need only the shallow layers.
         """
-        out: dict[str, Tensor] = {PIXELS: image} if self._pixels else {}
-        if stop_after == PIXELS:
-            return out
+        out: dict[str, Tensor] = {}
         x = self.preprocess(image)
         for layer, name in zip(self.features, self._taps, strict=True):
             x = layer(x)

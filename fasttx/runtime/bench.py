@@ -25,7 +25,7 @@ import torch
 
 from fasttx.config import BENCH
 from fasttx.errors import FasttxError
-from fasttx.io import load_model, save_model
+from fasttx.modelfile import load_model, save_model
 from fasttx.nets.transformer import ARCHITECTURES, NetConfig, StyleNet, build_net, count_macs
 from fasttx.pixels import images_to_frames
 from fasttx.runtime.session import OrtSession, Session, TorchSession

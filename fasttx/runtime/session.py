@@ -21,7 +21,8 @@ import torch
 from fasttx.config import STYLE_INPUT, parse_style_mix
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
-from fasttx.io import load_image, load_model
+from fasttx.io import load_image
+from fasttx.modelfile import load_model
 from fasttx.nets.transformer import StyleNet
 from fasttx.pixels import frames_tensor, frames_to_images, images_to_frames
 
@@ -63,6 +64,14 @@ class Session(ABC):
         return images_to_frames(self.run(frames_to_images(frames))).numpy()
 
 
+def finite(images: torch.Tensor) -> torch.Tensor:
+    """`images`, refused when a pixel is NaN or infinite: clamped and saved, they would be a black picture written
+    as a success (a damaged model, or one trained to NaN)."""
+    if not torch.isfinite(images).all():
+        raise FasttxError("the model gave NaN or infinite pixels: it is damaged or was trained to NaN")
+    return images
+
+
 class TorchSession(Session):
     """PyTorch eager on any device; also what tiling needs (hooks into the network's InstanceNorm layers)."""
 
@@ -98,7 +107,7 @@ class TorchSession(Session):
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.torch_device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x, self.style_tensor).clamp_(0.0, 1.0)
+        return finite(self.net(x, self.style_tensor)).clamp_(0.0, 1.0)
 
 
 class OrtSession(Session):
@@ -146,6 +155,9 @@ class OrtSession(Session):
         channels = inp.shape[3] if self.uint8_io else inp.shape[1]
         if isinstance(channels, int) and channels != 3:
             raise FasttxError(f"{path}: input {inp.name} {inp.shape} is not {'NHWC' if self.uint8_io else 'NCHW'} RGB")
+        out_channels = out.shape[3 if self.uint8_io else 1] if len(out.shape) == 4 else None
+        if len(out.shape) != 4 or (isinstance(out_channels, int) and out_channels != 3):
+            raise FasttxError(f"{path}: output {out.name} {out.shape} is not an RGB image batch like its input")
         # a multi-style export's mix is an input with a default (an overridable initializer), see fasttx.export
         mix = {i.name: i for i in self.session.get_overridable_initializers()}.get(STYLE_INPUT)
         if mix is not None:
@@ -157,7 +169,7 @@ class OrtSession(Session):
         if self.uint8_io:
             return frames_to_images(self.run_frames(images_to_frames(images).numpy()))
         result = self._run(images.numpy().astype(self.input_dtype, copy=False))
-        return torch.from_numpy(result.astype(np.float32, copy=False)).clamp_(0.0, 1.0)
+        return finite(torch.from_numpy(result.astype(np.float32, copy=False))).clamp_(0.0, 1.0)
 
     def run_frames(self, frames: np.ndarray) -> np.ndarray:
         if self.uint8_io:

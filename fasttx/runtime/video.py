@@ -82,6 +82,11 @@ def stylize_video(
     than its container declares (truncated, damaged) is a failed input, nothing written, unless `keep_partial`.
     """
     source, target = Path(source), Path(target)
+    if not keep_partial and _truncated_gif(source):
+        raise FasttxError(
+            f"{source} is cut short (a GIF without its end marker): truncated or damaged; pass --keep-partial to keep "
+            "what decodes"
+        )
     try:
         with _open(source) as container:
             info = _info(container, source, max_size)
@@ -107,6 +112,16 @@ def stylize_video(
     return VideoResult(
         frames, info.width, info.height, float(info.rate), encoder.pixel_format, audio.mode if audio else "none"
     )
+
+
+def _truncated_gif(path: Path) -> bool:
+    """Whether `path` is a GIF whose last byte is not the trailer (0x3B): a GIF declares no frame count, so a cut one
+    otherwise decodes to fewer frames with no error."""
+    with open(path, "rb") as f:
+        if f.read(6) not in (b"GIF87a", b"GIF89a"):
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b";"
 
 
 def read_frames(path: str | os.PathLike[str], max_size: int | None = None, limit: int | None = None) -> np.ndarray:

@@ -1,0 +1,126 @@
+"""The model and checkpoint files: what `fasttx train` writes and every other command reads.
+
+A model.pth holds the weights, the network's config (to rebuild it, no flags needed) and metadata; a checkpoint.pt
+everything a run needs to continue exactly. Both load with `torch.load(weights_only=True)`, so opening a shared file
+never runs pickled code, and both are written through io.write_bytes (whole or not at all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fasttx.errors import FasttxError, load_failure
+from fasttx.io import write_bytes
+from fasttx.nets.transformer import NetConfig, StyleNet, build_net
+
+MODEL_FORMAT = "fasttx-model"
+CHECKPOINT_FORMAT = "fasttx-checkpoint"
+# The layout of model.pth and checkpoint.pt. Only this version is read: a file of another is refused in one line
+# (no migrations: fasttx 0.1's format 1 was never released).
+FORMAT_VERSION = 2
+
+
+def save_torch(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """torch.save through a temp file: an interrupted or failed write never leaves a half file.
+
+    Serialised in memory first: torch.save's own file writer reports a full disk as a RuntimeError ("unexpected
+    pos"), a plain write as the OSError (ENOSPC) that atomic_write turns into "disk full".
+    """
+    path = Path(path)
+    buffer = io.BytesIO()
+    torch.save({**obj, "sha256": content_digest(obj)}, buffer)
+    return write_bytes(path, buffer.getbuffer())
+
+
+def content_digest(obj: Any) -> str:
+    """SHA-256 of everything a model or checkpoint holds (every tensor's bytes, dtype and shape; the plain data):
+    stored in the file and checked on load, so bytes damaged inside it (a flipped disk block, a bad copy) are
+    refused instead of training on, or painting with, garbage."""
+    digest = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().contiguous()
+            digest.update(f"tensor {value.dtype} {tuple(value.shape)};".encode())
+            digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes() if value.numel() else b"")
+        elif isinstance(value, dict):
+            digest.update(b"{")
+            for key in sorted(value, key=str):
+                if key != "sha256":
+                    feed(key)
+                    feed(value[key])
+            digest.update(b"}")
+        elif isinstance(value, (list, tuple)):
+            digest.update(b"[")
+            for item in value:
+                feed(item)
+            digest.update(b"]")
+        else:
+            digest.update(f"{type(value).__name__} {value!r};".encode())
+
+    feed(obj)
+    return digest.hexdigest()
+
+
+def load_torch(path: str | os.PathLike[str], expected_format: str) -> dict[str, Any]:
+    """Load a fasttx model or checkpoint safely (weights_only) and check it is what the caller expects."""
+    path = Path(path)
+    if path.is_dir():
+        raise FasttxError(f"{path} is a folder; give a {_kind(expected_format)} file")
+    if not path.is_file():
+        raise FasttxError(f"no such file: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for foreign or corrupt files
+        raise FasttxError(
+            f"{path} is not a fasttx {_kind(expected_format)} file (cannot be loaded safely: {load_failure(e)})"
+        ) from e
+    if not isinstance(obj, dict) or obj.get("format") != expected_format:
+        raise FasttxError(f"{path} is not a fasttx {_kind(expected_format)} file")
+    version = obj.get("format_version")
+    if version != FORMAT_VERSION:
+        age = (
+            "a newer fasttx; upgrade fasttx"
+            if isinstance(version, int) and version > FORMAT_VERSION
+            else ("an older fasttx, whose files this version does not read; train it again")
+        )
+        raise FasttxError(f"{path} is a fasttx {_kind(expected_format)} file of format {version}, written by {age}")
+    if obj.get("sha256") != content_digest(obj):
+        raise FasttxError(f"{path} is damaged: its contents do not match the digest it was saved with")
+    return obj
+
+
+def _kind(fmt: str) -> str:
+    return "model" if fmt == MODEL_FORMAT else "checkpoint"
+
+
+def save_model(net: StyleNet, path: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
+    """Write a shareable model file: weights plus the recipe to rebuild the network and how it was trained."""
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    return save_torch(
+        {
+            "format": MODEL_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "net": net.config.to_dict(),
+            "state_dict": state,
+            "meta": meta,
+        },
+        path,
+    )
+
+
+def load_model(path: str | os.PathLike[str]) -> tuple[StyleNet, dict[str, Any]]:
+    """Rebuild a trained network from its model file (no flags needed), in eval mode on the CPU, with its metadata."""
+    obj = load_torch(path, MODEL_FORMAT)
+    try:
+        net = build_net(NetConfig.from_dict(obj["net"]))
+        net.load_state_dict(obj["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as e:
+        raise FasttxError(f"{path} is a damaged fasttx model file: {e}") from e
+    return net.eval(), obj.get("meta", {})
