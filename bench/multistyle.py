@@ -25,14 +25,14 @@ from typing import Any
 import torch
 from PIL import Image, ImageDraw
 
-from fasttx.config import parse_style_mix
+from fasttx.config import parse_size, parse_style_mix
 from fasttx.evaluate import METRIC, evaluate_model, trained_style_size
 from fasttx.io import open_rgb, pil_to_tensor, resize_long_side
 from fasttx.modelfile import load_model, save_model
 from fasttx.nets.transformer import build_net
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
 from fasttx.pixels import images_to_frames, resize
-from fasttx.runtime.bench import bench, parse_size
+from fasttx.runtime.bench import bench
 
 sys.path.insert(0, str(Path(__file__).parent))
 from quality import HELD_OUT, SHARED  # noqa: E402  (the held-out photos of the quality bench)

@@ -25,6 +25,7 @@ from rich.progress import (
 )
 
 from fasttx.errors import FasttxError
+from fasttx.io import check_output_folder
 from fasttx.progress import progress_bar
 
 MARKER = ".complete"
@@ -61,6 +62,7 @@ def download_and_extract(
     target = Path(dest_dir) / archive.folder
     if _is_complete(target):
         return target
+    check_output_folder(dest_dir)  # a file or a read-only place: one line now, not a traceback after the download
     zip_path = download(archive, dest_dir, progress=progress)
     folder = extract(zip_path, dest_dir, progress=progress, folder=archive.folder)
     if not keep_zip:

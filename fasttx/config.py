@@ -70,7 +70,9 @@ STYLE_SCALE = 2  # the style image's default long side, in multiples of the trai
 def style_long_side(style_size: int | None, size: int) -> int:
     """The style image's long side for its Gram targets at `size`: `style_size` where given, else STYLE_SCALE x size
     (Johnson et al. train at 256 px with 512 px styles, so the strokes keep their scale relative to the crops)."""
-    return style_size or STYLE_SCALE * size
+    if style_size is not None and not 16 <= style_size <= MAX_SIZE:
+        raise FasttxError(f"--style-size must be 16 to {MAX_SIZE} px (got {style_size})")
+    return STYLE_SCALE * size if style_size is None else style_size
 
 
 PHOTO = "photo"  # in a style mix, the share left to the unstyled photo (StyleNet.forward)
@@ -250,10 +252,6 @@ class TrainConfig:
             (self.epochs is None or self.epochs > 0, f"--epochs must be positive (got {self.epochs})"),
             (1 <= self.batch_size <= MAX_BATCH, f"--batch-size must be 1 to {MAX_BATCH} (got {self.batch_size})"),
             (16 <= self.image_size <= MAX_SIZE, f"--image-size must be 16 to {MAX_SIZE} px (got {self.image_size})"),
-            (
-                loss.style_size is None or 16 <= loss.style_size <= MAX_SIZE,
-                f"--style-size must be 16 to {MAX_SIZE} px (got {loss.style_size})",
-            ),
             (0 < self.lr <= 1, f"--lr must be in (0, 1] (got {self.lr})"),
             (0 <= self.muon_lr <= 10, f"--muon-lr must be 0 (off) to 10 (got {self.muon_lr})"),
             (self.warmup >= 0, f"--warmup must be 0 or more (got {self.warmup})"),
@@ -283,13 +281,18 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise FasttxError(message)
+        style_long_side(loss.style_size, self.image_size)
 
     def total_steps(self, dataset_size: int) -> int:
+        """The run's length in steps: --steps, or --epochs (default DEFAULT_EPOCHS) over `dataset_size` photos."""
         if self.steps is not None:
             return self.steps
-        if self.epochs is not None:
-            return max(1, math.ceil(self.epochs * dataset_size / self.batch_size))
-        return max(1, math.ceil(DEFAULT_EPOCHS * dataset_size / self.batch_size))
+        steps = math.ceil((self.epochs or DEFAULT_EPOCHS) * dataset_size / self.batch_size)
+        if steps > MAX_STEPS:
+            raise FasttxError(
+                f"--epochs {self.epochs:g} over {dataset_size} photos is {steps} steps, over {MAX_STEPS:g}"
+            )
+        return max(1, steps)
 
 
 PATH_FIELDS = ("style", "dataset", "out", "teacher", "preview", "val", "vgg_weights", "init", "add_to")
@@ -316,6 +319,42 @@ def shareable_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     return meta
 
 
+SIZE_NAMES = {"360p": (640, 360), "480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
+
+
+@dataclass(frozen=True)
+class Size:
+    label: str  # as written: "720p", "64x48", "256"
+    width: int
+    height: int
+
+
+def parse_sizes(text: str, option: str = "--sizes") -> list[Size]:
+    """'256,512,720p,1080p,640x360' -> sizes: N is NxN, WxH is as written, 360p/480p/720p/1080p/4k are 16:9; each
+    side 1 to MAX_SIZE px."""
+    sizes = []
+    for item in (part.strip().lower() for part in text.split(",") if part.strip()):
+        try:
+            sides = SIZE_NAMES.get(item) or (item.split("x") if "x" in item else (item, item))
+            width, height = (int(v) for v in sides)
+        except ValueError as e:
+            raise FasttxError(f"bad size {item!r} in {option}; use N, WxH or one of {', '.join(SIZE_NAMES)}") from e
+        if not (1 <= width <= MAX_SIZE and 1 <= height <= MAX_SIZE):
+            raise FasttxError(f"bad size {item!r} in {option}: each side must be 1 to {MAX_SIZE} px")
+        sizes.append(Size(item, width, height))
+    if not sizes:
+        raise FasttxError(f"{option} is empty")
+    return sizes
+
+
+def parse_size(text: str, option: str) -> Size:
+    """One size in parse_sizes' format, for the option named `option` (--fixed-size, --size)."""
+    sizes = parse_sizes(text, option)
+    if len(sizes) != 1:
+        raise FasttxError(f"{option} takes one size, got {text!r}")
+    return sizes[0]
+
+
 @dataclass(frozen=True)
 class StylizeOptions:
     """Everything about how each input is stylized (the CLI's options minus paths, model and device)."""
@@ -335,6 +374,34 @@ class StylizeOptions:
     temporal_blend: float = 0.5
     style: str | None = None  # a multi-style model's mix, 'starry=0.7,wave=0.3' or one name (parse_style_mix)
     style_map: str | None = None  # a greyscale image mixing the two styles of `style` per pixel (black: the first)
+
+    def validate(self) -> None:
+        """Refuse settings that would crash or write nonsense, with the option's name (every stylizing path)."""
+        check_strength(self.strength)
+        checks = [
+            (1 <= self.batch_size <= MAX_BATCH, f"--batch-size must be 1 to {MAX_BATCH} (got {self.batch_size})"),
+            (
+                self.max_size is None or 16 <= self.max_size <= MAX_SIZE,
+                f"--max-size must be 16 to {MAX_SIZE} px (got {self.max_size})",
+            ),
+            (self.tile is None or 16 <= self.tile <= MAX_SIZE, f"--tile must be 16 to {MAX_SIZE} px (got {self.tile})"),
+            (self.overlap >= 0, f"--overlap must be 0 or more px (got {self.overlap})"),
+            (0 <= self.crf <= 51, f"--crf must be 0 (lossless) to 51 (got {self.crf})"),
+            (0 <= self.temporal_blend < 1, f"--temporal-blend must be in [0, 1) (got {self.temporal_blend})"),
+            (
+                self.clip_stats is None or 0 <= self.clip_stats < 1,
+                f"--clip-stats must be in [0, 1) (got {self.clip_stats})",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise FasttxError(message)
+
+
+def check_strength(strength: float) -> None:
+    """The one check of a strength: 0 (the photo) to 1 (full style); NaN fails it too."""
+    if not 0.0 <= strength <= 1.0:
+        raise FasttxError(f"--strength must be between 0 (the photo) and 1 (full style), got {strength}")
 
 
 @dataclass(frozen=True)

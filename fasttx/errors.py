@@ -11,9 +11,11 @@ class FasttxError(Exception):
 
 def exit_with_error(error: FasttxError, status: int = 1) -> NoReturn:
     """Print `error: ...` as one line on stderr (never wrapped, also in logs) and exit with `status`."""
+    from rich.markup import escape
+
     from fasttx.progress import stderr_console
 
-    stderr_console().print(f"[red]error:[/] {error}", highlight=False, markup=True)
+    stderr_console().print(f"[red]error:[/] {escape(str(error))}", highlight=False, markup=True)
     raise SystemExit(status)
 
 

@@ -33,7 +33,7 @@ import torch
 from rich.console import Console
 from torch import Tensor
 
-from fasttx.config import EVAL_SIZE, StylizeOptions, style_long_side
+from fasttx.config import EVAL_SIZE, MAX_SIZE, StylizeOptions, check_strength, style_long_side
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import find_images, load_image, open_rgb, pil_to_tensor, resize_long_side, save_image
@@ -43,7 +43,7 @@ from fasttx.nets.vgg import VGGFeatures
 from fasttx.optimize import optimize_image
 from fasttx.pixels import frames_to_images
 from fasttx.progress import progress_bar, stderr_console
-from fasttx.runtime.color import blend, check_strength
+from fasttx.runtime.color import blend
 from fasttx.temporal import estimate_flows, warping_error
 
 METRIC = LossConfig(
@@ -113,6 +113,14 @@ class EvaluationReport:
         return json.dumps(self.to_dict(), indent=2)
 
 
+MIN_SIDE = 16  # px: the deepest scored layer (relu4_3) sees an eighth of the photo
+
+
+def check_size(size: int) -> None:
+    if not MIN_SIDE <= size <= MAX_SIZE:
+        raise FasttxError(f"--size must be {MIN_SIDE} to {MAX_SIZE} px (got {size})")
+
+
 def evaluate_model(
     model: Stylizer,
     style: str | os.PathLike[str],
@@ -139,6 +147,9 @@ def evaluate_model(
     if not photos:
         raise FasttxError("no photos to evaluate")
     check_strength(strength)
+    check_size(size)
+    if vs_optimize < 0:
+        raise FasttxError(f"--vs-optimize must be 0 (none) or more steps (got {vs_optimize})")
     needed = set(METRIC.layers) | set(optimize_loss.layers if optimize_loss else [])
     missing = sorted(needed - set(vgg.layers))
     if missing:
@@ -162,6 +173,8 @@ def evaluate_model(
     for index, path in enumerate(photos):
         try:
             photo = pil_to_tensor(resize_long_side(open_rgb(path), size)).unsqueeze(0).to(device)
+            if min(photo.shape[-2:]) < MIN_SIDE:
+                raise FasttxError(f"{path} is {photo.shape[-1]}x{photo.shape[-2]} at --size {size}: too thin to score")
         except FasttxError as e:
             warnings.warn(f"skipping {e}", stacklevel=2)
             report.skipped.append(str(path))
@@ -320,6 +333,9 @@ def evaluate_video(
     from fasttx.runtime.video import read_frames
 
     options = options or StylizeOptions()
+    check_size(size)
+    if frames < 2:
+        raise FasttxError(f"--frames must be 2 or more: a temporal error compares frames (got {frames})")
     clip = read_frames(video, size, frames)
     if len(clip) < 2:
         raise FasttxError(f"{video} has {len(clip)} frame; a temporal error needs two")

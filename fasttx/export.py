@@ -111,8 +111,11 @@ def export_onnx(
     if output.suffix.lower() != ".onnx":
         raise FasttxError(f"-o {output}: an exported model is written as a .onnx file")
     check_output(output, overwrite, [] if isinstance(model, StyleNet) else [model])
-    if opset < DEFAULT_OPSET:  # the exporter would try onnx's version converter, fail on Pad and quietly keep 18
-        raise FasttxError(f"opset {opset} is too old for this network's graph; use --opset {DEFAULT_OPSET} or newer")
+    newest = onnx.defs.onnx_opset_version()
+    if not DEFAULT_OPSET <= opset <= newest:  # older: the version converter fails on Pad and quietly keeps 18
+        raise FasttxError(
+            f"--opset must be {DEFAULT_OPSET} (the default) to {newest}, what this onnx knows (got {opset})"
+        )
     if fp16 and int8_calibration is not None:
         raise FasttxError("choose one of fp16 and int8, not both")
     if isinstance(model, StyleNet):
@@ -247,6 +250,10 @@ def _trace(
                 f"ONNX export at opset {opset} failed ({type(e).__name__}: {e}); try --opset {DEFAULT_OPSET}"
             ) from e
     proto = program.model_proto
+    if _opset(proto) != opset:  # the exporter may fall back to its own opset without a word
+        raise FasttxError(
+            f"the exporter wrote opset {_opset(proto)} when asked for {opset}; use --opset {_opset(proto)}"
+        )
     for value in (proto.graph.input[0], *proto.graph.output):  # name the output's dims like the input's
         for axis, name in axes.items():
             value.type.tensor_type.shape.dim[axis].dim_param = name

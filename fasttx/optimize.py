@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from fasttx.config import OPTIMIZE, style_long_side
+from fasttx.config import MAX_SIZE, MAX_STEPS, OPTIMIZE, style_long_side
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import check_output, load_image, open_rgb, pil_to_tensor, resize_long_side, save_image
@@ -77,8 +77,14 @@ def optimize_image(
         raise FasttxError(f"unknown optimizer {optimizer!r}; choose {' or '.join(OPTIMIZERS)}")
     if init not in INITS:
         raise FasttxError(f"unknown init {init!r}; choose {' or '.join(INITS)}")
-    if steps < 1 or scales < 1:
-        raise FasttxError("--steps and --scales must be at least 1")
+    if not (1 <= steps <= MAX_STEPS and 1 <= scales <= 8):
+        raise FasttxError(f"--steps must be 1 to {MAX_STEPS:g} and --scales 1 to 8 (got {steps}, {scales})")
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise FasttxError(f"--lr must be a positive finite number (got {lr})")
+    if style_mix is not None and not (all(math.isfinite(w) and w >= 0 for w in style_mix) and sum(style_mix) > 0):
+        raise FasttxError(f"--style-mix weights must be finite, 0 or more, with a positive sum (got {style_mix})")
+    if not all(math.isfinite(w) and w >= 0 for w in (loss.content_weight, loss.style_weight, loss.tv_weight)):
+        raise FasttxError("--content-weight, --style-weight and --tv-weight must be finite and 0 or more")
     if not styles:
         raise FasttxError("give at least one style image")
     device = next(vgg.parameters()).device
@@ -126,6 +132,10 @@ def optimize_photo(
     `save_every` steps also OUTPUT_stepNNNN. `options` go to optimize_image (steps, optimizer, lr, init, scales,
     style_mix, seed)."""
     check_output(output, overwrite, inputs=[content, *styles])
+    if not (MIN_SIDE <= size <= MAX_SIZE and save_every >= 0):
+        raise FasttxError(f"--size must be {MIN_SIDE} to {MAX_SIZE} px and --save-every 0 or more")
+    if not 0 <= options.get("seed", 0) < 2**63:
+        raise FasttxError(f"--seed must be 0 to 2^63 - 1 (got {options['seed']})")
     dev = pick_device(device)
     photo = pil_to_tensor(resize_long_side(open_rgb(content), size))
     style_images = [resize_style(load_image(path), style_long_side(loss.style_size, size)) for path in styles]

@@ -15,12 +15,13 @@ from torch import nn
 from typer.testing import CliRunner
 
 from fasttx.cli import app
+from fasttx.config import parse_sizes
 from fasttx.errors import FasttxError
 from fasttx.io import load_image
 from fasttx.modelfile import save_model
 from fasttx.nets.transformer import ARCHITECTURES, ConvLayer, NetConfig, StyleNet, UpsampleConv, build_net, count_macs
 from fasttx.runtime import tiling
-from fasttx.runtime.bench import bench, parse_archs, parse_sizes
+from fasttx.runtime.bench import bench, parse_archs
 from fasttx.runtime.color import blend, preserve_color
 from fasttx.runtime.images import Shard, plan_jobs
 from fasttx.runtime.session import OrtSession, TorchSession, open_session, ort_providers

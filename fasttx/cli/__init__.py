@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import signal
 import sys
+import warnings
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from fasttx import __version__
 from fasttx.cli import datasets, measure, ship, stylize, train  # noqa: F401  (each registers its commands)
@@ -60,6 +62,7 @@ def main() -> None:
     and 2 (click's convention); Ctrl-C exits with 130, SIGTERM (schedulers, `timeout`, container stops) with 143,
     both after the half-written outputs are removed (training handles both itself: it checkpoints first)."""
     signal.signal(signal.SIGTERM, _terminated)
+    warnings.showwarning = _warning
     try:
         status = app(standalone_mode=False)
     except FasttxError as e:
@@ -80,6 +83,11 @@ def main() -> None:
             sys.exit(130)
         raise
     sys.exit(status if isinstance(status, int) else 0)
+
+
+def _warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+    # one line, like errors: not Python's "file:line: UserWarning:" and the source line under it
+    err.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False)
 
 
 def _terminated(signum: int, frame: object) -> None:

@@ -311,7 +311,8 @@ def bench(
     """
     from rich.table import Table
 
-    from fasttx.runtime.bench import BenchRow, parse_archs, parse_sizes
+    from fasttx.config import parse_sizes
+    from fasttx.runtime.bench import BenchRow, parse_archs
     from fasttx.runtime.bench import bench as run_bench
 
     size_list = parse_sizes(sizes)

@@ -57,8 +57,8 @@ def export_model(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
     """Export a trained model to ONNX: any batch, height and width; checked against PyTorch before it is written."""
+    from fasttx.config import parse_size
     from fasttx.export import DEFAULT_OPSET, export_onnx
-    from fasttx.runtime.bench import parse_size
 
     if int8 != (calibration is not None):
         raise FasttxError("--int8 and --calibration DIR go together (int8 quantization is calibrated on photos)")
@@ -140,8 +140,7 @@ def web(
     """
     from fasttx.web import ORT_WEB_VERSION, build_site, check_port, server
 
-    if serve:
-        check_port(port)
+    check_port(port)
     with err.status(f"writing the site (onnxruntime-web {ORT_WEB_VERSION})"):
         index = build_site(model, output, overwrite=overwrite)
     size = sum(f.stat().st_size for f in output.rglob("*") if f.is_file())

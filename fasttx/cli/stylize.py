@@ -194,7 +194,7 @@ def webcam(
     as_json: Annotated[bool, typer.Option("--json", help="Print frames, frames/s and size as JSON.")] = False,
 ) -> None:
     """Stylise a camera live: a window with frames/s (q quits), optionally recorded; any OpenCV source works."""
-    from fasttx.runtime.bench import parse_size
+    from fasttx.config import parse_size
     from fasttx.runtime.webcam import run_webcam
 
     wanted = None

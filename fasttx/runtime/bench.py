@@ -23,23 +23,15 @@ from typing import Any
 
 import torch
 
-from fasttx.config import BENCH
+from fasttx.config import BENCH, MAX_BATCH, Size
 from fasttx.errors import FasttxError
 from fasttx.modelfile import load_model, save_model
 from fasttx.nets.transformer import ARCHITECTURES, NetConfig, StyleNet, build_net, count_macs
 from fasttx.pixels import images_to_frames
 from fasttx.runtime.session import OrtSession, Session, TorchSession
 
-SIZE_NAMES = {"360p": (640, 360), "480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
 BACKENDS = ("torch", "ort", "ort-fp16", "ort-int8")
 VARIANT_OF = {"ort": "fp32", "ort-fp16": "fp16", "ort-int8": "int8"}
-
-
-@dataclass(frozen=True)
-class BenchSize:
-    label: str
-    width: int
-    height: int
 
 
 @dataclass
@@ -85,35 +77,6 @@ class BenchReport:
         }
 
 
-def parse_size(text: str, option: str) -> BenchSize:
-    """One size in parse_sizes' format, for the option named `option` (--fixed-size, --size)."""
-    sizes = parse_sizes(text, option)
-    if len(sizes) != 1:
-        raise FasttxError(f"{option} takes one size, got {text!r}")
-    return sizes[0]
-
-
-def parse_sizes(text: str, option: str = "--sizes") -> list[BenchSize]:
-    """'256,512,720p,1080p,640x360' -> sizes: N is NxN, WxH is as written, 360p/480p/720p/1080p/4k are 16:9."""
-    sizes = []
-    for item in (part.strip().lower() for part in text.split(",") if part.strip()):
-        try:
-            if item in SIZE_NAMES:
-                width, height = SIZE_NAMES[item]
-            elif "x" in item:
-                width, height = (int(v) for v in item.split("x"))
-            else:
-                width = height = int(item)
-        except ValueError as e:
-            raise FasttxError(f"bad size {item!r} in {option}; use N, WxH or one of {', '.join(SIZE_NAMES)}") from e
-        if width < 1 or height < 1:
-            raise FasttxError(f"bad size {item!r} in {option}: width and height must be positive")
-        sizes.append(BenchSize(item, width, height))
-    if not sizes:
-        raise FasttxError(f"{option} is empty")
-    return sizes
-
-
 def parse_archs(text: str) -> list[str]:
     """'small,tiny' -> those registry names; 'all' -> every registered architecture."""
     names = sorted(ARCHITECTURES) if text.strip() == "all" else [a.strip() for a in text.split(",") if a.strip()]
@@ -131,7 +94,7 @@ def model_info(name: str, net: StyleNet) -> ModelInfo:
 
 def bench(
     models: Sequence[str | os.PathLike[str]],
-    sizes: Sequence[BenchSize],
+    sizes: Sequence[Size],
     backends: Sequence[str] | None = None,
     *,
     archs: Sequence[str] = (),
@@ -148,8 +111,8 @@ def bench(
     `<stem>.int8.onnx` beside it when present, else are exported into a temporary folder. Each row's `speedup`
     compares it with the first row measured at its size.
     """
-    if repeat < 1 or warmup < 0 or batch < 1:
-        raise FasttxError("--repeat and --batch must be at least 1 and --warmup at least 0")
+    if not (1 <= repeat <= 1000 and 0 <= warmup <= 1000 and 1 <= batch <= MAX_BATCH):
+        raise FasttxError(f"--repeat must be 1 to 1000, --warmup 0 to 1000 and --batch 1 to {MAX_BATCH}")
     if not models and not archs:
         raise FasttxError("nothing to measure: give --model files and/or --arch names")
     paths = [Path(m) for m in models]
@@ -291,9 +254,7 @@ def _onnx_file(
     return path
 
 
-def _measure(
-    session: Session, model: str, backend: str, size: BenchSize, batch: int, repeat: int, warmup: int
-) -> BenchRow:
+def _measure(session: Session, model: str, backend: str, size: Size, batch: int, repeat: int, warmup: int) -> BenchRow:
     row = BenchRow(model, backend, session.device, size.label, size.width, size.height, batch)
     gen = torch.Generator().manual_seed(0)
     images = torch.rand(batch, 3, size.height, size.width, generator=gen)

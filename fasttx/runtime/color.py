@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from fasttx.errors import FasttxError
-
 # ITU-R BT.601 luma weights, as JPEG's YCbCr uses
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
@@ -28,14 +26,8 @@ def preserve_color(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tenso
 
 def blend(stylized: torch.Tensor, content: torch.Tensor, strength: float) -> torch.Tensor:
     """How much style: a straight pixel-space mix, 0 gives the photo back unchanged, 1 the stylised image."""
-    check_strength(strength)
     if strength == 1.0:
         return stylized
     if strength == 0.0:
         return content.clone()
     return torch.lerp(content, stylized, strength)
-
-
-def check_strength(strength: float) -> None:
-    if not 0.0 <= strength <= 1.0:
-        raise FasttxError(f"--strength must be between 0 (the photo) and 1 (full style), got {strength}")

@@ -18,22 +18,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fasttx.errors import FasttxError
 from fasttx.temporal import flow_between, grey_frame, optical_flow, warp
 
 FLOW_SIDE = 480  # long side of the frames the flow is estimated on
-
-
-def check_blend_weight(weight: float) -> None:
-    if not 0 <= weight < 1:
-        raise FasttxError(f"--temporal-blend must be in [0, 1), got {weight}")
 
 
 class FlowBlend:
     """Stateful over one clip: call it on the frames in order (any batching)."""
 
     def __init__(self, weight: float, flow_side: int = FLOW_SIDE):
-        check_blend_weight(weight)
         self.weight = weight
         self.flow_side = flow_side
         self._dis = optical_flow()

@@ -28,8 +28,8 @@ from fasttx.io import load_image, save_image
 from fasttx.nets.transformer import peak_activation_bytes
 from fasttx.pixels import frames_to_images, images_to_frames
 from fasttx.progress import progress_bar, stderr_console
-from fasttx.runtime.color import blend, check_strength, preserve_color
-from fasttx.runtime.flow_blend import FlowBlend, check_blend_weight
+from fasttx.runtime.color import blend, preserve_color
+from fasttx.runtime.flow_blend import FlowBlend
 from fasttx.runtime.images import Job, Shard, plan_jobs
 from fasttx.runtime.norms import clip_statistics
 from fasttx.runtime.session import Session, TorchSession, open_session
@@ -44,15 +44,7 @@ class Stylizer:
     """A session plus the per-image options: what every image and every frame goes through."""
 
     def __init__(self, session: Session, options: StylizeOptions):
-        check_strength(options.strength)
-        if options.batch_size < 1:
-            raise FasttxError(f"--batch-size must be at least 1, got {options.batch_size}")
-        if options.max_size is not None and options.max_size < 1:
-            raise FasttxError(f"--max-size must be a positive number of pixels, got {options.max_size}")
-        if options.tile is not None and options.tile < 1:
-            raise FasttxError(f"--tile must be a positive number of pixels, got {options.tile}")
-        if options.overlap < 0:
-            raise FasttxError(f"--overlap must be 0 or more pixels, got {options.overlap}")
+        options.validate()
         if options.tile is not None and not isinstance(session, TorchSession):
             raise FasttxError(
                 "--tile needs the PyTorch model (.pth): tiles share InstanceNorm statistics via hooks in the network"
@@ -61,9 +53,6 @@ class Stylizer:
             raise FasttxError(
                 "--clip-stats needs the PyTorch model (.pth): frames share InstanceNorm statistics via hooks in it"
             )
-        if options.clip_stats is not None and not 0 <= options.clip_stats < 1:
-            raise FasttxError(f"--clip-stats must be in [0, 1), got {options.clip_stats}")
-        check_blend_weight(options.temporal_blend)
         self.session = session
         self.options = options
         self._blend: FlowBlend | None = None  # within clip(), with --temporal-blend

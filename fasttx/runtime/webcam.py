@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -20,10 +21,10 @@ from typing import Any
 import av
 import numpy as np
 
-from fasttx.config import StylizeOptions
+from fasttx.config import StylizeOptions, check_strength
 from fasttx.errors import FasttxError
 from fasttx.io import atomic_write, check_output
-from fasttx.runtime.color import check_strength
+from fasttx.runtime.images import VIDEO_OUTPUT_SUFFIXES
 from fasttx.runtime.session import open_session
 from fasttx.runtime.stylize import Stylizer
 from fasttx.runtime.video import Encoder, VideoInfo
@@ -60,13 +61,23 @@ def run_webcam(
     """Stylise `camera` (an index like "0", or a path or URL) until q, Ctrl-C, the end of the source or `frames`
     frames. `size` (width, height) asks the camera for that resolution."""
     cv2 = _opencv()
+    options.validate()
+    if frames is not None and frames < 1:
+        raise FasttxError(f"--frames must be 1 or more (got {frames})")
     if output is not None:
+        if Path(output).suffix.lower() not in VIDEO_OUTPUT_SUFFIXES:
+            raise FasttxError(f"cannot record {output}: use {', '.join(VIDEO_OUTPUT_SUFFIXES)} (H.264)")
         check_output(Path(output), overwrite, [model] if camera.isdigit() else [model, camera])
     if window and not _has_gui(cv2):
-        raise FasttxError(
-            "this OpenCV has no window support (the headless wheel); pip install opencv-python, or pass --no-window "
-            "with --output"
+        if output is None:
+            raise FasttxError(
+                "this OpenCV has no window support (the headless wheel that fasttx installs): pip install "
+                "opencv-python for a window, or record without one with -o FILE.mp4"
+            )
+        warnings.warn(
+            "no window: this OpenCV is the headless build (pip install opencv-python); recording only", stacklevel=2
         )
+        window = False
     if not window and output is None:
         raise FasttxError("with --no-window give --output FILE.mp4: otherwise the frames go nowhere")
     session = open_session(model, device, options.style, options.style_map)
