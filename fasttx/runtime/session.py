@@ -38,6 +38,7 @@ class Session(ABC):
     # the mix in use: [styles], or a map [1, styles, h, w] stretched over every image (None: the first style)
     style: np.ndarray | None = None
     takes_style_map = True  # whether the network takes a per-pixel map (an ONNX graph only if exported for it)
+    meta: dict[str, Any] = {}  # what the model file says of itself (train_config, styles, ...), JSON values parsed
 
     def use_style(self, spec: str | None, style_map: str | os.PathLike[str] | None = None) -> None:
         """Run the styles `spec` names from now on ('starry=0.7,wave=0.3', one name, or indices; see
@@ -77,10 +78,11 @@ class TorchSession(Session):
 
     backend = "torch"
 
-    def __init__(self, net: StyleNet, device: torch.device, styles: list[str] | None = None):
+    def __init__(self, net: StyleNet, device: torch.device, meta: dict[str, Any] | None = None):
         self.torch_device = device
         self.device = str(device)
-        self.styles = (styles or [f"style{i}" for i in range(net.styles)]) if net.styles > 1 else []
+        self.meta = meta or {}
+        self.styles = (self.meta.get("styles") or [f"style{i}" for i in range(net.styles)]) if net.styles > 1 else []
         self.net = net.to(device).eval()
         if device.type == "cuda":
             self.net = self.net.to(memory_format=torch.channels_last)
@@ -132,6 +134,7 @@ class OrtSession(Session):
         except Exception as e:  # onnxruntime raises its own types for foreign, corrupt or unsupported files
             raise FasttxError(f"cannot load {path} with onnxruntime: {e}") from e
         metadata = self.session.get_modelmeta().custom_metadata_map
+        self.meta = {key: _parsed(value) for key, value in metadata.items()}
         if "fasttx_version" not in metadata:
             warnings.warn(
                 f"{path} has no fasttx metadata: not a fasttx export, it may not be a style network", stacklevel=2
@@ -246,9 +249,17 @@ def open_session(
         raise FasttxError("--device tensorrt needs an exported .onnx model (fasttx export)")
     else:
         net, meta = load_model(model)
-        session = TorchSession(net, pick_device(device), meta.get("styles"))
+        session = TorchSession(net, pick_device(device), meta)
     session.use_style(style, style_map)
     return session
+
+
+def _parsed(value: str) -> Any:
+    """An ONNX metadata value as the model file had it: JSON where it is JSON (train_config, styles), else text."""
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
 
 
 def _styles(metadata: dict[str, str]) -> int:
