@@ -1,10 +1,9 @@
 """How much does a model flicker? The warping error (fasttx.temporal) of trained models on clips with known motion.
 
     python bench/temporal.py --model plain=models/starry/model.pth --model trained=models/starry-video/model.pth \
-        [--momentum 0.9] [--blend 0.5] [--frames 24] [--size 256] [--results bench/out/temporal/NAME]
+        [--blend 0.5] [--frames 24] [--size 256] [--results bench/out/temporal/NAME]
 
-Every model runs as it is ("<label>"), with InstanceNorm statistics shared over the clip ("<label>+stats",
-fasttx.runtime.norms.clip_statistics at --momentum) and with the previous output carried along the input's
+Every model runs as it is ("<label>") and with the previous output carried along the input's
 optical flow ("<label>+blend", fasttx.runtime.flow_blend at --blend, the flow estimated as `fasttx stylize
 --temporal-blend` does; the error is still measured along the exact motion) on:
   - synthetic clips: each held-out Kodak photo (bench/quality.py's) filmed still, panning, zooming and rotating,
@@ -23,7 +22,6 @@ into --results.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -41,7 +39,6 @@ from fasttx.modelfile import load_model
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
 from fasttx.pixels import frames_to_images, images_to_frames
 from fasttx.runtime.flow_blend import FlowBlend
-from fasttx.runtime.norms import DEFAULT_MOMENTUM, clip_statistics
 from fasttx.runtime.video import read_frames
 from fasttx.temporal import Clip, estimate_flows, synthetic_clip, warping_error
 
@@ -55,9 +52,8 @@ REAL_CLIPS = ("fox.mp4", "big_buck_bunny_10s.mp4")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, help="LABEL=model.pth (or a path: its folder)")
-    parser.add_argument("--momentum", type=float, default=DEFAULT_MOMENTUM)
     parser.add_argument("--blend", type=float, default=0.5, help="--temporal-blend weight of the +blend variant")
-    parser.add_argument("--remedies", default="stats,blend", help="which of stats, blend to run beside each model")
+    parser.add_argument("--remedies", default="blend", help="blend: also run each model with the flow blend; '': not")
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--size", type=int, default=256, help="long side of the clips' frames")
     parser.add_argument("--results", type=Path, default=Path(__file__).parent / "out" / "temporal")
@@ -76,14 +72,14 @@ def main() -> None:
         net.eval()
         style = resize_style(load_image(meta["train_config"]["style"][0]), trained_style_size(meta) or 2 * args.size)
         metric = PerceptualLoss(vgg, [style], METRIC)
-        variants = {label: (None, 0.0), f"{label}+stats": (args.momentum, 0.0), f"{label}+blend": (None, args.blend)}
-        for variant, (momentum, blend) in variants.items():
+        variants = {label: 0.0, f"{label}+blend": args.blend}
+        for variant, blend in variants.items():
             if variant != label and variant.split("+")[-1] not in args.remedies.split(","):
                 continue
             per_kind: dict[str, list[float]] = {}
             distances: list[tuple[float, float]] = []
             for name, clip in clips.items():
-                out = _stylise(net, clip.frames, momentum, blend)
+                out = _stylise(net, clip.frames, blend)
                 outputs.setdefault(name, {"input": clip.frames})[variant] = out
                 error = warping_error(out, clip.flows, clip.masks)
                 per_kind.setdefault(_kind(name), []).append(float(error.mean()))
@@ -108,7 +104,7 @@ def main() -> None:
     summary = {"input": {k: float(np.mean(v)) for k, v in floor.items()}}
     summary.update({row["model"]: row for row in rows if "summary" in row})
     net, _ = load_model(next(iter(models.values())))
-    costs = _costs(net.eval(), args.momentum, args.blend) if not args.no_real else {}
+    costs = _costs(net.eval(), args.blend) if not args.no_real else {}
     (args.results / "results.json").write_text(
         json.dumps(
             {
@@ -165,9 +161,9 @@ def _real_clips(frames: int, size: int) -> dict[str, Clip]:
     return clips
 
 
-def _stylise(net: torch.nn.Module, frames: torch.Tensor, momentum: float | None, blend: float) -> torch.Tensor:
+def _stylise(net: torch.nn.Module, frames: torch.Tensor, blend: float) -> torch.Tensor:
     flow_blend = FlowBlend(blend) if blend > 0 else None
-    with torch.no_grad(), clip_statistics(net, momentum) if momentum is not None else contextlib.nullcontext():
+    with torch.no_grad():
         outputs = []
         for chunk in frames.split(4):
             out = net(chunk).clamp(0, 1)
@@ -175,13 +171,13 @@ def _stylise(net: torch.nn.Module, frames: torch.Tensor, momentum: float | None,
         return torch.cat(outputs)
 
 
-def _costs(net: torch.nn.Module, momentum: float, blend: float, repeat: int = 6) -> dict[str, float]:
-    """Median milliseconds per 720p frame of fox.mp4, one frame at a time: the network, the network under clip
-    statistics, and the flow blend alone (its flow at FLOW_SIDE), measured in turn within each repeat."""
+def _costs(net: torch.nn.Module, blend: float, repeat: int = 6) -> dict[str, float]:
+    """Median milliseconds per 720p frame of fox.mp4, one frame at a time: the network and the flow blend alone
+    (its flow at FLOW_SIDE), measured in turn within each repeat."""
     raw = read_frames(SHARED / "video" / REAL_CLIPS[0], 1280, repeat + 1)
     frames = frames_to_images(raw)
     flow_blend = FlowBlend(blend)
-    times: dict[str, list[float]] = {"network": [], "network with clip statistics": [], "flow blend": []}
+    times: dict[str, list[float]] = {"network": [], "flow blend": []}
     with torch.no_grad():
         out = net(frames[:1]).clamp(0, 1)
         flow_blend(raw[:1], out)
@@ -190,10 +186,6 @@ def _costs(net: torch.nn.Module, momentum: float, blend: float, repeat: int = 6)
             started = time.perf_counter()
             out = net(frame).clamp(0, 1)
             times["network"].append(time.perf_counter() - started)
-            with clip_statistics(net, momentum):
-                started = time.perf_counter()
-                net(frame)
-                times["network with clip statistics"].append(time.perf_counter() - started)
             started = time.perf_counter()
             flow_blend(raw[i : i + 1], out)
             times["flow blend"].append(time.perf_counter() - started)

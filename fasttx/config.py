@@ -367,7 +367,6 @@ class StylizeOptions:
     strength: float = 1.0  # 0: the photo, 1: full style; a pixel-space mix
     crf: int = 18  # H.264 quality (lower is better; 18 is visually lossless for most content)
     keep_partial: bool = False  # write what decoded of a truncated video instead of failing it
-    clip_stats: float | None = None  # videos: InstanceNorm statistics shared over frames at this momentum (.pth only)
     # videos and the webcam: the share of the previous output carried along the input's optical flow
     # (runtime.flow_blend). 0.5: the warping error falls to 0.2-0.4x at 1-5 % of the distances (README, "Stable
     # video"); 0 for the most frames/s
@@ -388,10 +387,6 @@ class StylizeOptions:
             (self.overlap >= 0, f"--overlap must be 0 or more px (got {self.overlap})"),
             (0 <= self.crf <= 51, f"--crf must be 0 (lossless) to 51 (got {self.crf})"),
             (0 <= self.temporal_blend < 1, f"--temporal-blend must be in [0, 1) (got {self.temporal_blend})"),
-            (
-                self.clip_stats is None or 0 <= self.clip_stats < 1,
-                f"--clip-stats must be in [0, 1) (got {self.clip_stats})",
-            ),
         ]
         for ok, message in checks:
             if not ok:

@@ -267,7 +267,6 @@ class VideoEvaluation:
     frames: int
     width: int
     height: int
-    clip_stats: float | None
     temporal_blend: float
     output_error: float  # mean warping error of the stylised frames
     input_error: float  # the same for the input frames: the floor
@@ -295,7 +294,7 @@ def evaluate_video(
     device: str = "auto",
 ) -> VideoEvaluation:
     """`fasttx evaluate --video`: the first `frames` frames (long side `size`) stylised as `fasttx stylize` would
-    with `options` (--clip-stats, --temporal-blend, --style-mix ...), their warping error along the input's DIS
+    with `options` (--temporal-blend, --style-mix ...), their warping error along the input's DIS
     optical flow next to the input's own, and the distances of `scored_frames` of them (needs OpenCV)."""
     from fasttx.runtime.stylize import Stylizer
     from fasttx.runtime.video import read_frames
@@ -337,7 +336,6 @@ def evaluate_video(
         frames=len(clip),
         width=clip.shape[2],
         height=clip.shape[1],
-        clip_stats=options.clip_stats,
         temporal_blend=options.temporal_blend,
         output_error=float(errors.mean()),
         input_error=float(warping_error(images, flows, masks).mean()),

@@ -14,9 +14,7 @@ from torch import nn
 from fasttx import temporal
 from fasttx.errors import FasttxError
 from fasttx.modelfile import load_model
-from fasttx.nets.transformer import NetConfig, build_net
 from fasttx.pixels import images_to_frames
-from fasttx.runtime.norms import clip_statistics
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -107,41 +105,6 @@ def test_flow_blend_follows_a_pan_and_lowers_the_warping_error_of_flickering_out
     after = temporal.warping_error(blended, clip.flows, clip.masks).mean()
     assert after < 0.5 * before
     assert (blended - clip.frames).abs().mean() < (flicker - clip.frames).abs().mean()  # not smeared off the scene
-
-
-def test_clip_statistics_smooth_each_layers_statistics_over_frames_in_order() -> None:
-    norm = nn.InstanceNorm2d(1)
-    generator = torch.Generator().manual_seed(0)
-    pattern = torch.randn(1, 1, 8, 8, generator=generator)
-    frames = torch.cat([pattern, 2 * pattern + 1, 3 * pattern - 1])  # each frame its own mean and variance
-    with clip_statistics(norm, momentum=0.5):
-        first = norm(frames[:2])
-        second = norm(frames[2:])  # the next call goes on from the last frame of the first
-    stats = [(f.mean(), f.var(unbiased=False)) for f in frames]
-    mean, var = stats[0]
-    expected = []
-    for i, frame in enumerate(frames):
-        if i:
-            mean, var = 0.5 * mean + 0.5 * stats[i][0], 0.5 * var + 0.5 * stats[i][1]
-        expected.append((frame - mean) / torch.sqrt(var + norm.eps))
-    torch.testing.assert_close(torch.cat([first, second]), torch.stack(expected), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(norm(frames), nn.functional.instance_norm(frames))  # the hooks are gone
-
-
-def test_clip_statistics_at_momentum_zero_are_the_plain_network_for_every_kind_of_norm() -> None:
-    for config in (NetConfig(arch="tiny"), NetConfig(arch="johnson", styles=2)):
-        torch.manual_seed(0)
-        net = build_net(config).eval()
-        frames = torch.rand(3, 3, 32, 40)
-        style = torch.tensor([[0.3, 0.7]]) if config.styles > 1 else None
-        with torch.no_grad():
-            plain = net(frames, style)
-            with clip_statistics(net, momentum=0.0):
-                shared = net(frames, style)
-            with clip_statistics(net, momentum=0.9):
-                smoothed = net(frames, style)
-        torch.testing.assert_close(shared, plain, rtol=1e-4, atol=1e-5)
-        assert torch.equal(smoothed[0], shared[0]) and not torch.allclose(smoothed[2], plain[2], atol=1e-4)
 
 
 def test_consistency_loss_is_zero_for_an_equivariant_map_and_positive_for_one_that_is_not() -> None:

@@ -17,8 +17,6 @@ from fasttx.errors import FasttxError
 from fasttx.export import export_onnx
 from fasttx.modelfile import load_model, save_model
 from fasttx.nets.transformer import NetConfig, build_net
-from fasttx.pixels import frames_to_images, images_to_frames
-from fasttx.runtime.norms import clip_statistics
 from fasttx.runtime.session import open_session
 from fasttx.runtime.stylize import StylizeOptions, stylize_inputs
 from fasttx.runtime.video import probe, stylize_video
@@ -193,23 +191,6 @@ def test_shared_gif(model: Path, tmp_path: Path, shared_data: Path) -> None:
     result = report.videos[str(tmp_path / "sintel.mp4")]
     assert (result.frames, result.width, result.height, result.fps, result.audio) == (50, 64, 26, 25.0, "none")
     assert result.pixel_format == "yuv420p"  # a size fasttx picks is even
-
-
-def test_clip_stats_share_instance_norm_statistics_over_the_video(model: Path, tmp_path: Path) -> None:
-    source = make_video(tmp_path / "clip.mp4", 64, 48, audio=None)
-    options = StylizeOptions(batch_size=3, clip_stats=0.9, temporal_blend=0)
-    stylize_inputs(model, [source], tmp_path / "out", options, device="cpu", progress=False)
-    originals, _, _ = decode(source)
-    net, _ = load_model(model)
-    with torch.no_grad(), clip_statistics(net, 0.9):  # all frames in one call: the running statistics are in order
-        expected = luma(images_to_frames(net(frames_to_images(np.stack(originals))).clamp(0, 1)).numpy())
-    plain = luma(open_session(model, "cpu").run_frames(np.stack(originals)))
-    got = luma(np.stack(decode(tmp_path / "out" / "clip.mp4")[0]))
-    assert np.abs(got - expected).mean() < 6 and np.abs(got - expected).mean() < np.abs(got - plain).mean()
-    onnx = tmp_path / "tiny.onnx"
-    export_onnx(net, onnx)
-    with pytest.raises(FasttxError, match="--clip-stats needs the PyTorch model"):
-        stylize_inputs(onnx, [source], tmp_path / "again", options, device="cpu", progress=False)
 
 
 def test_temporal_blend_steadies_a_video_from_an_onnx_model(model: Path, tmp_path: Path) -> None:

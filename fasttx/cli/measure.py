@@ -53,9 +53,6 @@ def evaluate(
         ),
     ] = None,
     frames: Annotated[int, typer.Option(help="--video: how many of its first frames.")] = 48,
-    clip_stats: Annotated[
-        Optional[float], typer.Option(help="--video: stylise as `fasttx stylize --clip-stats` does.")
-    ] = None,
     temporal_blend: Annotated[
         float, typer.Option(help="--video: stylise as `fasttx stylize --temporal-blend` does.")
     ] = 0.0,
@@ -116,9 +113,7 @@ def evaluate(
             model,
             style,
             video,
-            options=StylizeOptions(
-                clip_stats=clip_stats, temporal_blend=temporal_blend, style=style_mix, strength=strength
-            ),
+            options=StylizeOptions(temporal_blend=temporal_blend, style=style_mix, strength=strength),
             frames=frames,
             size=size,
             style_size=style_size,

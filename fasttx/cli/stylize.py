@@ -73,14 +73,6 @@ def stylize(
             help="Write the frames a truncated or damaged video still gives (else: that video fails, nothing written)."
         ),
     ] = _STYLIZE.keep_partial,
-    clip_stats: Annotated[
-        Optional[float],
-        typer.Option(
-            help="Videos: normalise each frame with InstanceNorm statistics averaged over the frames before it, at "
-            "this momentum (0.9: about 10 frames), so noise and compression do not make colours pulse. .pth models "
-            "only. bench/temporal.py measures it (README, 'Stable video')."
-        ),
-    ] = _STYLIZE.clip_stats,
     temporal_blend: TemporalBlend = _STYLIZE.temporal_blend,
     style_mix: Annotated[
         Optional[str],
@@ -137,7 +129,6 @@ def stylize(
         strength=strength,
         crf=crf,
         keep_partial=keep_partial,
-        clip_stats=clip_stats,
         temporal_blend=temporal_blend,
         style=style_mix,
         style_map=str(style_map) if style_map else None,

@@ -1,11 +1,8 @@
-"""InstanceNorm statistics taken from elsewhere than the feature map itself: the whole image, or the clip so far.
+"""InstanceNorm statistics taken from the whole image instead of each tile (fasttx.runtime.tiling).
 
-A style network normalises every feature map by its own per-channel mean and variance. That is what makes it
-work on any photo, and what goes wrong in two places: tiles of one image each get their own statistics (seams;
-fasttx.runtime.tiling gives them the whole image's), and the frames of a video each get their own, so colours
-and contrast pulse from frame to frame when noise, compression or motion nudge them (`clip_statistics` makes
-each frame use a running average over the frames so far). Both work by forward hooks on every nn.InstanceNorm2d
-(the conditional norms of multi-style networks hold a plain one), so they run on the PyTorch backend.
+A style network normalises every feature map by its own per-channel mean and variance. Tiles of one image would
+each get their own statistics, which shows as seams; these hooks on every nn.InstanceNorm2d (the conditional norms
+of multi-style networks hold a plain one) give them the whole image's, so tiling runs on the PyTorch backend.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ import torch
 from torch import nn
 
 Statistics = tuple[torch.Tensor, torch.Tensor]  # per-channel mean and variance, [N, C, 1, 1]
-DEFAULT_MOMENTUM = 0.9  # clip_statistics: the weight of the frames before; ~10 frames' memory (a third of a second)
 
 
 def statistics(x: torch.Tensor) -> Statistics:
@@ -45,36 +41,6 @@ def use_statistics(net: nn.Module, stats: list[Statistics]) -> Iterator[None]:
     """Make every InstanceNorm2d normalise with the given statistics (in call order) instead of its input's."""
     calls = itertools.count()
     with _hooks(net, lambda module, inputs, output: _normalise(module, inputs[0], stats[next(calls) % len(stats)])):
-        yield
-
-
-@contextlib.contextmanager
-def clip_statistics(net: nn.Module, momentum: float = DEFAULT_MOMENTUM) -> Iterator[None]:
-    """Within the block, successive frames (across calls, and in order within a batch) share statistics: each
-    layer normalises frame t with m_t = momentum * m_(t-1) + (1 - momentum) * (frame t's own), the same for the
-    variance, starting from the first frame's own. Flow-free: a pan or a zoom changes the statistics slowly, so
-    they follow it; noise and compression change them from frame to frame, and the average smooths that away.
-    One block per clip: leaving it forgets the clip."""
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-    running: dict[nn.Module, Statistics] = {}
-
-    def normalise(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
-        mean, var = statistics(inputs[0])
-        means, variances = [], []
-        previous = running.get(module)
-        for frame_mean, frame_var in zip(mean, var, strict=True):
-            if previous is not None:
-                frame_mean = momentum * previous[0] + (1 - momentum) * frame_mean
-                frame_var = momentum * previous[1] + (1 - momentum) * frame_var
-            previous = (frame_mean, frame_var)
-            means.append(frame_mean)
-            variances.append(frame_var)
-        assert previous is not None
-        running[module] = previous
-        return _normalise(module, inputs[0], (torch.stack(means), torch.stack(variances))).to(output.dtype)
-
-    with _hooks(net, normalise):
         yield
 
 

@@ -31,7 +31,6 @@ from fasttx.progress import progress_bar, stderr_console
 from fasttx.runtime.color import blend, preserve_color
 from fasttx.runtime.flow_blend import FlowBlend
 from fasttx.runtime.images import Job, Shard, plan_jobs
-from fasttx.runtime.norms import clip_statistics
 from fasttx.runtime.session import Session, TorchSession, open_session
 from fasttx.runtime.tiling import stylize_tiled
 from fasttx.runtime.video import VideoResult, probe, stylize_video
@@ -48,10 +47,6 @@ class Stylizer:
         if options.tile is not None and not isinstance(session, TorchSession):
             raise FasttxError(
                 "--tile needs the PyTorch model (.pth): tiles share InstanceNorm statistics via hooks in the network"
-            )
-        if options.clip_stats is not None and not isinstance(session, TorchSession):
-            raise FasttxError(
-                "--clip-stats needs the PyTorch model (.pth): frames share InstanceNorm statistics via hooks in it"
             )
         self.session = session
         self.options = options
@@ -89,12 +84,9 @@ class Stylizer:
 
     @contextlib.contextmanager
     def clip(self) -> Iterator[None]:
-        """What the frames of one video share: with --clip-stats, running InstanceNorm statistics; with
-        --temporal-blend, the previous output carried along the flow. Frames go through `frames` in order."""
+        """What the frames of one video share: with --temporal-blend, the previous output carried along the flow.
+        Frames go through `frames` in order."""
         with contextlib.ExitStack() as stack:
-            if self.options.clip_stats is not None:
-                assert isinstance(self.session, TorchSession)
-                stack.enter_context(clip_statistics(self.session.net, self.options.clip_stats))
             if self.options.temporal_blend > 0:
                 self._blend = FlowBlend(self.options.temporal_blend)
                 stack.callback(setattr, self, "_blend", None)
