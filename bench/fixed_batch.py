@@ -25,7 +25,7 @@ from fasttx.io import load_image
 from fasttx.losses import PerceptualLoss, measure_layer_scales, resize_style
 from fasttx.nets.transformer import build_net
 from fasttx.nets.vgg import VGGFeatures
-from fasttx.train import TrainConfig, _lr_at, _param_groups
+from fasttx.train import TrainConfig, lr_at, param_groups
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -51,12 +51,12 @@ def main() -> None:
     objective = PerceptualLoss(vgg, [style], loss)
     loss.layer_scales = measure_layer_scales(objective, photos)
     net = build_net(NetConfig())
-    optimizer = torch.optim.Adam(_param_groups(net, None), lr=args.lr)
+    optimizer = torch.optim.Adam(param_groups(net, None), lr=args.lr)
     content = objective.content_targets(photos)
     started = time.perf_counter()
     for step in range(args.steps):
         for group in optimizer.param_groups:
-            group["lr"] = _lr_at(schedule, step, args.steps) * group["lr_scale"]
+            group["lr"] = lr_at(schedule, step) * group["lr_scale"]
         with autocast(device, amp_dtype(device)):
             terms = objective(net(photos), content)
         optimizer.zero_grad()

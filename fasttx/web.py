@@ -32,6 +32,7 @@ from pathlib import Path
 
 import onnx
 
+from fasttx.config import STYLE_INPUT
 from fasttx.errors import FasttxError
 from fasttx.export import read_metadata
 from fasttx.io import check_output_folder, write_bytes
@@ -90,21 +91,37 @@ def build_site(model: str | os.PathLike[str], out: str | os.PathLike[str], overw
     meta = read_metadata(model)
     if meta.get("fixed_size"):
         raise FasttxError("the page feeds images of any size: export without --fixed-size")
+    graph, style_map = _for_the_web(model)
     config = {
         "model": "model.onnx",
         "io": meta.get("io", "float"),
         "styles": json.loads(meta["styles"]) if meta.get("styles") else [],
+        "style_map": style_map,
         "style": meta.get("style_name", model.stem),
     }
     files = {f"ort/{name}": data for name, data in ort_web_files().items()}
     files |= {name: (PAGE / name).read_bytes() for name in PAGE_FILES}
-    files |= {"model.onnx": model.read_bytes(), "model.json": json.dumps(config, indent=1).encode()}
+    files |= {"model.onnx": graph, "model.json": json.dumps(config, indent=1).encode()}
     ort = out / "ort"
     if ort.is_symlink() or (ort.exists() and not ort.is_dir()):
         ort.unlink()  # a link (or a file) where the runtime's folder goes is replaced, not followed
     for name in site_files():
         write_bytes(out / name, files[name])
     return out / "index.html"
+
+
+def _for_the_web(model: Path) -> tuple[bytes, bool]:
+    """The graph the page loads, and whether its style mix is a per-pixel map. A multi-style export keeps its mix as
+    an input with a default (an initializer of the same name), which onnxruntime in Python lets a caller override
+    and onnxruntime-web refuses to be fed ("invalid input 'style_weights'"): the page always feeds the mix, so the
+    default goes."""
+    proto = onnx.load(model)
+    defaults = [t for t in proto.graph.initializer if t.name == STYLE_INPUT]
+    for default in defaults:
+        proto.graph.initializer.remove(default)
+    mix = next((i for i in proto.graph.input if i.name == STYLE_INPUT), None)
+    style_map = mix is not None and len(mix.type.tensor_type.shape.dim) == 4
+    return (proto.SerializeToString() if defaults else model.read_bytes()), style_map
 
 
 def _check_loadable(model: Path) -> None:

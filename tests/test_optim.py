@@ -10,7 +10,7 @@ import torch
 from fasttx.config import NetConfig, TrainConfig
 from fasttx.nets.transformer import build_net
 from fasttx.optim import MuonAdam, hidden_convs, orthogonalise
-from fasttx.train import _param_groups
+from fasttx.train import param_groups
 
 
 @pytest.mark.parametrize("shape", [(64, 288), (288, 64)])
@@ -31,7 +31,7 @@ def test_muon_takes_the_hidden_convs_and_adam_the_rest_exactly_as_torch_adam() -
     head = net.body.head.weight
     hidden = hidden_convs(net, head)
     assert len(hidden) == 14 and all(p.shape[1] > 3 for p in hidden) and all(p is not head for p in hidden)
-    groups = _param_groups(net, None, muon_scale=10.0)
+    groups = param_groups(net, None, muon_scale=10.0)
     assert [g["kind"] for g in groups] == ["adam", "adam", "muon"] and groups[2]["lr_scale"] == 10.0
     twin = copy.deepcopy(net)
     optimizer = MuonAdam(groups, lr=1e-3)
@@ -63,7 +63,7 @@ def _is_hidden(net: torch.nn.Module, name: str) -> bool:
 def test_a_saved_state_continues_exactly() -> None:
     torch.manual_seed(0)
     net = build_net(NetConfig(arch="tiny"))
-    optimizer = MuonAdam(_param_groups(net, None, muon_scale=10.0), lr=1e-3)
+    optimizer = MuonAdam(param_groups(net, None, muon_scale=10.0), lr=1e-3)
     photos = [torch.rand(2, 3, 24, 24) for _ in range(4)]
 
     def step(model: torch.nn.Module, opt: torch.optim.Optimizer, photo: torch.Tensor) -> None:
@@ -75,7 +75,7 @@ def test_a_saved_state_continues_exactly() -> None:
         step(net, optimizer, photo)
     saved = copy.deepcopy(optimizer.state_dict())
     copy_net = copy.deepcopy(net)
-    resumed = MuonAdam(_param_groups(copy_net, None, muon_scale=10.0), lr=1e-3)
+    resumed = MuonAdam(param_groups(copy_net, None, muon_scale=10.0), lr=1e-3)
     resumed.load_state_dict(saved)
     for group in resumed.param_groups:  # a rate set after loading still reaches the inner Adam
         group["lr"] = 2e-3 * group["lr_scale"]

@@ -208,6 +208,40 @@ def test_the_page_stylises_an_image_like_onnxruntime_in_python(
         assert shot.std() > 10 and (shot.max(axis=2) - shot.min(axis=2)).max() > 100  # text, photo and output drawn
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM, reason="needs chromium")
+@pytest.mark.parametrize("style_map", [False, True])
+def test_the_page_stylises_with_a_multi_style_model(style_map: bool, tmp_path: Path) -> None:
+    """onnxruntime-web refuses to be fed an input that has a default: the site's copy drops the default and the page
+    feeds the mix (a 1x1 map for a --style-map-input export); the result is the first style's, as in Python."""
+    torch.manual_seed(0)
+    net = build_net(NetConfig(arch="tiny", styles=2)).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    model = export_onnx(net, tmp_path / "multi.onnx", style_map=style_map, meta={"styles": ["sky", "sea"]}).path
+    site = tmp_path / "site"
+    build_site(model, site)
+    assert json.loads((site / "model.json").read_text())["style_map"] is style_map
+    pixels = frames(*SIZES[0])
+    Image.fromarray(pixels[0]).save(site / "test.png")
+    report = open_page(site, "test=test.png&backend=wasm", tmp_path)
+    assert "error" not in report, report
+    rgba = np.frombuffer(base64.b64decode(report["rgba"]), np.uint8).reshape(*SIZES[0], 4)
+    expected = python_output(model, pixels, "float")[0]
+    assert np.abs(rgba[..., :3].astype(int) - expected.astype(int)).max() <= 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM, reason="needs chromium")
+def test_the_page_opened_as_a_file_says_it_must_be_served(models: dict[str, Path], tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    build_site(models["float"], site)
+    command = [*chromium(tmp_path, "file-profile"), "--virtual-time-budget=5000", "--dump-dom"]
+    dom = subprocess.run([*command, (site / "index.html").as_uri()], capture_output=True, text=True, timeout=120)
+    assert "must be served" in dom.stdout and "fasttx web" in dom.stdout
+
+
 def screenshot(site: Path, query: str, tmp_path: Path) -> np.ndarray:
     """The page as headless Chromium draws it once the model has run (virtual time lets the WASM work finish)."""
     shot = tmp_path / "page.png"

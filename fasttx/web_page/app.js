@@ -2,21 +2,35 @@
 import * as ort from "./ort/ort.webgpu.min.mjs";
 
 const $ = (id) => document.getElementById(id);
-const config = await (await fetch("model.json")).json();
 const params = new URLSearchParams(location.search);
 const CAMERA_SIDE = 480; // webcam frames are stylised at this long side, for frame rate
+if (location.protocol === "file:") throw new Error("served pages only (see the message on the page)");
 
+function status(text, kind = "") {
+  $("status").textContent = text;
+  $("status").className = kind;
+}
+
+const config = await (await fetch("model.json")).json();
 ort.env.wasm.wasmPaths = new URL("ort/", location.href).href;
 ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-const providers = navigator.gpu && params.get("backend") !== "wasm" ? ["webgpu", "wasm"] : ["wasm"];
-let session;
-try {
-  session = await ort.InferenceSession.create(config.model, { executionProviders: providers });
-} catch (error) {
-  session = await ort.InferenceSession.create(config.model, { executionProviders: ["wasm"] });
-  providers.splice(0, providers.length, "wasm");
+const open = (provider) => ort.InferenceSession.create(config.model, { executionProviders: [provider] });
+// one provider at a time, so the page names the one that really runs (a list would fall back without a word)
+let session, backend;
+if (navigator.gpu && params.get("backend") !== "wasm") {
+  try {
+    session = await open("webgpu");
+    backend = "WebGPU";
+  } catch (error) {
+    console.warn("WebGPU could not run the model; using WASM", error);
+  }
 }
-$("backend").textContent = providers[0] === "webgpu" ? "WebGPU" : `WASM, ${ort.env.wasm.numThreads} thread(s)`;
+if (!session) {
+  session = await open("wasm");
+  backend = `WASM, ${ort.env.wasm.numThreads} thread${ort.env.wasm.numThreads > 1 ? "s" : ""}`;
+}
+$("backend").textContent = backend;
+status("ready: drop a photo or start the webcam");
 $("style-name").textContent = config.style;
 
 // a multi-style model: one slider per style, the mix normalised to sum to 1
@@ -32,7 +46,8 @@ const mix = config.styles.map((name, i) => {
 function styleWeights() {
   const raw = mix.map((s) => Number(s.value));
   const sum = raw.reduce((a, b) => a + b, 0) || 1;
-  return new ort.Tensor("float32", Float32Array.from(raw, (w) => w / sum), [raw.length]);
+  const shape = config.style_map ? [1, raw.length, 1, 1] : [raw.length]; // a map export takes a 1x1 map: one mix
+  return new ort.Tensor("float32", Float32Array.from(raw, (w) => w / sum), shape);
 }
 
 function toTensor(rgba, width, height) {
@@ -89,10 +104,19 @@ async function showImage(url) {
   image.src = url;
   await image.decode();
   draw(image, image.naturalWidth, image.naturalHeight, Number(params.get("max") || 1024));
+  const { width, height } = $("input");
+  status(`stylizing ${width}x${height}…`, "busy");
+  await new Promise(requestAnimationFrame); // let the busy line show before the work starts
   const start = performance.now();
-  const rgba = await stylise();
-  $("status").textContent = `${$("input").width}x${$("input").height} in ${(performance.now() - start).toFixed(0)} ms`;
-  return rgba;
+  try {
+    const rgba = await stylise();
+    const ms = performance.now() - start;
+    status(`${width}x${height} in ${ms < 10 ? ms.toFixed(1) : ms.toFixed(0)} ms on ${backend}`);
+    return rgba;
+  } catch (error) {
+    status(`could not stylize this image: ${error}`, "error");
+    throw error;
+  }
 }
 
 $("file").addEventListener("change", (e) => e.target.files[0] && showImage(URL.createObjectURL(e.target.files[0])));
@@ -153,7 +177,7 @@ if (params.has("test") || params.has("camera")) {
       for (let i = 0; i < rgba.length; i++) binary += String.fromCharCode(rgba[i]);
       report = { width: $("input").width, height: $("input").height, rgba: btoa(binary) };
     }
-    report.backend = $("backend").textContent;
+    report.backend = backend;
   } catch (error) {
     report = { error: String(error) };
   }

@@ -1,0 +1,338 @@
+"""Training a style network: the loop, checkpoints and resume, previews, metrics.
+
+Read top to bottom: config, set-up, the loop, the side outputs. A run writes into its output folder:
+  model.pth        weights + the recipe to rebuild the net (fasttx.modelfile.load_model)
+  model.onnx       the same network for onnxruntime, checked against PyTorch (fasttx.export)
+  checkpoint.pt    everything needed to continue exactly where it stopped (fasttx resume)
+  train.jsonl      one JSON line of metrics every `log_every` steps
+  previews/        grids of fixed photos (top) and their stylisation (bottom) every `preview_every` steps
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from torch.nn import functional as F
+from torch.profiler import record_function
+
+from fasttx import distributed
+from fasttx.config import TrainConfig, style_long_side
+from fasttx.data import PhotoFolder, SkipReport, mix_seed, photo_batches
+from fasttx.device import amp_dtype, autocast, pick_device
+from fasttx.errors import FasttxError
+from fasttx.io import check_output_folder, find_images
+from fasttx.losses import PerceptualLoss, measure_layer_scales
+from fasttx.modelfile import CHECKPOINT_FORMAT, FORMAT_VERSION, load_model, load_torch, save_model, save_torch
+from fasttx.nets.transformer import build_net
+from fasttx.nets.vgg import VGGFeatures, default_weights_source
+from fasttx.progress import progress_bar, stderr_console
+from fasttx.temporal import consistency_loss
+from fasttx.train.content_target import ContentTarget, content_scales
+from fasttx.train.optimizer import build_optimizer, lr_at, moving_average
+from fasttx.train.outputs import batch_styles, centre_crops, format_metrics, model_meta, validate, write_preview
+from fasttx.train.start import calibration_crops, initial_network, load_style
+from fasttx.train.state import (
+    Interrupted,
+    MetricsLog,
+    StopFlag,
+    best_val_to_beat,
+    get_rng_state,
+    photos_identity,
+    seed_everything,
+    set_rng_state,
+)
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    model: Path
+    steps: int
+    interrupted: bool
+    last_metrics: dict[str, float]
+    skipped_files: int
+
+
+def train(
+    cfg: TrainConfig, overwrite: bool = False, progress: bool = True, console: Console | None = None
+) -> TrainResult:
+    """Train `cfg.net` on `cfg.dataset` for the style(s) in `cfg.style`, from scratch.
+
+    A folder that holds a previous run is only started afresh with `overwrite` (else: `resume` it).
+    """
+    out = Path(cfg.out)
+    init = cfg.init if cfg.init not in ("base", "scratch") else None
+    check_output_folder(out, [*cfg.style, cfg.dataset, cfg.val, *cfg.preview, cfg.teacher, cfg.add_to, init])
+    if not overwrite and (out / "checkpoint.pt").exists():
+        raise FasttxError(
+            f"{out} holds a previous run; continue it with `fasttx resume {out}` or start afresh with --overwrite"
+        )
+    return _run(cfg, None, progress, console)
+
+
+def resume(
+    path: str | Path,
+    steps: int | None = None,
+    device: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+) -> TrainResult:
+    """Continue the run whose checkpoint is `path` (a checkpoint file or a run folder) exactly where it stopped,
+    with its own recipe; only the total `steps` and where it runs (`device`, `workers`) may change, when given."""
+    path = Path(path)
+    checkpoint = load_torch(path / "checkpoint.pt" if path.is_dir() else path, CHECKPOINT_FORMAT)
+    cfg = TrainConfig.from_dict(checkpoint["config"])
+    cfg.out = str(path if path.is_dir() else path.parent)
+    cfg.steps = steps if steps is not None else cfg.steps
+    cfg.device = device if device is not None else cfg.device
+    cfg.workers = workers if workers is not None else cfg.workers
+    return _run(cfg, checkpoint, progress, console)
+
+
+def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, console: Console | None) -> TrainResult:
+    """The loop, from scratch or from `checkpoint` (which `cfg` is the recipe of); under torchrun, this process's
+    part of it (fasttx.distributed)."""
+    try:
+        return _loop(cfg, checkpoint, progress, console)
+    finally:
+        distributed.stop()
+
+
+def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, console: Console | None) -> TrainResult:
+    cfg.validate()
+    for path in cfg.style:
+        if not Path(path).is_file():
+            raise FasttxError(f"no such style image: {path}")
+    console = console or stderr_console()
+    out = Path(cfg.out)
+    processes, device = distributed.start(pick_device(cfg.device))
+    local_batch = distributed.local_batch(cfg.batch_size, processes)
+    main = processes.main  # the one process that writes files and prints progress
+    dtype = amp_dtype(device, cfg.amp)
+    checkpoint_path = out / "checkpoint.pt"
+    seed_everything(cfg.seed)
+
+    dataset = PhotoFolder(cfg.dataset, cfg.image_size)
+    photos = photos_identity(dataset.paths, cfg.dataset)
+    if checkpoint is not None and checkpoint["photos"] != photos:
+        raise FasttxError(
+            f"the photos in {cfg.dataset} changed since the checkpoint ({checkpoint['photos']['count']} then, "
+            f"{photos['count']} now): the run would not continue exactly; restore them, or start afresh with "
+            "train --overwrite"
+        )
+    # fixed once, in steps, and saved so: a resumed --epochs run keeps its length if the folder changes
+    cfg.steps = total = cfg.total_steps(len(dataset))
+    vgg = VGGFeatures(cfg.loss.layers, arch=cfg.vgg_arch, weights=cfg.vgg_weights or default_weights_source())
+    styles = [load_style(path, style_long_side(cfg.loss.style_size, cfg.image_size)) for path in cfg.style]
+    new_style = cfg.net.styles - 1 if cfg.add_to else None  # --add-style: the one style that trains
+    objective = PerceptualLoss(vgg, styles, cfg.loss, separate=cfg.net.styles > 1 and new_style is None).to(device)
+    # a fresh run's yardstick: the style layers' balance and the style each of its styles starts from
+    balance = cfg.loss.balance and cfg.loss.layer_scales is None  # measured once, then saved with the recipe
+    crops = calibration_crops(dataset, cfg.seed).to(device) if checkpoint is None or balance else None
+    if balance and crops is not None:
+        scales = measure_layer_scales(objective, crops)
+        cfg.loss.layer_scales = distributed.broadcast(scales, processes)  # bit for bit process 0's
+    # under torchrun every process starts from process 0's weights: DistributedDataParallel broadcasts them
+    if checkpoint is not None:
+        net = build_net(cfg.net)
+    else:
+        net, cfg.started_from = initial_network(cfg, objective, crops)
+        if main and cfg.started_from:
+            names = cfg.style_names if cfg.net.styles > 1 else ["+".join(cfg.style_names)]  # --blend: one style
+            starts = ", ".join(f"{name} from {start}" for name, start in zip(names, cfg.started_from, strict=True))
+            console.print(f"starting from {cfg.init}: {starts}")
+    if cfg.image_size < net.min_size:
+        raise FasttxError(f"--image-size {cfg.image_size} is below the {cfg.net.arch} network's {net.min_size} px")
+    net = net.to(device)
+    teacher = load_model(cfg.teacher)[0].to(device).requires_grad_(False) if cfg.teacher else None
+    optimizer = build_optimizer(net, cfg, new_style)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    if device.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+        objective = objective.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True
+    average = moving_average(net, cfg.ema)
+    content_target = ContentTarget(cfg.loss.content_target, cfg.net.styles if new_style is None else 1, device)
+    # torch.compile fuses kernels: a minute or two of compiling, then faster steps (worth it on GPUs, for long
+    # runs). The eager `net` is what the moving average (saved, previewed, validated) follows.
+    model = distributed.wrap(net, device, processes)  # DistributedDataParallel under torchrun
+    forward = torch.compile(model) if cfg.compile else model
+    if cfg.compile:
+        objective.vgg = torch.compile(objective.vgg)
+
+    start = 0
+    if checkpoint is not None:
+        net.load_state_dict(checkpoint["model"])
+        average.load_state_dict(checkpoint["ema"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        content_target.load_state_dict(checkpoint["content_target"])
+        if checkpoint["scaler"]:  # a run without fp16 (CPU, bf16) saved a disabled scaler's empty state
+            scaler.load_state_dict(checkpoint["scaler"])
+        set_rng_state(checkpoint["rng"])
+        start = int(checkpoint["step"])
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    metrics_log = MetricsLog(out / "train.jsonl", keep_until=start) if main else None
+    previews = centre_crops([p for spec in cfg.preview for p in find_images(spec)] or dataset.paths, cfg.image_size, 4)
+    previews = previews.to(device)
+    val_photos = centre_crops(find_images(cfg.val), cfg.image_size, limit=16).to(device) if cfg.val else None
+    best_val = best_val_to_beat(out, checkpoint)
+    meta = model_meta(cfg, vgg)
+    skips = SkipReport()
+
+    def save_checkpoint(step: int) -> Path:
+        nonlocal saved_step
+        check_finite(step)
+        saved_step = step
+        if not main:
+            return checkpoint_path
+        return save_torch(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "format_version": FORMAT_VERSION,
+                "config": cfg.to_dict(),
+                "step": step,
+                "model": net.state_dict(),
+                "ema": average.state_dict(),
+                "content_target": content_target.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(),
+                "rng": get_rng_state(),
+                "best_val": best_val,
+                "photos": photos,
+            },
+            checkpoint_path,
+        )
+
+    finite = torch.ones((), dtype=torch.bool, device=device)  # every loss so far finite (read back only to check)
+
+    def check_finite(step: int) -> None:
+        """Stop a run whose loss or weights became NaN or infinite, before it replaces a good checkpoint or writes a
+        model of NaNs (a rate far too high, say)."""
+        if not (bool(finite) and all(bool(torch.isfinite(p).all()) for p in net.parameters())):
+            kept = f"{checkpoint_path} (step {saved_step}) is intact" if saved_step else "nothing was saved"
+            raise FasttxError(f"training diverged by step {step}: the loss became NaN or infinite; {kept}. Lower --lr")
+
+    saved_step = start
+    # Training on the CPU, decoding in worker processes only steals cores from the compute threads (measured:
+    # 1.2 vs 6.9 img/s at 128 px on 2 cores); on an accelerator the workers keep it fed.
+    workers = cfg.workers if cfg.workers is not None else (0 if device.type == "cpu" else None)
+    batches = photo_batches(
+        dataset,
+        cfg.batch_size,
+        cfg.seed,
+        start_batch=start,
+        workers=workers,
+        pin_memory=device.type == "cuda",
+        rank=processes.rank,
+        world=processes.world,
+    )
+    if processes.distributed and main:
+        console.print(
+            f"{processes.world} processes: global batch {cfg.batch_size}, {local_batch} photos per process and step"
+        )
+    stop = StopFlag()
+    last: dict[str, float] = {}
+    step = start
+    window_start, window_images = time.perf_counter(), 0
+    bar = progress_bar(console, enabled=progress and main)
+    stopping = False  # agreed by all processes: one that got Ctrl-C or SIGTERM stops them all at the same step
+    with stop, bar:
+        task = bar.add_task("training", total=total, completed=start, unit="steps")
+        while step < total and not (stopping := distributed.any_true(stop.requested, device, processes)):
+            # record_function labels the phases for bench/train_speed.py --profile (no cost without a profiler)
+            with record_function("data"):
+                try:
+                    images, skipped = next(batches)
+                except RuntimeError:
+                    if stop.requested:  # Ctrl-C reached the DataLoader workers first
+                        break
+                    raise
+                for path in skips.add(skipped):
+                    warnings.warn(f"skipping unreadable image {path}", stacklevel=1)
+                images = images.to(device, non_blocking=True)
+                if device.type == "cuda":
+                    images = images.contiguous(memory_format=torch.channels_last)
+
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(cfg, step) * group["lr_scale"]
+            with autocast(device, dtype):
+                with record_function("vgg_content_targets"):
+                    content_features = objective.content_targets(images)
+                index = batch_styles(step, images.shape[0], cfg.net.styles, device, new_style, processes)
+                weights = None if index is None else F.one_hot(index, cfg.net.styles).float()
+                index = None if new_style is not None else index  # its objective holds the new style alone
+                with record_function("transformer_forward"):
+                    stylised = forward(images, weights)
+                with record_function("vgg_loss_forward"):
+                    terms = objective(stylised, content_features, content_target.scales(index), index)
+                if teacher is not None:
+                    with record_function("teacher_forward"):
+                        target = teacher(images, weights).float()
+                    terms["distill"] = cfg.distill_weight * (stylised.float() - target).abs().mean()
+                    terms["total"] = terms["total"] + terms["distill"]
+                if cfg.temporal_weight > 0:
+                    with record_function("temporal_consistency"):
+                        draws = torch.Generator().manual_seed(mix_seed(cfg.seed, step))  # the same on resume
+                        moved = consistency_loss(functools.partial(forward, style=weights), images, stylised, draws)
+                    terms["temporal"] = cfg.temporal_weight * moved
+                    terms["total"] = terms["total"] + terms["temporal"]
+            with record_function("backward"):
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(terms["total"]).backward()
+                finite &= torch.isfinite(terms["total"].detach())
+            with record_function("optimizer"):
+                scaler.step(optimizer)
+                scaler.update()
+                average.update_parameters(net)
+                content_target.update_styles(objective.content_errors(), index, processes)
+            step += 1
+            window_images += images.shape[0] * processes.world
+
+            if step % cfg.log_every == 0 or step == total:
+                check_finite(step)
+                elapsed = time.perf_counter() - window_start
+                last = {name: float(distributed.mean(value, processes)) for name, value in terms.items()}
+                if cfg.loss.content_target is not None:
+                    last.update(content_scales(content_target, cfg))
+                last.update(step=step, lr=lr_at(cfg, step - 1), images_per_s=window_images / max(elapsed, 1e-9))
+                if metrics_log is not None:
+                    metrics_log.write(last)
+                bar.update(task, metrics=format_metrics(last))
+                window_start, window_images = time.perf_counter(), 0
+            if main and (step % cfg.preview_every == 0 or step == total):
+                write_preview(average.module, previews, out / "previews" / f"step_{step:06d}.jpg")
+            if metrics_log is not None and val_photos is not None and (step % cfg.val_every == 0 or step == total):
+                record = validate(
+                    average.module, objective, val_photos, cfg, out / "previews" / f"val_step_{step:06d}.jpg", new_style
+                )
+                metrics_log.write({"step": step, **record})
+                if record["val_total"] < best_val:
+                    best_val = record["val_total"]
+                    save_model(average.module, out / "best.pth", {**meta, "steps": step, "val": record})
+            if step % cfg.checkpoint_every == 0 and step < total:
+                save_checkpoint(step)
+            bar.update(task, completed=step)
+
+    if stopping and step < total:
+        saved = save_checkpoint(step)
+        distributed.barrier(processes)  # the others report it once it is on disk
+        raise Interrupted(saved, step, stop.signal)
+    save_checkpoint(step)
+    if not main:
+        return TrainResult(out, out / "model.pth", step, False, last, skips.count)
+    final_meta = {**meta, "steps": step, "final_metrics": last}
+    model_path = save_model(average.module, out / "model.pth", final_meta)
+    if cfg.onnx:
+        from fasttx.export import export_onnx  # onnx and onnxruntime load only when a run writes model.onnx
+
+        export_onnx(average.module, out / "model.onnx", meta=final_meta, overwrite=True)  # the run's own file
+    return TrainResult(out, model_path, step, False, last, skips.count)
