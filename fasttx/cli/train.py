@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from fasttx.cli.common import _LOSS, _TRAIN, Device, Progress, _print_json, app, err
-from fasttx.config import DEFAULT_EPOCHS, DISTILL_ARCH, STYLE_SCALE, LossConfig, NetConfig, TrainConfig
+from fasttx.config import (
+    DEFAULT_EPOCHS,
+    DISTILL_ARCH,
+    STYLE_SCALE,
+    LossConfig,
+    NetConfig,
+    TrainConfig,
+    format_layer_weights,
+    parse_layer_weights,
+)
 
 if TYPE_CHECKING:
     from fasttx.train import TrainResult
@@ -115,6 +124,10 @@ def train(
             rich_help_panel=LOSS,
         ),
     ] = _LOSS.style_size,
+    style_layers: Annotated[
+        str,
+        typer.Option(help="VGG layers of the style term, NAME[:WEIGHT] comma-separated.", rich_help_panel=LOSS),
+    ] = format_layer_weights(_LOSS.style_layers),
     balance_layers: Annotated[
         bool,
         typer.Option(
@@ -199,6 +212,7 @@ def train(
             content_weight=content_weight,
             style_weight=style_weight,
             style_size=style_size,
+            style_layers=parse_layer_weights(style_layers),
             balance=balance_layers,
             content_target=content_target or None,  # 0: off
         ),
@@ -313,7 +327,12 @@ def _report_training(run: Callable[[], TrainResult], as_json: bool) -> None:
     except Interrupted as stopped:
         err.print(f"[yellow]{stopped}[/]")
         raise typer.Exit(stopped.exit_code) from None
-    err.print(f"[green]done[/]: {result.steps} steps; model {result.model}; previews in {result.out / 'previews'}")
+    err.print(f"[green]done[/]: {result.steps} steps; wrote {', '.join(str(f) for f in result.files if f.exists())}")
+    if result.content_distance is not None:
+        err.print(
+            f"the stylized training photos are at content distance {result.content_distance:.2f} from the photos "
+            "(0: unchanged; the content target holds it there): fasttx evaluate scores held-out photos"
+        )
     if result.skipped_files:
         err.print(f"[yellow]{result.skipped_files} unreadable training images were skipped[/]")
     if as_json:

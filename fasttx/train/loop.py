@@ -10,10 +10,11 @@ Read top to bottom: config, set-up, the loop, the side outputs. A run writes int
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,15 @@ from fasttx.progress import progress_bar, stderr_console
 from fasttx.temporal import consistency_loss
 from fasttx.train.content_target import ContentTarget, content_scales
 from fasttx.train.optimizer import build_optimizer, lr_at, moving_average
-from fasttx.train.outputs import batch_styles, centre_crops, format_metrics, model_meta, validate, write_preview
+from fasttx.train.outputs import (
+    SetupStatus,
+    batch_styles,
+    centre_crops,
+    format_metrics,
+    model_meta,
+    validate,
+    write_preview,
+)
 from fasttx.train.start import calibration_crops, initial_network, load_style
 from fasttx.train.state import (
     Interrupted,
@@ -58,6 +67,8 @@ class TrainResult:
     interrupted: bool
     last_metrics: dict[str, float]
     skipped_files: int
+    files: list[Path] = field(default_factory=list)  # everything the run wrote, for the closing summary
+    content_distance: float | None = None  # the training photos' (followed by the content target), at the end
 
 
 def train(
@@ -100,18 +111,20 @@ def resume(
 def _run(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, console: Console | None) -> TrainResult:
     """The loop, from scratch or from `checkpoint` (which `cfg` is the recipe of); under torchrun, this process's
     part of it (fasttx.distributed)."""
-    try:
-        return _loop(cfg, checkpoint, progress, console)
-    finally:
-        distributed.stop()
+    with contextlib.ExitStack() as stack:
+        try:
+            return _loop(cfg, checkpoint, progress, console or stderr_console(), stack)
+        finally:
+            distributed.stop()
 
 
-def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, console: Console | None) -> TrainResult:
+def _loop(
+    cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, console: Console, stack: contextlib.ExitStack
+) -> TrainResult:
     cfg.validate()
     for path in cfg.style:
         if not Path(path).is_file():
             raise FasttxError(f"no such style image: {path}")
-    console = console or stderr_console()
     out = Path(cfg.out)
     processes, device = distributed.start(pick_device(cfg.device))
     local_batch = distributed.local_batch(cfg.batch_size, processes)
@@ -119,6 +132,9 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
     dtype = amp_dtype(device, cfg.amp)
     checkpoint_path = out / "checkpoint.pt"
     seed_everything(cfg.seed)
+    # a status line through the set-up (a minute on a CPU before the first step), in plain words
+    setup = stack.enter_context(SetupStatus(console, enabled=progress and main))
+    say = setup.say
 
     dataset = PhotoFolder(cfg.dataset, cfg.image_size)
     photos = photos_identity(dataset.paths, cfg.dataset)
@@ -130,7 +146,9 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
         )
     # fixed once, in steps, and saved so: a resumed --epochs run keeps its length if the folder changes
     cfg.steps = total = cfg.total_steps(len(dataset))
+    say(f"loading the loss network ({cfg.vgg_arch}, {cfg.vgg_weights or default_weights_source()} weights)")
     vgg = VGGFeatures(cfg.loss.layers, arch=cfg.vgg_arch, weights=cfg.vgg_weights or default_weights_source())
+    say("measuring the painting's statistics")
     styles = [load_style(path, style_long_side(cfg.loss.style_size, cfg.image_size)) for path in cfg.style]
     new_style = cfg.net.styles - 1 if cfg.add_to else None  # --add-style: the one style that trains
     objective = PerceptualLoss(vgg, styles, cfg.loss, separate=cfg.net.styles > 1 and new_style is None).to(device)
@@ -138,17 +156,23 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
     balance = cfg.loss.balance and cfg.loss.layer_scales is None  # measured once, then saved with the recipe
     crops = calibration_crops(dataset, cfg.seed).to(device) if checkpoint is None or balance else None
     if balance and crops is not None:
+        say("balancing the style layers on the photos")
         scales = measure_layer_scales(objective, crops)
         cfg.loss.layer_scales = distributed.broadcast(scales, processes)  # bit for bit process 0's
     # under torchrun every process starts from process 0's weights: DistributedDataParallel broadcasts them
     if checkpoint is not None:
         net = build_net(cfg.net)
     else:
+        say("choosing where the network starts")
         net, cfg.started_from = initial_network(cfg, objective, crops)
         if main and cfg.started_from:
             names = cfg.style_names if cfg.net.styles > 1 else ["+".join(cfg.style_names)]  # --blend: one style
-            starts = ", ".join(f"{name} from {start}" for name, start in zip(names, cfg.started_from, strict=True))
-            console.print(f"starting from {cfg.init}: {starts}")
+            source = "the network fasttx ships" if cfg.init == "base" else Path(cfg.init).name
+            starts = ", ".join(
+                f"{name} from its {start} style" if start != "mean" else f"{name} from the mean of its styles"
+                for name, start in zip(names, cfg.started_from, strict=True)
+            )
+            console.print(f"starting from {source} (the nearest to each painting): {starts}")
     if cfg.image_size < net.min_size:
         raise FasttxError(f"--image-size {cfg.image_size} is below the {cfg.net.arch} network's {net.min_size} px")
     net = net.to(device)
@@ -243,6 +267,7 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
     last: dict[str, float] = {}
     step = start
     window_start, window_images = time.perf_counter(), 0
+    setup.done()
     bar = progress_bar(console, enabled=progress and main)
     stopping = False  # agreed by all processes: one that got Ctrl-C or SIGTERM stops them all at the same step
     with stop, bar:
@@ -331,8 +356,17 @@ def _loop(cfg: TrainConfig, checkpoint: dict[str, Any] | None, progress: bool, c
         return TrainResult(out, out / "model.pth", step, False, last, skips.count)
     final_meta = {**meta, "steps": step, "final_metrics": last}
     model_path = save_model(average.module, out / "model.pth", final_meta)
+    files = [model_path]
     if cfg.onnx:
         from fasttx.export import export_onnx  # onnx and onnxruntime load only when a run writes model.onnx
 
-        export_onnx(average.module, out / "model.onnx", meta=final_meta, overwrite=True)  # the run's own file
-    return TrainResult(out, model_path, step, False, last, skips.count)
+        with (
+            console.status("writing model.onnx and checking it against PyTorch")
+            if progress
+            else contextlib.nullcontext()
+        ):
+            files.append(export_onnx(average.module, out / "model.onnx", meta=final_meta, overwrite=True).path)
+    files += [checkpoint_path, out / "train.jsonl", out / "previews"] + [out / "best.pth"] * (val_photos is not None)
+    distances = content_target.averages[~content_target.averages.isnan()]
+    distance = float(distances.mean()) if len(distances) else None
+    return TrainResult(out, model_path, step, False, last, skips.count, files, distance)

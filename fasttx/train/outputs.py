@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.console import Console
 from torchvision.utils import make_grid
 
 from fasttx import __version__
@@ -123,3 +124,28 @@ def model_meta(cfg: TrainConfig, vgg: VGGFeatures) -> dict[str, Any]:
 def format_metrics(m: dict[str, float]) -> str:
     terms = " ".join(f"{k}={m[k]:.3g}" for k in ("content", "style", "tv", "distill", "total") if k in m)
     return f"{terms} {m['images_per_s']:.1f} img/s"
+
+
+class SetupStatus:
+    """A status line through a run's set-up (photos, the loss network, the style's statistics, the start): on a
+    CPU that is a minute before the progress bar has anything to show."""
+
+    def __init__(self, console: Console, enabled: bool = True):
+        self._status = console.status("reading the photos") if enabled else None
+
+    def __enter__(self) -> SetupStatus:
+        if self._status is not None:
+            self._status.start()
+        return self
+
+    def say(self, text: str) -> None:
+        if self._status is not None:
+            self._status.update(text)
+
+    def done(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.done()
