@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -265,6 +266,25 @@ def test_sigterm_checkpoints_and_exits_143(photo_folder: Path, style_image: Path
 
 
 @pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"ema": 1.0}, "--ema must be in [0, 1)"),
+        ({"muon_lr": math.inf}, "--muon-lr must be a finite number"),
+        ({"distill_weight": math.nan}, "--distill-weight must be a finite number"),
+        ({"loss": LossConfig(content_weight=math.nan)}, "--content-weight must be a finite number"),
+        ({"loss": LossConfig(content_weight=-1)}, "--content-weight must be 0 or more"),
+        ({"loss": LossConfig(style_weight=-1)}, "--style-weight must be positive"),
+        ({"loss": LossConfig(style_layers={"relu1_2": -1.0})}, "--style-layers weights must be 0 or more"),
+    ],
+)
+def test_recipes_the_command_line_does_not_offer_are_checked_too(settings: dict, message: str) -> None:
+    from fasttx.errors import FasttxError
+
+    with pytest.raises(FasttxError, match=re.escape(message)):
+        TrainConfig(style=["s.jpg"], dataset="d", **settings).validate()
+
+
+@pytest.mark.parametrize(
     "option, message",
     [
         (["--steps", "0"], "--steps must be 1 to"),
@@ -274,14 +294,9 @@ def test_sigterm_checkpoints_and_exits_143(photo_folder: Path, style_image: Path
         (["--image-size", "7"], "--image-size must be 16 to"),
         (["--image-size", "100000"], "--image-size must be 16 to"),
         (["--style-size", "-5"], "--style-size must be 16 to"),
-        (["--ema", "1.0"], "--ema must be in [0, 1)"),
         (["--lr", "inf"], "--lr must be a finite number"),
         (["--lr", "1e30"], "--lr must be in (0, 1]"),
         (["--lr", "nan"], "--lr must be a finite number"),
-        (["--muon-lr", "inf"], "--muon-lr must be a finite number"),
-        (["--content-weight", "nan"], "--content-weight must be a finite number"),
-        (["--content-weight", "-1"], "--content-weight must be 0 or more"),
-        (["--style-weight", "-1"], "--style-weight must be positive"),
         (["--content-target", "nan"], "--content-target must be a finite number"),
         (["--temporal-weight", "-1"], "--temporal-weight must be 0 or more"),
         (["--seed", str(2**64)], "--seed must be 0 to 2^63 - 1"),

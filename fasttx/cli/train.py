@@ -111,12 +111,6 @@ def train(
             rich_help_panel=LOSS,
         ),
     ] = _LOSS.content_target,
-    content_weight: Annotated[
-        float, typer.Option(help="Weight of the content term (relative feature error).", rich_help_panel=LOSS)
-    ] = _LOSS.content_weight,
-    style_weight: Annotated[
-        float, typer.Option(help="Weight of the style term (relative Gram error).", rich_help_panel=LOSS)
-    ] = _LOSS.style_weight,
     style_size: Annotated[
         Optional[int],
         typer.Option(
@@ -151,19 +145,6 @@ def train(
         ),
     ] = _TRAIN.vgg_weights,
     lr: Annotated[float, typer.Option(help="Adam learning rate.", rich_help_panel=OPTIMISER)] = _TRAIN.lr,
-    muon_lr: Annotated[
-        float,
-        typer.Option(
-            help="Muon rate of the hidden convolutions (0: Adam for every weight).", rich_help_panel=OPTIMISER
-        ),
-    ] = _TRAIN.muon_lr,
-    ema: Annotated[
-        float,
-        typer.Option(
-            help="Save the moving average of the weights with this decay (0: the last weights).",
-            rich_help_panel=OPTIMISER,
-        ),
-    ] = _TRAIN.ema,
     seed: Annotated[
         int, typer.Option(help="Random seed (data order, crops).", rich_help_panel=OPTIMISER)
     ] = _TRAIN.seed,
@@ -209,8 +190,6 @@ def train(
         out=str(out or ""),
         net=NetConfig(arch=arch),
         loss=LossConfig(
-            content_weight=content_weight,
-            style_weight=style_weight,
             style_size=style_size,
             style_layers=parse_layer_weights(style_layers),
             balance=balance_layers,
@@ -222,8 +201,6 @@ def train(
         steps=steps,
         epochs=epochs,
         lr=lr,
-        muon_lr=muon_lr,
-        ema=ema,
         seed=seed,
         device=device,
         amp=amp,
