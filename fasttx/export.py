@@ -344,10 +344,17 @@ def _quiet_logging() -> Iterator[None]:
 
 
 def _calibration_photos(folder: str | Path) -> list[torch.Tensor]:
-    paths = find_images(folder)[:CALIBRATION_PHOTOS]
-    if not paths:
-        raise FasttxError(f"no photos in {folder} to calibrate int8 quantization (.jpg, .png, .webp, .bmp)")
-    return [pil_to_tensor(resize_long_side(open_rgb(p), CALIBRATION_SIZE)) for p in paths]
+    photos = []
+    for path in find_images(folder):  # unreadable photos are skipped, as in training
+        try:
+            photos.append(pil_to_tensor(resize_long_side(open_rgb(path), CALIBRATION_SIZE)))
+        except FasttxError as e:
+            warnings.warn(f"skipping {e}", stacklevel=2)
+        if len(photos) == CALIBRATION_PHOTOS:
+            break
+    if not photos:
+        raise FasttxError(f"no readable photos in {folder} to calibrate int8 quantization (.jpg, .png, .webp, .bmp)")
+    return photos
 
 
 # --- metadata ---------------------------------------------------------------------------------------

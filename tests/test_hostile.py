@@ -429,16 +429,32 @@ def test_export_into_an_unwritable_place_is_one_line(
     assert err.startswith("error: cannot write") and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.OutOfMemoryError("CUDA out of memory"),
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:118] DefaultCPUAllocator: not enough memory: you tried to allocate"
+        ),
+        RuntimeError("onnxruntime::BFCArena::AllocateRawInternal Failed to allocate memory for requested buffer"),
+        MemoryError(),
+    ],
+)
 def test_out_of_memory_says_how_much_and_what_to_do(
-    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    error: Exception,
+    model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """An 8000x6000 photo without --max-size: the message names the size, the memory it needs, the way out."""
+    """An 8000x6000 photo without --max-size: the message names the size, the memory it needs, the way out, for
+    every way the backends say it (on the CPU both raise RuntimeErrors)."""
     from fasttx.nets.transformer import build_net as build
     from fasttx.nets.transformer import peak_activation_bytes
     from fasttx.runtime.stylize import Stylizer
 
     def no_memory(self: Stylizer, images: torch.Tensor) -> torch.Tensor:
-        raise torch.OutOfMemoryError("CUDA out of memory")
+        raise error
 
     monkeypatch.setattr(Stylizer, "images", no_memory)
     photo = write_photo(tmp_path / "big.jpg", size=(160, 120))
@@ -939,3 +955,29 @@ def test_resume_refuses_a_changed_dataset_and_a_damaged_checkpoint(tmp_path: Pat
     model.write_bytes(bytes(data))
     with pytest.raises(FasttxError, match="damaged: its contents do not match"):
         load_model(model)
+
+
+def test_a_video_declaring_huge_frames_is_refused_before_decoding(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A GIF of a few bytes can declare 16000x16000 frames (768 MB each): refused by the images' pixel limit."""
+    gif = tmp_path / "bomb.gif"
+    header = b"GIF89a" + (16000).to_bytes(2, "little") * 2 + b"\x00\x00\x00"
+    image = b"\x2c" + b"\x00\x00\x00\x00" + (16000).to_bytes(2, "little") * 2 + b"\x00\x02\x02\x44\x01\x00"
+    gif.write_bytes(header + image + b"\x3b")
+    out = tmp_path / "out.mp4"
+    assert run_cli(monkeypatch, "stylize", "--model", str(model), str(gif), "-o", str(out), "--no-progress") == 1
+    err = capsys.readouterr().err
+    assert "megapixels" in err and "Traceback" not in err and not out.exists()
+
+
+def test_int8_calibration_skips_an_unreadable_photo(model: Path, tmp_path: Path) -> None:
+    from fasttx.export import export_onnx
+
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.jpg", size=(64, 48), seed=1)
+    (photos / "b.jpg").write_bytes(b"not a jpeg")
+    write_photo(photos / "c.jpg", size=(64, 48), seed=2)
+    with pytest.warns(UserWarning, match="b.jpg"):
+        report = export_onnx(model, tmp_path / "m.onnx", int8_calibration=photos)
+    assert report.variant == "int8" and (tmp_path / "m.onnx").is_file()

@@ -257,7 +257,9 @@ def _stylize_images(
             images = torch.stack([image for _, image in batch])
             try:
                 results = stylizer.images(images)
-            except (MemoryError, torch.OutOfMemoryError):
+            except Exception as e:  # noqa: BLE001 - out of memory comes in many types; anything else is re-raised
+                if not out_of_memory(e):
+                    raise
                 message = f"out of memory at {images.shape[-1]}x{images.shape[-2]}"
                 if isinstance(stylizer.session, TorchSession):
                     need = len(images) * peak_activation_bytes(stylizer.session.net, *images.shape[-2:])
@@ -299,3 +301,15 @@ def _prefetch(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T]
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether `error` is an allocation that failed: a CUDA or Python MemoryError, or (on the CPU) PyTorch's and
+    onnxruntime's RuntimeErrors, which say so only in their text."""
+    if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    text = str(error).lower()
+    return any(
+        sign in text
+        for sign in ("can't allocate memory", "not enough memory", "bad_alloc", "failed to allocate", "out of memory")
+    )

@@ -24,7 +24,7 @@ import av
 import numpy as np
 
 from fasttx.errors import FasttxError
-from fasttx.io import atomic_write
+from fasttx.io import MAX_PIXELS, atomic_write
 
 # audio codecs each output container takes as they are (None: any); others are re-encoded to AAC
 REMUXABLE_AUDIO: dict[str, frozenset[str] | None] = {
@@ -158,6 +158,10 @@ def _info(container: Any, path: Path, max_size: int | None) -> VideoInfo:
     width, height = stream.codec_context.width, stream.codec_context.height
     if not width or not height:
         raise FasttxError(f"cannot read video {path}: no frame size in its header")
+    if width * height > MAX_PIXELS:  # as for images: a few bytes can declare frames no memory holds
+        raise FasttxError(
+            f"{path}'s frames are {width}x{height}, larger than the {MAX_PIXELS // 1_000_000} megapixels fasttx decodes"
+        )
     if max_size is not None and max(width, height) > max_size:
         # a size of our choosing: even (rounded down), so it stays 4:2:0 and plays everywhere
         scale = max_size / max(width, height)
