@@ -315,8 +315,13 @@ def shareable_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
                 config[key] = Path(value).name
         meta["train_config"] = config
     if isinstance(meta.get("vgg"), str):
-        meta["vgg"] = _FOLDERS.sub("", meta["vgg"])
+        meta["vgg"] = without_folders(meta["vgg"])
     return meta
+
+
+def without_folders(text: str) -> str:
+    """`text` with every absolute path in it cut to its file name (descriptions that name a local file)."""
+    return _FOLDERS.sub("", text)
 
 
 SIZE_NAMES = {"360p": (640, 360), "480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}

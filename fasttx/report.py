@@ -16,7 +16,8 @@ from urllib.parse import quote
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from fasttx.evaluate import KINDS, METRIC, Distances, EvaluationReport, PhotoRow
+from fasttx.config import without_folders
+from fasttx.evaluate import KINDS, Distances, EvaluationReport, PhotoRow
 from fasttx.io import atomic_write, save_image
 
 THUMB = 192  # contact-sheet cell, pixels
@@ -80,24 +81,20 @@ def _html(report: EvaluationReport, directory: Path) -> str:
         for kind, heading in columns
         if kind in averages
     )
-    phi = f"φ<sub>{METRIC.content_layer}</sub>"
+    title = f"{Path(report.model).name} · {Path(report.style).name}"
+    photo_style = averages["photo"].style if "photo" in averages else None
+    model_style = averages["model"].style if "model" in averages else None
+    share = f" ({model_style / photo_style:.0%} of the unstyled photos')" if photo_style and model_style else ""
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>fasttx evaluation: {esc(Path(report.model).name)} / {esc(Path(report.style).name)}</title>",
+        f"<title>fasttx evaluation: {esc(title)}</title>",
         f"<style>{_STYLE}</style></head><body>",
-        f"<h1>{esc(report.model)}</h1>",
-        f"<p>style <code>{esc(report.style)}</code>; photos at long side {report.size} px, style at "
-        f"{report.style_size} px; VGG: {esc(report.vgg)}.</p>",
-        f"<p>content distance = ‖{phi}(y) − {phi}(photo)‖² / ‖{phi}(photo)‖²; style distance = "
-        f"Σ<sub>j ∈ {', '.join(METRIC.style_layers)}</sub> ‖G<sub>j</sub>(y) − G<sub>j</sub>(style)‖² / "
-        "‖G<sub>j</sub>(style)‖², G the Gram matrix. 0 is a perfect match.</p>",
-        f"<table><caption>Means over {len(report.rows)} photos</caption>",
-        f"<tr><th></th><th>content distance</th><th>style distance</th></tr>{means}</table>",
+        f"<h1>{esc(title)}</h1>",
     ]
     if report.skipped:
-        parts.append(f"<p>Unreadable photos skipped: {esc(', '.join(report.skipped))}</p>")
-    for row in report.rows:
+        parts.append(f"<p>Unreadable photos skipped: {esc(', '.join(Path(p).name for p in report.skipped))}</p>")
+    for row in report.rows:  # the pictures first
         heads = "".join(f"<th>{esc(heading)}</th>" for _, heading in columns)
         images = "".join(
             f'<td><img src="{src(_cell_image(report, row, kind))}" alt="{esc(heading)}"></td>'
@@ -111,6 +108,15 @@ def _html(report: EvaluationReport, directory: Path) -> str:
             f"<table><caption>{esc(Path(row.photo).name)} ({row.width}×{row.height})</caption>"
             f"<tr>{heads}</tr><tr>{images}</tr><tr>{numbers}</tr></table>"
         )
+    parts += [
+        f"<table><caption>Means over {len(report.rows)} photos</caption>",
+        f"<tr><th></th><th>content distance</th><th>style distance</th></tr>{means}</table>",
+        "<p>The <b>content distance</b> is how far the output's VGG features moved from the photo's (0: the photo "
+        "itself); the <b>style distance</b> is how far its texture statistics (Gram matrices) are from the "
+        f"painting's, lower is closer{esc(share)}. Both are relative errors, 0 a perfect match.</p>",
+        f"<p>Photos at a long side of {report.size} px, the style at {report.style_size} px; VGG weights: "
+        f"{esc(without_folders(report.vgg))}.</p>",
+    ]
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

@@ -140,8 +140,11 @@ def test_vs_optimize_and_the_report(vgg: VGGFeatures, photos: list[Path], style:
         assert gatys.content + gatys.style < photo.content + photo.style  # the objective (weights 1, 1) went down
 
     files = write_report(report, out)
+    page = files.html.read_text(encoding="utf-8")
+    assert str(tmp_path) not in page  # names, not local folders: a report is shared
+    assert page.index("<img") < page.index("Means over")  # the pictures first, then the numbers explained
     parser = _Images()
-    parser.feed(files.html.read_text(encoding="utf-8"))
+    parser.feed(page)
     assert len(parser.sources) == 2 * 4  # content | model | Gatys | style per photo
     for src in parser.sources:
         assert not src.startswith(("/", "file:"))
