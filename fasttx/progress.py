@@ -24,13 +24,23 @@ def stderr_console() -> Console:
     return Console(stderr=True, soft_wrap=True)
 
 
+def format_rate(per_second: float | None, unit: str) -> str:
+    """A rate people can read at any speed: '12 img/s', '1.4 img/s', '0.37 img/s', '27 s/img' (never '0.0 /s')."""
+    if not per_second:
+        return f"- {unit}/s"
+    if per_second >= 10:
+        return f"{per_second:.0f} {unit}/s"
+    if per_second >= 0.1:
+        return f"{per_second:.2g} {unit}/s"
+    return f"{1 / per_second:.0f} s/{unit}"
+
+
 class _RateColumn(ProgressColumn):
     """Items per second of a task, in the task's `unit` field (img, frames, steps), from rich's moving estimate."""
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        unit = task.fields.get("unit", "it")
-        return Text(f"{speed:.1f} {unit}/s" if speed else f"- {unit}/s", style="progress.data.speed")
+        return Text(format_rate(speed, task.fields.get("unit", "it")), style="progress.data.speed")
 
 
 class _MetricsColumn(ProgressColumn):

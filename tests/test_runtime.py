@@ -532,3 +532,15 @@ def test_frame_batches_run_a_batch_engines_columns_uniform_or_ragged(model_dir: 
     out = stylise({"image": ragged})["image"]
     assert out[0].shape == (24, 32, 3) and out[1].shape == (17, 40, 3)
     np.testing.assert_array_equal(out[0], expected[0])
+
+
+def test_rates_read_right_at_any_speed() -> None:
+    from fasttx.progress import format_rate
+
+    assert [format_rate(r, "img") for r in (0, 0.037, 0.37, 1.44, 12.3)] == [
+        "- img/s",
+        "27 s/img",
+        "0.37 img/s",
+        "1.4 img/s",
+        "12 img/s",
+    ]

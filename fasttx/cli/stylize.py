@@ -9,6 +9,7 @@ import typer
 
 from fasttx.cli.common import _STYLIZE, TemporalBlend, _print_json, app, err
 from fasttx.config import DEFAULT_DEVICE, StylizeOptions
+from fasttx.progress import format_rate
 
 
 @app.command()
@@ -147,7 +148,7 @@ def stylize(
     )
     done = [f"{report.images} image(s)"] if report.images or not report.videos else []
     if report.videos:
-        rate = f" at {report.frames / report.seconds:.1f} frames/s" if report.seconds else ""
+        rate = f" at {format_rate(report.frames / report.seconds, 'frames')}" if report.seconds else ""
         done.append(f"{len(report.videos)} video(s), {report.frames} frames{rate}")
     failed = f"; [red]{len(report.failed)} failed[/]" if report.failed else ""
     skipped = f"; {report.skipped_existing} already done, skipped" if report.skipped_existing else ""
@@ -192,19 +193,22 @@ def webcam(
     if size is not None:
         parsed = parse_size(size, "--size")
         wanted = (parsed.width, parsed.height)
-    report = run_webcam(
-        model,
-        camera,
-        size=wanted,
-        output=output,
-        window=window,
-        frames=frames,
-        options=StylizeOptions(strength=strength, style=style_mix, temporal_blend=temporal_blend),
-        device=device,
-        overwrite=overwrite,
-    )
+    watching = f"stylizing camera {camera}" + (f" into {output}" if output else "") + " (Ctrl-C stops)"
+    with err.status(watching):  # the window shows the frames; without one, this line says it is at work
+        report = run_webcam(
+            model,
+            camera,
+            size=wanted,
+            output=output,
+            window=window,
+            frames=frames,
+            options=StylizeOptions(strength=strength, style=style_mix, temporal_blend=temporal_blend),
+            device=device,
+            overwrite=overwrite,
+        )
     err.print(
-        f"[green]done[/]: {report.frames} frames at {report.fps:.1f} frames/s ({report.width}x{report.height})"
+        f"[green]done[/]: {report.frames} frames at {format_rate(report.fps, 'frames')}"
+        f" ({report.width}x{report.height})"
         + (f"; recorded {report.output}" if report.output else "")
     )
     if as_json:

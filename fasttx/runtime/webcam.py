@@ -24,6 +24,7 @@ import numpy as np
 from fasttx.config import StylizeOptions, check_strength
 from fasttx.errors import FasttxError
 from fasttx.io import atomic_write, check_output
+from fasttx.progress import format_rate
 from fasttx.runtime.images import VIDEO_OUTPUT_SUFFIXES
 from fasttx.runtime.session import open_session
 from fasttx.runtime.stylize import Stylizer
@@ -129,7 +130,7 @@ def _recorder(stack: contextlib.ExitStack, path: Path, width: int, height: int, 
 def _show(cv2: Any, rgb: np.ndarray, fps: float, stylizer: Stylizer, session: Any) -> bool:
     """Draw one frame with its frames/s; handle the keys. False when the user quits."""
     bgr = np.ascontiguousarray(rgb[..., ::-1])
-    text = f"{fps:.1f} frames/s  strength {stylizer.options.strength:.1f}"
+    text = f"{format_rate(fps, 'frames')}  strength {stylizer.options.strength:.1f}"
     cv2.putText(bgr, text, (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
     cv2.imshow(WINDOW, bgr)
     key = cv2.waitKey(1) & 0xFF
