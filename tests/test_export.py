@@ -107,7 +107,7 @@ def test_metadata_round_trip(fp32_export: ExportReport) -> None:
     assert meta["fasttx_version"] == __version__
     assert (meta["variant"], meta["io"], meta["opset"]) == ("fp32", "float", str(DEFAULT_OPSET))
     assert meta["io_convention"].startswith("input 'image': float32 NCHW RGB in [0, 1]")
-    assert json.loads(meta["net"]) == {"arch": "johnson", "output": "additive", "colour": True, "styles": 1}
+    assert json.loads(meta["net"]) == {"arch": "johnson", "colour": True, "styles": 1}
     assert "/" not in onnx.load(fp32_export.path).graph.node[0].doc_string  # no local paths in a shared file
 
 
@@ -207,17 +207,18 @@ def test_failed_check_leaves_the_previous_file(
 @pytest.mark.parametrize(
     ("output", "options", "message"),
     [
-        ("model.pth", {}, "would overwrite the input"),
+        ("model.pth", {}, "written as a .onnx file"),
         ("x.onnx", {"fp16": True, "int8_calibration": "photos"}, "not both"),
-        ("x.onnx", {"int8_calibration": "empty"}, "no photos"),
-        ("x.onnx", {"opset": 16}, "opset 16 is too old"),
-        ("photo.jpg", {}, "exists; pass --overwrite"),
-        ("folder", {"overwrite": True}, "is a folder"),
+        ("x.onnx", {"int8_calibration": "empty"}, "no readable photos"),
+        ("x.onnx", {"opset": 16}, "--opset must be 18"),
+        ("x.onnx", {"opset": 99}, "--opset must be 18"),
+        ("photo.jpg", {}, "written as a .onnx file"),
+        ("folder.onnx", {"overwrite": True}, "is a folder"),
     ],
 )
 def test_user_mistakes(model_file: Path, tmp_path: Path, output: str, options: dict[str, object], message: str) -> None:
     (tmp_path / "empty").mkdir()
-    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder.onnx").mkdir()
     (tmp_path / "photo.jpg").write_bytes(b"a photo that must survive")
     options = {k: tmp_path / v if k == "int8_calibration" else v for k, v in options.items()}
     target = model_file.with_name(output) if output == "model.pth" else tmp_path / output

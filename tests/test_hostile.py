@@ -178,9 +178,9 @@ def test_broken_photo_among_the_preview_photos_is_skipped(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--steps", "0"], "--steps must be at least 1"),
-        (["--batch-size", "0"], "--batch-size must be at least 1"),
-        (["--image-size", "7"], "below the johnson network's minimum"),
+        (["--steps", "0"], "--steps must be 1 to"),
+        (["--batch-size", "0"], "--batch-size must be 1 to"),
+        (["--image-size", "7"], "--image-size must be 16 to"),
         (["--out", "{file}"], "is a file; give a folder"),
     ],
 )
@@ -201,7 +201,7 @@ def test_bad_training_options_are_one_line_errors(
     assert existing.read_text() == "keep me"
 
 
-@pytest.mark.parametrize(("tile", "message"), [("0", "--tile must be a positive"), ("-5", "--tile must be a positive")])
+@pytest.mark.parametrize(("tile", "message"), [("0", "--tile must be 16 to"), ("-5", "--tile must be 16 to")])
 def test_bad_tile_is_refused(
     tile: str,
     message: str,
@@ -269,23 +269,27 @@ def test_shipped_onnx_metadata_holds_no_folders(model: Path, tmp_path: Path) -> 
 # --- resume ----------------------------------------------------------------------------------------
 
 
-def test_epochs_are_fixed_in_steps_so_a_changed_folder_does_not_change_the_run(tmp_path: Path) -> None:
+def test_epochs_are_fixed_in_steps_and_a_changed_folder_is_refused_on_resume(tmp_path: Path) -> None:
+    from fasttx.errors import FasttxError
+    from fasttx.modelfile import load_torch
     from fasttx.train import resume, train
 
     cfg = tiny_config(tmp_path, epochs=1.0)
     assert train(cfg, progress=False).steps == 3  # 6 photos, batch 2
+    assert load_torch(tmp_path / "run" / "checkpoint.pt", "fasttx-checkpoint")["config"]["steps"] == 3
     for i in range(6, 12):
         write_photo(tmp_path / "photos" / f"p{i}.jpg", seed=i)  # the folder doubles
-    assert resume(tmp_path / "run", progress=False).steps == 3
+    with pytest.raises(FasttxError, match=r"changed since the checkpoint \(6 then, 12 now\)"):
+        resume(tmp_path / "run", steps=4, progress=False)
 
 
 def test_a_cpu_checkpoint_resumes_with_fp16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run without fp16 saves a disabled GradScaler's empty state; an fp16 machine must still resume it."""
-    import fasttx.train
+    import fasttx.train.loop
     from fasttx.train import resume, train
 
     train(tiny_config(tmp_path, steps=2), progress=False)
-    monkeypatch.setattr(fasttx.train, "amp_dtype", lambda device, enabled: torch.float16)
+    monkeypatch.setattr(fasttx.train.loop, "amp_dtype", lambda device, enabled: torch.float16)
     assert resume(tmp_path / "run", steps=3, progress=False).steps == 3
 
 
