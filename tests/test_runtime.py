@@ -214,8 +214,9 @@ def test_strength_blends_in_pixel_space() -> None:
     assert torch.equal(blend(styled, photo, 0.0), photo)
     assert torch.allclose(blend(styled, photo, 0.25), torch.full_like(photo, 0.25))
     assert torch.equal(blend(styled, photo, 1.0), styled)
-    with pytest.raises(FasttxError, match="strength"):
-        blend(styled, photo, 1.5)
+    for bad in (1.5, -0.1, float("nan")):  # checked once, with every other option, before any work
+        with pytest.raises(FasttxError, match="--strength must be between 0"):
+            StylizeOptions(strength=bad).validate()
 
 
 def test_stylize_strength_zero_returns_the_input_and_preserve_color_its_chroma(model_dir: Path, tmp_path: Path) -> None:
@@ -485,8 +486,7 @@ def test_bench_compares_models_and_architectures_in_one_table(model_dir: Path) -
     assert report.models[1].params == sum(p.numel() for p in tiny.parameters())
     assert report.models[2].params == sum(p.numel() for p in small.parameters())
     assert report.models[2].gmacs_720p == pytest.approx(count_macs(small, 720, 1280) / 1e9)
-    colour_map_gmacs = 720 * 1280 * 9 / 1e9  # the registry's default (additive) net adds the 3x3 colour map
-    assert report.models[1].gmacs_720p - report.models[0].gmacs_720p == pytest.approx(colour_map_gmacs)
+    assert report.models[1].gmacs_720p == pytest.approx(report.models[0].gmacs_720p)  # the trained tiny's own count
     assert report.models[1].gmacs_720p < report.models[2].gmacs_720p
     assert [(r.model, r.backend) for r in report.rows if r.size == "40"] == [
         (str(model_dir / "tiny.onnx"), "ort"),

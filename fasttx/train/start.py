@@ -15,7 +15,7 @@ from fasttx.losses import PerceptualLoss, resize_style
 from fasttx.modelfile import load_model
 from fasttx.nets.transformer import StyleNet, build_net, mean_style, same_kind, start_from, with_new_style
 
-BASES = Path(__file__).parent / "bases"  # the networks --init base starts from, <arch>.pth (bench/base.py)
+BASES = Path(__file__).parents[1] / "bases"  # the networks --init base starts from, <arch>.pth (bench/base.py)
 
 
 def initial_network(
