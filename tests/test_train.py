@@ -454,5 +454,7 @@ def test_a_run_starts_from_the_init_network_the_shipped_base_or_the_identity(
     assert "no such file" in capsys.readouterr().err
     assert run_cli(monkeypatch, *args, "--out", str(tmp_path / "b"), "--init", str(path)) == 0
     recipe = load_model(tmp_path / "b" / "model.pth")[1]["train_config"]
-    assert recipe["init"] == str(path) and recipe["started_from"] == ["wave"]  # recorded with the recipe
-    assert f"starting from {path}: {style_image.stem} from wave" in capsys.readouterr().err
+    assert recipe["init"] == path.name and recipe["started_from"] == ["wave"]  # recorded (shared: its name)
+    assert f"starting from {path.name} (the nearest to each painting): {style_image.stem} from its wave style" in (
+        capsys.readouterr().err
+    )
