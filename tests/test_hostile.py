@@ -985,3 +985,44 @@ def test_int8_calibration_skips_an_unreadable_photo(model: Path, tmp_path: Path)
     with pytest.warns(UserWarning, match="b.jpg"):
         report = export_onnx(model, tmp_path / "m.onnx", int8_calibration=photos)
     assert report.variant == "int8" and (tmp_path / "m.onnx").is_file()
+
+
+def test_a_foreign_onnx_with_a_one_channel_output_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Grey(torch.nn.Module):
+        def forward(self, image: torch.Tensor) -> torch.Tensor:
+            return image.mean(dim=1, keepdim=True)
+
+    model = tmp_path / "grey.onnx"
+    axes = {"image": {0: "n", 2: "h", 3: "w"}, "out": {0: "n", 2: "h", 3: "w"}}
+    torch.onnx.export(Grey(), (torch.rand(1, 3, 8, 8),), model, input_names=["image"], output_names=["out"],
+                      dynamic_axes=axes, dynamo=False)  # fmt: skip
+    photo = write_photo(tmp_path / "p.png")
+    status = run_cli(monkeypatch, "stylize", "-m", str(model), str(photo), "-o", str(tmp_path / "o.png"))
+    err = capsys.readouterr().err
+    assert status == 1 and "is not an RGB image batch" in err and "Traceback" not in err
+
+
+def test_evaluate_skips_a_photo_too_thin_to_score(model: Path, tmp_path: Path) -> None:
+    from fasttx.evaluate import evaluate_model
+    from fasttx.nets.vgg import VGGFeatures
+
+    photos = [write_photo(tmp_path / "ok.png", size=(48, 40)), write_photo(tmp_path / "thin.png", size=(500, 1))]
+    with pytest.warns(UserWarning):
+        vgg = VGGFeatures(["relu1_2", "relu2_2", "relu3_3", "relu4_3"], weights="random")
+    with pytest.warns(UserWarning, match="too thin to score"):
+        report = evaluate_model(lambda x: x, tmp_path / "ok.png", photos, vgg, size=64)
+    assert [Path(r.photo).name for r in report.rows] == ["ok.png"] and report.skipped == [str(photos[1])]
+
+
+def test_datasets_refuses_a_file_or_a_read_only_folder_before_downloading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fasttx.coco
+
+    monkeypatch.setattr(fasttx.coco, "download", lambda *a, **k: pytest.fail("downloaded"))
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine")
+    assert run_cli(monkeypatch, "datasets", "coco2014", "--dir", str(a_file)) == 1
+    assert "is a file" in capsys.readouterr().err and a_file.read_text() == "mine"

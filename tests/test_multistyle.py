@@ -282,6 +282,14 @@ def test_a_style_map_mixes_per_pixel_in_pytorch_and_in_a_map_export(
     argv = ["stylize", "-m", str(tmp_path / "global.onnx"), str(source), "-o", str(tmp_path / "g.png")]
     assert run_cli(monkeypatch, *argv, "--style-mix", "sky,sea", "--style-map", str(mask)) == 1
     assert "export it with --style-map-input" in capsys.readouterr().err
+    # a map export given one mix (no --style-map) paints that mix everywhere, as the global export does
+    for name in ("map.onnx", "global.onnx"):
+        argv = ["stylize", "-m", str(tmp_path / name), str(source), "-o", str(tmp_path / f"sea-{name}.png")]
+        assert run_cli(monkeypatch, *argv, "--style-mix", "sea", "--no-progress") == 0
+    sea = [
+        np.asarray(Image.open(tmp_path / f"sea-{name}.png"), dtype=np.float32) for name in ("map.onnx", "global.onnx")
+    ]
+    assert np.abs(sea[0] - sea[1]).max() <= 1.0
 
 
 def test_a_multi_style_teacher_distils_into_a_multi_style_student(tmp_path: Path) -> None:

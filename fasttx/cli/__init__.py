@@ -62,7 +62,7 @@ def main() -> None:
     and 2 (click's convention); Ctrl-C exits with 130, SIGTERM (schedulers, `timeout`, container stops) with 143,
     both after the half-written outputs are removed (training handles both itself: it checkpoints first)."""
     signal.signal(signal.SIGTERM, _terminated)
-    warnings.showwarning = _warning
+    previous, warnings.showwarning = warnings.showwarning, _warning
     try:
         status = app(standalone_mode=False)
     except FasttxError as e:
@@ -82,6 +82,8 @@ def main() -> None:
         if "Abort" in kinds:  # Ctrl-C at a prompt
             sys.exit(130)
         raise
+    finally:
+        warnings.showwarning = previous
     sys.exit(status if isinstance(status, int) else 0)
 
 

@@ -208,8 +208,7 @@ def webcam(
         )
     err.print(
         f"[green]done[/]: {report.frames} frames at {format_rate(report.fps, 'frames')}"
-        f" ({report.width}x{report.height})"
-        + (f"; recorded {report.output}" if report.output else "")
+        f" ({report.width}x{report.height})" + (f"; recorded {report.output}" if report.output else "")
     )
     if as_json:
         _print_json({**report.__dict__, "fps": report.fps})

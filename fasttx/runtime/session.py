@@ -188,7 +188,10 @@ class OrtSession(Session):
         if self.style is not None:  # bind_cpu_input finds graph inputs only, not an input with a default
             import onnxruntime as ort
 
-            weights = ort.OrtValue.ortvalue_from_numpy(self.style)
+            style = self.style
+            if self.takes_style_map and style.ndim == 1:  # one mix for a --style-map-input graph: a 1x1 map
+                style = style[None, :, None, None]
+            weights = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(style))
             binding.bind_ortvalue_input(STYLE_INPUT, weights)
         binding.bind_output(self.output_name, self.output_device)
         self.session.run_with_iobinding(binding)
