@@ -674,7 +674,8 @@ def test_a_damaged_runtime_cache_is_fetched_again(
 ) -> None:
     from fasttx import web
 
-    good = (web.cache_dir() / f"onnxruntime-web-{web.ORT_WEB_VERSION}.tgz").read_bytes()  # the earlier tests' cache
+    web.ort_web_files()  # the real cache, downloaded once
+    good = (web.cache_dir() / f"onnxruntime-web-{web.ORT_WEB_VERSION}.tgz").read_bytes()
     monkeypatch.setenv("FASTTX_CACHE", str(tmp_path / "cache"))
     tarball = web.cache_dir() / f"onnxruntime-web-{web.ORT_WEB_VERSION}.tgz"
     tarball.parent.mkdir()
