@@ -52,9 +52,8 @@ def content_digest(obj: Any) -> str:
         elif isinstance(value, dict):
             digest.update(b"{")
             for key in sorted(value, key=str):
-                if key != "sha256":
-                    feed(key)
-                    feed(value[key])
+                feed(key)
+                feed(value[key])
             digest.update(b"}")
         elif isinstance(value, (list, tuple)):
             digest.update(b"[")
@@ -64,7 +63,7 @@ def content_digest(obj: Any) -> str:
         else:
             digest.update(f"{type(value).__name__} {value!r};".encode())
 
-    feed(obj)
+    feed({key: value for key, value in obj.items() if key != "sha256"})  # the file's own digest: only at the top
     return digest.hexdigest()
 
 

@@ -34,7 +34,6 @@ import onnx
 
 from fasttx.config import STYLE_INPUT
 from fasttx.errors import FasttxError
-from fasttx.export import read_metadata
 from fasttx.io import check_output_folder, write_bytes
 
 ORT_WEB_VERSION = "1.30.0"
@@ -87,11 +86,11 @@ def build_site(model: str | os.PathLike[str], out: str | os.PathLike[str], overw
     if model.suffix.lower() != ".onnx" or not model.is_file():
         raise FasttxError(f"{model} is not an exported .onnx file (fasttx export model.pth -o model.onnx)")
     check_output_folder(out, [model], overwrite)
-    _check_loadable(model)
-    meta = read_metadata(model)
+    proto = _loadable(model)
+    meta = {p.key: p.value for p in proto.metadata_props}
     if meta.get("fixed_size"):
         raise FasttxError("the page feeds images of any size: export without --fixed-size")
-    graph, style_map = _for_the_web(model)
+    graph, style_map = _for_the_web(proto, model)
     config = {
         "model": "model.onnx",
         "io": meta.get("io", "float"),
@@ -110,12 +109,11 @@ def build_site(model: str | os.PathLike[str], out: str | os.PathLike[str], overw
     return out / "index.html"
 
 
-def _for_the_web(model: Path) -> tuple[bytes, bool]:
+def _for_the_web(proto: onnx.ModelProto, model: Path) -> tuple[bytes, bool]:
     """The graph the page loads, and whether its style mix is a per-pixel map. A multi-style export keeps its mix as
     an input with a default (an initializer of the same name), which onnxruntime in Python lets a caller override
     and onnxruntime-web refuses to be fed ("invalid input 'style_weights'"): the page always feeds the mix, so the
     default goes."""
-    proto = onnx.load(model)
     defaults = [t for t in proto.graph.initializer if t.name == STYLE_INPUT]
     for default in defaults:
         proto.graph.initializer.remove(default)
@@ -124,9 +122,9 @@ def _for_the_web(model: Path) -> tuple[bytes, bool]:
     return (proto.SerializeToString() if defaults else model.read_bytes()), style_map
 
 
-def _check_loadable(model: Path) -> None:
-    """The page fetches model.onnx alone: refuse an empty file, one that is not ONNX or one whose weights live in
-    external data files."""
+def _loadable(model: Path) -> onnx.ModelProto:
+    """The graph, read once; the page fetches model.onnx alone: refuse an empty file, one that is not ONNX or one
+    whose weights live in external data files."""
     try:
         proto = onnx.load(model, load_external_data=False)
     except Exception as e:  # protobuf raises its own DecodeError and friends
@@ -135,6 +133,7 @@ def _check_loadable(model: Path) -> None:
         raise FasttxError(f"{model} holds no graph (an empty or damaged file)")
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
         raise FasttxError(f"{model} keeps its weights in external data files; the page loads one file")
+    return proto
 
 
 class SiteHandler(http.server.BaseHTTPRequestHandler):

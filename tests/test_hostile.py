@@ -960,6 +960,12 @@ def test_resume_refuses_a_changed_dataset_and_a_damaged_checkpoint(tmp_path: Pat
     model.write_bytes(bytes(data))
     with pytest.raises(FasttxError, match="damaged: its contents do not match"):
         load_model(model)
+    checkpoint = Path(cfg.out) / "checkpoint.pt"
+    raw = torch.load(checkpoint, weights_only=True)
+    raw["photos"]["sha256"] = "0" * 64  # a nested field named like the file's own digest is covered too
+    torch.save(raw, checkpoint)
+    with pytest.raises(FasttxError, match="damaged: its contents do not match"):
+        resume(cfg.out, steps=4, progress=False)
 
 
 def test_a_video_declaring_huge_frames_is_refused_before_decoding(
