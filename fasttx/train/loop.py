@@ -241,7 +241,8 @@ def _loop(
     def check_finite(step: int) -> None:
         """Stop a run whose loss or weights became NaN or infinite, before it replaces a good checkpoint or writes a
         model of NaNs (a rate far too high, say)."""
-        if not (bool(finite) and all(bool(torch.isfinite(p).all()) for p in net.parameters())):
+        weights = torch.stack([torch.isfinite(p).all() for p in net.parameters()]).all()
+        if not bool(finite & weights):  # one read back of the device, at log steps and checkpoints only
             kept = f"{checkpoint_path} (step {saved_step}) is intact" if saved_step else "nothing was saved"
             raise FasttxError(f"training diverged by step {step}: the loss became NaN or infinite; {kept}. Lower --lr")
 
