@@ -22,6 +22,13 @@ STYLE_INPUT = "style_weights"
 DEFAULT_DEVICE = "auto"  # the accelerator if there is one (fasttx.device.pick_device), else the CPU
 # Bounds that catch a typo before it allocates the machine's memory or runs for years.
 MAX_STEPS, MAX_BATCH, MAX_SIZE = 10**8, 1024, 8192
+MIN_SIZE = 16  # px: VGG's relu4_3 is 1/8 of its input; below this the deep style layers see a pixel or two
+
+
+def check_side(option: str, pixels: int | None) -> None:
+    """The one check of an image side an option sets (None: not set): MIN_SIZE to MAX_SIZE px."""
+    if pixels is not None and not MIN_SIZE <= pixels <= MAX_SIZE:
+        raise FasttxError(f"{option} must be {MIN_SIZE} to {MAX_SIZE} px (got {pixels})")
 
 
 @dataclass(frozen=True)
@@ -70,8 +77,7 @@ STYLE_SCALE = 2  # the style image's default long side, in multiples of the trai
 def style_long_side(style_size: int | None, size: int) -> int:
     """The style image's long side for its Gram targets at `size`: `style_size` where given, else STYLE_SCALE x size
     (Johnson et al. train at 256 px with 512 px styles, so the strokes keep their scale relative to the crops)."""
-    if style_size is not None and not 16 <= style_size <= MAX_SIZE:
-        raise FasttxError(f"--style-size must be 16 to {MAX_SIZE} px (got {style_size})")
+    check_side("--style-size", style_size)
     return STYLE_SCALE * size if style_size is None else style_size
 
 
@@ -251,7 +257,6 @@ class TrainConfig:
             ),
             (self.epochs is None or self.epochs > 0, f"--epochs must be positive (got {self.epochs})"),
             (1 <= self.batch_size <= MAX_BATCH, f"--batch-size must be 1 to {MAX_BATCH} (got {self.batch_size})"),
-            (16 <= self.image_size <= MAX_SIZE, f"--image-size must be 16 to {MAX_SIZE} px (got {self.image_size})"),
             (0 < self.lr <= 1, f"--lr must be in (0, 1] (got {self.lr})"),
             (0 <= self.muon_lr <= 10, f"--muon-lr must be 0 (off) to 10 (got {self.muon_lr})"),
             (self.warmup >= 0, f"--warmup must be 0 or more (got {self.warmup})"),
@@ -281,6 +286,7 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise FasttxError(message)
+        check_side("--image-size", self.image_size)
         style_long_side(loss.style_size, self.image_size)
 
     def total_steps(self, dataset_size: int) -> int:
@@ -382,13 +388,10 @@ class StylizeOptions:
     def validate(self) -> None:
         """Refuse settings that would crash or write nonsense, with the option's name (every stylizing path)."""
         check_strength(self.strength)
+        check_side("--max-size", self.max_size)
+        check_side("--tile", self.tile)
         checks = [
             (1 <= self.batch_size <= MAX_BATCH, f"--batch-size must be 1 to {MAX_BATCH} (got {self.batch_size})"),
-            (
-                self.max_size is None or 16 <= self.max_size <= MAX_SIZE,
-                f"--max-size must be 16 to {MAX_SIZE} px (got {self.max_size})",
-            ),
-            (self.tile is None or 16 <= self.tile <= MAX_SIZE, f"--tile must be 16 to {MAX_SIZE} px (got {self.tile})"),
             (self.overlap >= 0, f"--overlap must be 0 or more px (got {self.overlap})"),
             (0 <= self.crf <= 51, f"--crf must be 0 (lossless) to 51 (got {self.crf})"),
             (0 <= self.temporal_blend < 1, f"--temporal-blend must be in [0, 1) (got {self.temporal_blend})"),

@@ -33,7 +33,7 @@ import torch
 from rich.console import Console
 from torch import Tensor
 
-from fasttx.config import EVAL_SIZE, MAX_SIZE, StylizeOptions, check_strength, style_long_side
+from fasttx.config import EVAL_SIZE, MIN_SIZE, StylizeOptions, check_side, check_strength, style_long_side
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import find_images, load_image, open_rgb, pil_to_tensor, resize_long_side, save_image
@@ -113,14 +113,6 @@ class EvaluationReport:
         return json.dumps(self.to_dict(), indent=2)
 
 
-MIN_SIDE = 16  # px: the deepest scored layer (relu4_3) sees an eighth of the photo
-
-
-def check_size(size: int) -> None:
-    if not MIN_SIDE <= size <= MAX_SIZE:
-        raise FasttxError(f"--size must be {MIN_SIDE} to {MAX_SIZE} px (got {size})")
-
-
 def evaluate_model(
     model: ImageFn,
     style: str | os.PathLike[str],
@@ -147,7 +139,7 @@ def evaluate_model(
     if not photos:
         raise FasttxError("no photos to evaluate")
     check_strength(strength)
-    check_size(size)
+    check_side("--size", size)
     if vs_optimize < 0:
         raise FasttxError(f"--vs-optimize must be 0 (none) or more steps (got {vs_optimize})")
     needed = set(METRIC.layers) | set(optimize_loss.layers if optimize_loss else [])
@@ -173,7 +165,7 @@ def evaluate_model(
     for index, path in enumerate(photos):
         try:
             photo = pil_to_tensor(resize_long_side(open_rgb(path), size)).unsqueeze(0).to(device)
-            if min(photo.shape[-2:]) < MIN_SIDE:
+            if min(photo.shape[-2:]) < MIN_SIZE:
                 raise FasttxError(f"{path} is {photo.shape[-1]}x{photo.shape[-2]} at --size {size}: too thin to score")
         except FasttxError as e:
             warnings.warn(f"skipping {e}", stacklevel=2)
@@ -300,7 +292,7 @@ def evaluate_video(
     from fasttx.runtime.video import read_frames
 
     options = options or StylizeOptions()
-    check_size(size)
+    check_side("--size", size)
     if frames < 2:
         raise FasttxError(f"--frames must be 2 or more: a temporal error compares frames (got {frames})")
     clip = read_frames(video, size, frames)

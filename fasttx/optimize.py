@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from fasttx.config import MAX_SIZE, MAX_STEPS, OPTIMIZE, style_long_side
+from fasttx.config import MAX_STEPS, MIN_SIZE, OPTIMIZE, check_side, style_long_side
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import check_output, load_image, open_rgb, pil_to_tensor, resize_long_side, save_image
@@ -38,7 +38,6 @@ from fasttx.pixels import resize, scale
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.05}  # adam: ~0.0125 per step in pixel terms at mid-grey (sigmoid' = 1/4)
-MIN_SIDE = 16  # VGG's relu4_3 is 1/8 of the input: below this the deep style layers see a pixel or two
 _EDGE = 0.01  # init clamp, keeps sigmoid' >= ~0.01 so saturated pixels can still move
 
 
@@ -91,9 +90,9 @@ def optimize_image(
     content = (content.unsqueeze(0) if content.dim() == 3 else content).to(device, torch.float32)
     height, width = content.shape[-2:]
     factors = [0.5 ** (scales - 1 - i) for i in range(scales)]
-    if min(height, width) * factors[0] < MIN_SIDE:
+    if min(height, width) * factors[0] < MIN_SIZE:
         raise FasttxError(
-            f"{width}x{height} at 1/{2 ** (scales - 1)} scale is under {MIN_SIDE} px; use a larger size or fewer scales"
+            f"{width}x{height} at 1/{2 ** (scales - 1)} scale is under {MIN_SIZE} px; use a larger size or fewer scales"
         )
     sizes = [(round(height * f), round(width * f)) for f in factors]
     if init == "content":
@@ -132,8 +131,9 @@ def optimize_photo(
     `save_every` steps also OUTPUT_stepNNNN. `options` go to optimize_image (steps, optimizer, lr, init, scales,
     style_mix, seed)."""
     check_output(output, overwrite, inputs=[content, *styles])
-    if not (MIN_SIDE <= size <= MAX_SIZE and save_every >= 0):
-        raise FasttxError(f"--size must be {MIN_SIDE} to {MAX_SIZE} px and --save-every 0 or more")
+    check_side("--size", size)
+    if save_every < 0:
+        raise FasttxError(f"--save-every must be 0 (never) or more steps (got {save_every})")
     if not 0 <= options.get("seed", 0) < 2**63:
         raise FasttxError(f"--seed must be 0 to 2^63 - 1 (got {options['seed']})")
     dev = pick_device(device)
