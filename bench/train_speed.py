@@ -2,7 +2,6 @@
 
     python bench/train_speed.py [--photos ../shared/data/photos] [--sizes 128,256] [--steps 10] [--vgg-weights hed]
     python bench/train_speed.py --profile --sizes 256 --steps 6     # where a step's time goes, both loops
-    python bench/train_speed.py --sizes 128 --steps 16 --temporal-weight 1000   # + what the consistency term costs
 
 The plain loop is the pytorch/examples fast_neural_style recipe: ImageFolder-style decoding in the main process
 (no workers), Resize + CenterCrop, fp32, the full VGG run on both the output and the content batch, 0-255 images.
@@ -38,9 +37,7 @@ from fasttx.train import TrainConfig, train
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def fasttx_images_per_s(
-    photos: Path, style: Path, size: int, steps: int, batch: int, weights: str, temporal_weight: float = 0.0
-) -> float:
+def fasttx_images_per_s(photos: Path, style: Path, size: int, steps: int, batch: int, weights: str) -> float:
     """Median images/s of `fasttx train` over logged windows of 2 steps, the first window (warm-up) dropped."""
     with tempfile.TemporaryDirectory() as out:
         cfg = TrainConfig(
@@ -55,7 +52,6 @@ def fasttx_images_per_s(
             preview_every=10**9,
             checkpoint_every=10**9,
             onnx=False,
-            temporal_weight=temporal_weight,
         )
         train(cfg, progress=False)
         records = [json.loads(line) for line in (Path(out) / "train.jsonl").read_text().splitlines()]
@@ -129,9 +125,6 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; the best of each is kept")
     parser.add_argument("--vgg-weights", default="hed")
-    parser.add_argument(
-        "--temporal-weight", type=float, default=0.0, help="also time fasttx with this consistency term"
-    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--profile", action="store_true", help="per-phase breakdown instead of throughput")
     args = parser.parse_args()
@@ -144,16 +137,12 @@ def main() -> None:
 
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
-        ours, plain, temporal = [], [], []
+        ours, plain = [], []
         setting = (args.photos, args.style, size, args.steps, args.batch_size, args.vgg_weights)
         for _ in range(args.rounds):  # interleaved, best of rounds: a shared machine only ever slows a run down
             ours.append(fasttx_images_per_s(*setting))
             plain.append(plain_images_per_s(*setting))
-            if args.temporal_weight > 0:
-                temporal.append(fasttx_images_per_s(*setting, temporal_weight=args.temporal_weight))
         row = {"size": size, "fasttx_img_s": max(ours), "plain_img_s": max(plain), "ratio": max(ours) / max(plain)}
-        if temporal:
-            row |= {"temporal_img_s": max(temporal), "temporal_step_cost": max(ours) / max(temporal)}
         rows.append(row)
     if args.json:
         print(json.dumps({"device": "cpu", "threads": torch.get_num_threads(), "rows": rows}, indent=2))
@@ -161,10 +150,6 @@ def main() -> None:
     print(f"{'size':>6} {'fasttx img/s':>13} {'plain img/s':>12} {'ratio':>6}")
     for r in rows:
         print(f"{r['size']:>6} {r['fasttx_img_s']:>13.2f} {r['plain_img_s']:>12.2f} {r['ratio']:>6.2f}")
-        if "temporal_img_s" in r:
-            print(
-                f"{'':>7}with --temporal-weight: {r['temporal_img_s']:.2f} img/s, x{r['temporal_step_cost']:.2f} a step"
-            )
 
 
 if __name__ == "__main__":

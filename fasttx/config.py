@@ -190,9 +190,6 @@ class TrainConfig:
     val_every: int = 500
     teacher: str | None = None  # distillation: a trained model.pth whose outputs the network also learns to reproduce
     distill_weight: float = 10.0  # weight of the mean absolute pixel difference to the teacher's output
-    # weight of the consistency term (fasttx.temporal.consistency_loss): a photo moved a little and stylised must be
-    # its stylisation moved the same way, which is what keeps video from flickering; 0: off
-    temporal_weight: float = 0.0
     # The network a run starts from (train.initial_network): "base", the network fasttx ships for the architecture
     # (fasttx/bases/, trained on four paintings; from scratch for an architecture without one), "scratch", or a
     # trained model.pth. A trained body paints from the first step; from scratch the first few hundred steps only
@@ -243,7 +240,6 @@ class TrainConfig:
             "--style-weight": loss.style_weight,
             "--tv-weight": loss.tv_weight,
             "--content-target": loss.content_target,
-            "--temporal-weight": self.temporal_weight,
             "--distill-weight": self.distill_weight,
             **{f"--style-layers {name}": weight for name, weight in loss.style_layers.items()},
         }
@@ -269,7 +265,6 @@ class TrainConfig:
                 loss.content_target is None or loss.content_target > 0,
                 f"--content-target must be positive (got {loss.content_target})",
             ),
-            (self.temporal_weight >= 0, f"--temporal-weight must be 0 or more (got {self.temporal_weight})"),
             (self.distill_weight >= 0, f"--distill-weight must be 0 or more (got {self.distill_weight})"),
             (0 <= self.seed < 2**63, f"--seed must be 0 to 2^63 - 1 (got {self.seed})"),
             (self.workers is None or 0 <= self.workers <= 64, f"--workers must be 0 to 64 (got {self.workers})"),

@@ -1,4 +1,4 @@
-"""Temporal stability of stylised video: the warping error, clips whose motion is known, and the training term.
+"""Temporal stability of stylised video: the warping error and clips whose motion is known.
 
 A per-frame network answers the small changes between frames (sensor noise, compression, a one-pixel pan) with
 changes of its strokes and colours: the video flickers. The measure (Lai et al. 2018, "warping error"): warp the
@@ -14,9 +14,6 @@ consistent as the video itself would score (noise, compression and resampling ke
 Motion comes from `synthetic_clip` (a still photo panned, zoomed or rotated, so the flow is exact) or, for real
 clips, from OpenCV's DIS optical flow with a forward-backward check for occlusions (`estimate_flows`; OpenCV is
 a dependency).
-
-Training for stability needs no flow dataset (`consistency_loss`): a training photo moved by a small random
-affine motion and degraded by noise, stylised, must match the stylisation of the photo moved the same way.
 """
 
 from __future__ import annotations
@@ -24,7 +21,6 @@ from __future__ import annotations
 import io
 import itertools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,53 +198,3 @@ def flow_between(
         backward = F.interpolate(backward, size=(h, w), mode="bilinear", align_corners=False) / shrink
         mask = (F.interpolate(mask, size=(h, w), mode="bilinear", align_corners=False) > 0.5).float()
     return backward, mask
-
-
-def random_motion(
-    batch: int,
-    height: int,
-    width: int,
-    shift: float,
-    angle: float,
-    zoom: float,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """Backward flows [batch, 2, H, W] of small random affine motions about the image centre: a shift of up to
-    `shift` px, a rotation of up to `angle` degrees and a zoom of up to `zoom` (relative), uniform, each its own."""
-
-    def uniform(bound: float) -> torch.Tensor:
-        return (torch.rand(batch, generator=generator) * 2 - 1) * bound
-
-    dx, dy, turn, grow = uniform(shift), uniform(shift), torch.deg2rad(uniform(angle)), 1 + uniform(zoom)
-    ys, xs = torch.meshgrid(
-        torch.arange(height) - (height - 1) / 2, torch.arange(width) - (width - 1) / 2, indexing="ij"
-    )
-    cos, sin = (torch.cos(turn) * grow)[:, None, None], (torch.sin(turn) * grow)[:, None, None]
-    source_x = cos * xs - sin * ys + dx[:, None, None]
-    source_y = sin * xs + cos * ys + dy[:, None, None]
-    return torch.stack([source_x - xs, source_y - ys], dim=1)
-
-
-# the training photos' motion in consistency_loss: up to 4 px, 1 degree and 2 % between two "frames" (128 px crops)
-MOTION_SHIFT, MOTION_ANGLE, MOTION_ZOOM = 4.0, 1.0, 0.02
-
-
-def consistency_loss(
-    stylise: Callable[[torch.Tensor], torch.Tensor],
-    images: torch.Tensor,
-    stylised: torch.Tensor,
-    generator: torch.Generator | None = None,
-    noise: float = 0.02,
-) -> torch.Tensor:
-    """Mean squared difference between the stylisation of `images` [B, 3, H, W] moved by a small random motion
-    (plus Gaussian noise of sigma `noise`) and `stylised` (their stylisation) moved the same way, over the pixels
-    the motion keeps inside. The motion and the noise are drawn on the CPU from `generator` (training seeds one
-    per step, so a resumed run draws the same)."""
-    b, _, h, w = images.shape
-    flow = random_motion(b, h, w, MOTION_SHIFT, MOTION_ANGLE, MOTION_ZOOM, generator).to(images.device)
-    moved, inside = warp(images, flow)
-    jitter = torch.randn(moved.shape, generator=generator).to(moved.device, moved.dtype)
-    moved = (moved + noise * jitter).clamp(0, 1)
-    target, _ = warp(stylised, flow)
-    squared = (stylise(moved).float() - target.float()).pow(2).sum(dim=1, keepdim=True)
-    return (squared * inside).sum() / (3 * inside.sum().clamp_min(1.0))

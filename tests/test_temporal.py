@@ -3,10 +3,6 @@ InstanceNorm statistics over a clip, and the consistency term of training."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -14,7 +10,6 @@ from torch import nn
 from fasttx import temporal
 from fasttx.config import StylizeOptions
 from fasttx.errors import FasttxError
-from fasttx.modelfile import load_model
 from fasttx.pixels import images_to_frames
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -106,31 +101,3 @@ def test_flow_blend_follows_a_pan_and_lowers_the_warping_error_of_flickering_out
     after = temporal.warping_error(blended, clip.flows, clip.masks).mean()
     assert after < 0.5 * before
     assert (blended - clip.frames).abs().mean() < (flicker - clip.frames).abs().mean()  # not smeared off the scene
-
-
-def test_consistency_loss_is_zero_for_an_equivariant_map_and_positive_for_one_that_is_not() -> None:
-    images = torch.stack([smooth_photo(seed=i)[:, :64, :64] for i in range(2)])
-    torch.manual_seed(0)
-    assert temporal.consistency_loss(lambda x: x, images, images, noise=0.0).item() == pytest.approx(0.0, abs=1e-12)
-    pattern = torch.rand(1, 3, 64, 64)  # fixed in the frame, so it does not move with the content: flicker
-    stylise = lambda x: (x + 0.5 * pattern).clamp(0, 1)  # noqa: E731
-    loss = temporal.consistency_loss(stylise, images, stylise(images), noise=0.0)
-    assert loss.item() > 1e-3
-
-
-def test_training_with_the_consistency_term_logs_it_and_resumes_exactly(tmp_path: Path) -> None:
-    from test_hostile import tiny_config
-
-    from fasttx.train import resume, train
-
-    cfg = tiny_config(tmp_path, temporal_weight=10.0, steps=4, log_every=1, checkpoint_every=2)
-    train(cfg, progress=False)
-    rows = [json.loads(line) for line in (tmp_path / "run" / "train.jsonl").read_text().splitlines()]
-    assert all(row["temporal"] > 0 for row in rows if "total" in row)
-    whole = load_model(tmp_path / "run" / "model.pth")[0].state_dict()
-    again = tiny_config(tmp_path / "again", temporal_weight=10.0, steps=2, log_every=1, checkpoint_every=2)
-    train(again, progress=False)
-    resume(tmp_path / "again" / "run", steps=4, progress=False)
-    resumed = load_model(tmp_path / "again" / "run" / "model.pth")[0].state_dict()
-    for name, value in whole.items():
-        np.testing.assert_array_equal(resumed[name].numpy(), value.numpy(), err_msg=name)

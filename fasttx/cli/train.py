@@ -130,12 +130,6 @@ def train(
             rich_help_panel=LOSS,
         ),
     ] = _LOSS.balance,
-    temporal_weight: Annotated[
-        float,
-        typer.Option(
-            help="Train for video: weight of a consistency term that stops flicker (0: off).", rich_help_panel=LOSS
-        ),
-    ] = _TRAIN.temporal_weight,
     vgg_weights: Annotated[
         Optional[str],
         typer.Option(
@@ -212,7 +206,6 @@ def train(
         val_every=every,
         preview=[str(p) for p in preview or []],
         val=str(val) if val else None,
-        temporal_weight=temporal_weight,
         init=init,
         onnx=onnx,
     )

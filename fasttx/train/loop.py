@@ -11,7 +11,6 @@ Read top to bottom: config, set-up, the loop, the side outputs. A run writes int
 from __future__ import annotations
 
 import contextlib
-import functools
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from torch.profiler import record_function
 
 from fasttx import distributed
 from fasttx.config import TrainConfig, style_long_side
-from fasttx.data import PhotoFolder, SkipReport, mix_seed, photo_batches
+from fasttx.data import PhotoFolder, SkipReport, photo_batches
 from fasttx.device import amp_dtype, autocast, pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import check_output_folder, find_images
@@ -34,7 +33,6 @@ from fasttx.modelfile import CHECKPOINT_FORMAT, FORMAT_VERSION, load_model, load
 from fasttx.nets.transformer import build_net
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
 from fasttx.progress import progress_bar, stderr_console
-from fasttx.temporal import consistency_loss
 from fasttx.train.content_target import ContentTarget, content_scales
 from fasttx.train.optimizer import build_optimizer, lr_at, moving_average
 from fasttx.train.outputs import (
@@ -305,12 +303,6 @@ def _loop(
                         target = teacher(images, weights).float()
                     terms["distill"] = cfg.distill_weight * (stylised.float() - target).abs().mean()
                     terms["total"] = terms["total"] + terms["distill"]
-                if cfg.temporal_weight > 0:
-                    with record_function("temporal_consistency"):
-                        draws = torch.Generator().manual_seed(mix_seed(cfg.seed, step))  # the same on resume
-                        moved = consistency_loss(functools.partial(forward, style=weights), images, stylised, draws)
-                    terms["temporal"] = cfg.temporal_weight * moved
-                    terms["total"] = terms["total"] + terms["temporal"]
             with record_function("backward"):
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(terms["total"]).backward()
