@@ -136,12 +136,13 @@ def contact_sheet(report: EvaluationReport) -> Image.Image:
             left = col * cell_w + _PAD
             with Image.open(_cell_image(report, row, kind)) as img:
                 thumb = thumbnail(img)
-            sheet.paste(thumb, (left + (THUMB - thumb.width) // 2, top + _PAD + (THUMB - thumb.height) // 2))
+            below = top + _PAD + (THUMB + thumb.height) // 2  # the labels sit right under the picture
+            sheet.paste(thumb, (left + (THUMB - thumb.width) // 2, below - thumb.height))
             lines = ["  ".join(_numbers(row.scores[kind]))] if kind in row.scores else []
             if kind == "photo":
                 lines.append(Path(row.photo).name[:32])
             for i, line in enumerate(lines):
-                draw.text((left, top + _PAD + THUMB + 2 + i * _LABEL_H // 2), line, fill="black", font=font)
+                draw.text((left, below + 2 + i * _LABEL_H // 2), line, fill="black", font=font)
     return sheet
 
 

@@ -203,7 +203,7 @@ def test_the_page_stylises_an_image_like_onnxruntime_in_python(
     rgba = np.frombuffer(base64.b64decode(report["rgba"]), np.uint8).reshape(*SIZES[0], 4)
     expected = python_output(models[io], pixels, io)[0]
     assert np.abs(rgba[..., :3].astype(int) - expected.astype(int)).max() <= 2  # float rounding in WASM and canvas
-    if io == "float":  # what a person sees (README: bench/results/web/page.jpg was taken this way)
+    if io == "float":  # what a person sees
         shot = screenshot(site, "test=test.png&backend=wasm", tmp_path)
         assert shot.std() > 10 and (shot.max(axis=2) - shot.min(axis=2)).max() > 100  # text, photo and output drawn
 

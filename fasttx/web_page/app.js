@@ -163,6 +163,11 @@ $("camera").addEventListener("click", async () => {
   cameraLoop();
 });
 
+// ?show=IMAGE stylises an image of the site as if it were dropped (bench/web_page.py takes the docs' picture so)
+if (params.has("show")) {
+  showImage(params.get("show")).catch((error) => status(String(error), "error"));
+}
+
 // for automated checks: ?test=IMAGE stylises it (?camera=N: N webcam frames) and posts the result to /result
 if (params.has("test") || params.has("camera")) {
   let report;
