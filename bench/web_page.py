@@ -87,7 +87,7 @@ def main() -> None:
         command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars"]
         command += [f"--user-data-dir={Path(tmp) / 'profile'}", f"--window-size={args.size}"]
         browser = subprocess.Popen(
-            [*command, "--remote-debugging-port=0", f"--remote-allow-origins=http://127.0.0.1", url],
+            [*command, "--remote-debugging-port=0", "--remote-allow-origins=http://127.0.0.1", url],
             stderr=subprocess.PIPE,
             text=True,
         )
