@@ -1,0 +1,137 @@
+"""Sound: reading and writing, the spectrogram round trip, the random encoder, the objective and the network."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fasttx.errors import FasttxError
+from fasttx.losses import gram_matrix
+from fasttx.sound.audio import find_sounds, read_audio, write_wav
+from fasttx.sound.encoder import RandomEncoder
+from fasttx.sound.loss import SoundLoss, timbre
+from fasttx.sound.net import SoundNet, SoundNetConfig
+from fasttx.sound.spectrum import Spectrum
+
+SHARED_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "big_buck_bunny_10s.mp4"
+
+
+def tone(freq: float, seconds: float, rate: int, channels: int = 1) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return np.stack([0.5 * np.sin(2 * np.pi * freq * (c + 1) * t) for c in range(channels)]).astype(np.float32)
+
+
+def test_a_wav_reads_back_as_written_within_one_16_bit_step(tmp_path: Path) -> None:
+    samples = tone(440, 0.5, 22050, channels=2)
+    write_wav(tmp_path / "a.wav", samples, 22050)
+    back = read_audio(tmp_path / "a.wav", 22050)
+    assert back.shape == samples.shape and back.dtype == np.float32
+    assert np.abs(back - samples).max() <= 1 / 32767 + 1e-6
+    mono = read_audio(tmp_path / "a.wav", 22050, mono=True)
+    assert mono.shape == (1, samples.shape[1])
+    np.testing.assert_allclose(mono[0], samples.mean(axis=0), atol=2e-4)
+
+
+def test_reading_resamples_and_keeps_the_pitch(tmp_path: Path) -> None:
+    write_wav(tmp_path / "a.wav", tone(1000, 1.0, 44100), 44100)
+    back = read_audio(tmp_path / "a.wav", 16000)[0]
+    assert abs(len(back) - 16000) <= 32  # FFmpeg's resampler may hold back its filter's delay at the very end
+    spectrum = np.abs(np.fft.rfft(back * np.hanning(len(back))))
+    assert abs(np.argmax(spectrum) * 16000 / len(back) - 1000) < 2
+
+
+def test_a_loud_sound_is_scaled_down_as_a_whole_not_clipped(tmp_path: Path) -> None:
+    samples = 3.0 * tone(200, 0.2, 8000)
+    write_wav(tmp_path / "loud.wav", samples, 8000)
+    back = read_audio(tmp_path / "loud.wav", 8000)
+    np.testing.assert_allclose(back, samples / np.abs(samples).max(), atol=1 / 32767 + 1e-6)
+
+
+def test_nan_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    samples = tone(200, 0.1, 8000)
+    samples[0, 5] = np.nan
+    with pytest.raises(FasttxError, match="NaN"):
+        write_wav(tmp_path / "bad.wav", samples, 8000)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", [b"", b"not a sound at all" * 50, b"RIFF\x10\x00\x00\x00WAVEfmt "])
+def test_files_that_are_not_sound_are_refused_in_one_line(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "x.wav").write_bytes(content)
+    with pytest.raises(FasttxError) as error:
+        read_audio(tmp_path / "x.wav", 22050)
+    assert "\n" not in str(error.value) and "x.wav" in str(error.value)
+
+
+def test_an_empty_wav_is_refused(tmp_path: Path) -> None:
+    with wave.open(str(tmp_path / "empty.wav"), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+    with pytest.raises(FasttxError, match="no samples"):
+        read_audio(tmp_path / "empty.wav", 8000)
+
+
+@pytest.mark.skipif(not SHARED_VIDEO.is_file(), reason="needs ../shared/data/video")
+def test_a_videos_soundtrack_is_read_and_a_folder_lists_it(tmp_path: Path) -> None:
+    sound = read_audio(SHARED_VIDEO, 22050, mono=True)
+    assert sound.shape[0] == 1 and 9 * 22050 < sound.shape[1] < 11 * 22050 and np.abs(sound).max() > 0.01
+    assert find_sounds(SHARED_VIDEO.parent) and all(
+        p.suffix in (".mp4", ".mov", ".mkv") for p in find_sounds(SHARED_VIDEO.parent)
+    )
+
+
+@pytest.mark.parametrize("samples", [1, 255, 256, 5001])
+def test_analyse_then_synthesise_gives_back_the_wave_at_its_exact_length(samples: int) -> None:
+    spectrum = Spectrum()
+    wave_ = torch.from_numpy(np.random.default_rng(0).uniform(-0.5, 0.5, (2, samples)).astype(np.float32))
+    frames, phase = spectrum.analyse(wave_)
+    assert frames.shape == (2, spectrum.bins, spectrum.frames(samples)) and (frames >= 0).all()
+    back = spectrum.synthesise(frames, phase, samples)
+    assert back.shape == wave_.shape
+    inner = slice(spectrum.n_fft, -spectrum.n_fft) if samples > 3 * spectrum.n_fft else slice(None)
+    np.testing.assert_allclose(back[:, inner], wave_[:, inner], atol=1e-4)
+
+
+def test_the_gram_of_sound_features_is_the_hand_computed_one() -> None:
+    features = torch.arange(12.0).reshape(1, 2, 6)
+    f = features[0]
+    np.testing.assert_allclose(gram_matrix(features)[0], (f @ f.T) / 12)
+    shape = timbre(features)[0]
+    np.testing.assert_allclose(shape, (f @ f.T) / (f @ f.T).trace(), rtol=1e-6)
+    np.testing.assert_allclose(timbre(3 * features), timbre(features), rtol=1e-6)  # the level does not count
+
+
+def test_the_encoder_is_drawn_from_its_seed() -> None:
+    a, b, c = (
+        RandomEncoder(16, (3, 9), 8, seed=0),
+        RandomEncoder(16, (3, 9), 8, seed=0),
+        RandomEncoder(16, (3, 9), 8, 1),
+    )
+    x = torch.rand(2, 16, 40)
+    assert all(torch.equal(a(x)[k], b(x)[k]) for k in a(x))
+    assert not torch.equal(a(x)["w3"], c(x)["w3"])
+    assert {k: v.shape for k, v in a(x).items()} == {"w3": (2, 8, 40), "w9": (2, 8, 40)}
+
+
+def test_the_objective_is_zero_for_the_style_itself_and_its_content_for_the_input() -> None:
+    torch.manual_seed(0)
+    style = torch.rand(16, 50)
+    objective = SoundLoss(RandomEncoder(16, (3, 9), 32), style, content_weight=1.0, style_weight=1.0)
+    content, style_d = objective.distances(style[None], objective.content_targets(style[None]))
+    assert content.item() == pytest.approx(0.0, abs=1e-6) and style_d.item() == pytest.approx(0.0, abs=1e-6)
+    other = torch.rand(1, 16, 70) * torch.linspace(0, 2, 16)[:, None]
+    content, style_d = objective.distances(other, objective.content_targets(other))
+    assert content.item() == pytest.approx(0.0, abs=1e-6) and style_d.item() > 0.01
+
+
+@pytest.mark.parametrize("frames", [2, 7, 300])
+def test_an_untrained_network_is_the_identity_at_any_length(frames: int) -> None:
+    net = SoundNet(SoundNetConfig(bins=33, width=16))
+    x = torch.rand(2, 33, frames)
+    y = net(x)
+    assert torch.equal(y, x)
