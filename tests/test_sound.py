@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import wave
 from pathlib import Path
 
@@ -11,11 +12,14 @@ import torch
 
 from fasttx.errors import FasttxError
 from fasttx.losses import gram_matrix
+from fasttx.modelfile import load_sound_model
 from fasttx.sound.audio import find_sounds, read_audio, write_wav
+from fasttx.sound.config import SoundNetConfig, SoundTrainConfig, Spectrum
 from fasttx.sound.encoder import RandomEncoder
 from fasttx.sound.loss import SoundLoss, timbre
-from fasttx.sound.net import SoundNet, SoundNetConfig
-from fasttx.sound.spectrum import Spectrum
+from fasttx.sound.net import SoundNet
+from fasttx.sound.spectrum import analyse, synthesise
+from fasttx.sound.train import resume_sound, train_sound
 
 SHARED_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "big_buck_bunny_10s.mp4"
 
@@ -89,9 +93,9 @@ def test_a_videos_soundtrack_is_read_and_a_folder_lists_it(tmp_path: Path) -> No
 def test_analyse_then_synthesise_gives_back_the_wave_at_its_exact_length(samples: int) -> None:
     spectrum = Spectrum()
     wave_ = torch.from_numpy(np.random.default_rng(0).uniform(-0.5, 0.5, (2, samples)).astype(np.float32))
-    frames, phase = spectrum.analyse(wave_)
+    frames, phase = analyse(spectrum, wave_)
     assert frames.shape == (2, spectrum.bins, spectrum.frames(samples)) and (frames >= 0).all()
-    back = spectrum.synthesise(frames, phase, samples)
+    back = synthesise(spectrum, frames, phase, samples)
     assert back.shape == wave_.shape
     inner = slice(spectrum.n_fft, -spectrum.n_fft) if samples > 3 * spectrum.n_fft else slice(None)
     np.testing.assert_allclose(back[:, inner], wave_[:, inner], atol=1e-4)
@@ -135,3 +139,49 @@ def test_an_untrained_network_is_the_identity_at_any_length(frames: int) -> None
     x = torch.rand(2, 33, frames)
     y = net(x)
     assert torch.equal(y, x)
+
+
+def sound_run(tmp_path: Path, **settings: object) -> SoundTrainConfig:
+    """A run small enough for a test: three one-second tones to learn on, a chord as the style."""
+    (tmp_path / "sounds").mkdir(parents=True, exist_ok=True)
+    for i, freq in enumerate((220, 330, 440)):
+        write_wav(tmp_path / "sounds" / f"tone{i}.wav", tone(freq, 1.0, 22050), 22050)
+    write_wav(tmp_path / "chord.wav", tone(262, 1.0, 22050) + tone(392, 1.0, 22050), 22050)
+    values = dict(crop_frames=16, batch_size=2, steps=4, log_every=1, preview_every=2, checkpoint_every=2)
+    values.update(settings)
+    return SoundTrainConfig(
+        style=str(tmp_path / "chord.wav"),
+        dataset=str(tmp_path / "sounds"),
+        out=str(tmp_path / "run"),
+        net=SoundNetConfig(width=16, dilations=(1, 2)),
+        **values,  # type: ignore[arg-type]
+    )
+
+
+def test_a_sound_run_writes_its_model_previews_and_log_and_resumes_exactly(tmp_path: Path) -> None:
+    model = train_sound(sound_run(tmp_path), progress=False)
+    net, spectrum, meta = load_sound_model(model)
+    assert meta["style"] == "chord.wav" and spectrum == Spectrum()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "train.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [1, 2, 3, 4] and all(np.isfinite(row["total"]) for row in rows)
+    for name in ("step_000002.png", "step_000002.wav", "step_000004.png"):
+        assert (tmp_path / "run" / "previews" / name).stat().st_size > 0
+    preview = read_audio(tmp_path / "run" / "previews" / "step_000004.wav", 22050)
+    assert preview.shape == (1, 2 * 2 * sound_run(tmp_path).crop_samples)  # two crops, each then its stylisation
+    train_sound(sound_run(tmp_path / "again", steps=2), progress=False)
+    resume_sound(tmp_path / "again" / "run", steps=4, progress=False)
+    resumed = load_sound_model(tmp_path / "again" / "run" / "model.pth")[0].state_dict()
+    for name, value in net.state_dict().items():
+        np.testing.assert_array_equal(resumed[name].numpy(), value.numpy(), err_msg=name)
+
+
+def test_a_sound_run_refuses_silence_short_clips_and_image_models(tmp_path: Path) -> None:
+    cfg = sound_run(tmp_path)
+    for path in (tmp_path / "sounds").iterdir():
+        write_wav(path, np.zeros((1, 22050), np.float32), 22050)
+    with pytest.raises(FasttxError, match="silent"):
+        train_sound(cfg, progress=False)
+    with pytest.raises(FasttxError, match="lasts"):
+        train_sound(sound_run(tmp_path, crop_frames=4000), progress=False)
+    with pytest.raises(FasttxError, match="--lr"):
+        train_sound(sound_run(tmp_path, lr=float("nan")), progress=False)

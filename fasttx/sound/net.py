@@ -8,29 +8,12 @@ of frames (at least MIN_FRAMES) goes in; the same number comes out.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import torch
 from torch import nn
 
+from fasttx.sound.config import SoundNetConfig
+
 MIN_FRAMES = 2  # instance norm needs two frames; fasttx.sound.runtime pads shorter sounds
-
-
-@dataclass(frozen=True)
-class SoundNetConfig:
-    """What it takes to rebuild a sound network: saved inside every sound model file."""
-
-    bins: int = 513
-    width: int = 256
-    dilations: tuple[int, ...] = (1, 2, 4, 8, 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "dilations": list(self.dilations)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SoundNetConfig:
-        return cls(**{**data, "dilations": tuple(data["dilations"])})
 
 
 class _Block(nn.Module):
