@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import wave
 from pathlib import Path
 
@@ -11,12 +12,12 @@ import pytest
 import torch
 
 from fasttx.errors import FasttxError
-from fasttx.losses import gram_matrix
+from fasttx.losses import gram_matrix, relative_error
 from fasttx.modelfile import load_sound_model
 from fasttx.sound.audio import find_sounds, read_audio, write_wav
 from fasttx.sound.config import SoundNetConfig, SoundTrainConfig, Spectrum
-from fasttx.sound.encoder import RandomEncoder
-from fasttx.sound.loss import SoundLoss, timbre
+from fasttx.sound.encoder import RandomEncoder, TimbreEncoder, mel_filters
+from fasttx.sound.loss import SoundLoss
 from fasttx.sound.net import SoundNet
 from fasttx.sound.spectrum import analyse, synthesise
 from fasttx.sound.train import resume_sound, train_sound
@@ -105,9 +106,27 @@ def test_the_gram_of_sound_features_is_the_hand_computed_one() -> None:
     features = torch.arange(12.0).reshape(1, 2, 6)
     f = features[0]
     np.testing.assert_allclose(gram_matrix(features)[0], (f @ f.T) / 12)
-    shape = timbre(features)[0]
-    np.testing.assert_allclose(shape, (f @ f.T) / (f @ f.T).trace(), rtol=1e-6)
-    np.testing.assert_allclose(timbre(3 * features), timbre(features), rtol=1e-6)  # the level does not count
+
+
+def test_in_the_timbre_view_a_pitch_shift_moves_less_than_another_envelope() -> None:
+    spectrum = Spectrum()
+    encoder = TimbreEncoder(spectrum, channels=64)
+    filters = mel_filters(spectrum, 128)
+    assert filters.shape == (128, spectrum.bins) and np.allclose(filters.sum(axis=1), 1) and (filters >= 0).all()
+    t = torch.arange(spectrum.rate) / spectrum.rate
+
+    def note(f0: float, brightness: float) -> torch.Tensor:  # harmonics decaying as k^-brightness
+        wave_ = sum(torch.sin(2 * math.pi * f0 * k * t) * k**-brightness for k in range(1, 20) if f0 * k < 10000)
+        return analyse(spectrum, 0.1 * wave_)[0][None]
+
+    def gram(frames: torch.Tensor) -> torch.Tensor:
+        return torch.cat([gram_matrix(v) for v in encoder(frames).values()])
+
+    base = note(220, 1.0)
+    shifted, brighter = note(247, 1.0), note(220, 2.5)
+    pitch = relative_error(gram(shifted), gram(base)).mean()
+    timbre = relative_error(gram(brighter), gram(base)).mean()
+    assert pitch < 0.5 * timbre
 
 
 def test_the_encoder_is_drawn_from_its_seed() -> None:
@@ -125,7 +144,8 @@ def test_the_encoder_is_drawn_from_its_seed() -> None:
 def test_the_objective_is_zero_for_the_style_itself_and_its_content_for_the_input() -> None:
     torch.manual_seed(0)
     style = torch.rand(16, 50)
-    objective = SoundLoss(RandomEncoder(16, (3, 9), 32), style, content_weight=1.0, style_weight=1.0)
+    encoder = RandomEncoder(16, (3, 9), 32)
+    objective = SoundLoss(encoder, encoder, style, content_weight=1.0, style_weight=1.0)
     content, style_d = objective.distances(style[None], objective.content_targets(style[None]))
     assert content.item() == pytest.approx(0.0, abs=1e-6) and style_d.item() == pytest.approx(0.0, abs=1e-6)
     other = torch.rand(1, 16, 70) * torch.linspace(0, 2, 16)[:, None]
