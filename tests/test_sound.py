@@ -13,13 +13,16 @@ import torch
 
 from fasttx.errors import FasttxError
 from fasttx.losses import gram_matrix, relative_error
-from fasttx.modelfile import load_sound_model
-from fasttx.sound.audio import find_sounds, read_audio, write_wav
+from fasttx.modelfile import load_model, load_sound_model, save_sound_model
+from fasttx.runtime.session import load_onnx_session
+from fasttx.sound.audio import find_sounds, read_audio, sound_rate, write_wav
 from fasttx.sound.config import SoundNetConfig, SoundTrainConfig, Spectrum
 from fasttx.sound.encoder import RandomEncoder, TimbreEncoder, mel_filters
+from fasttx.sound.export import export_sound
 from fasttx.sound.loss import SoundLoss
 from fasttx.sound.net import SoundNet
 from fasttx.sound.spectrum import analyse, synthesise
+from fasttx.sound.stylize import SoundModel, stylize_sound, stylize_wave
 from fasttx.sound.train import resume_sound, train_sound
 
 SHARED_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "big_buck_bunny_10s.mp4"
@@ -205,3 +208,73 @@ def test_a_sound_run_refuses_silence_short_clips_and_image_models(tmp_path: Path
         train_sound(sound_run(tmp_path, crop_frames=4000), progress=False)
     with pytest.raises(FasttxError, match="--lr"):
         train_sound(sound_run(tmp_path, lr=float("nan")), progress=False)
+
+
+@pytest.fixture(scope="module")
+def sound_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained-for-a-few-steps sound model with its edit made visible (random head), as model.pth."""
+    tmp_path = tmp_path_factory.mktemp("sound_model")
+    model = train_sound(sound_run(tmp_path, steps=2), progress=False)
+    net, spectrum, meta = load_sound_model(model)
+    with torch.no_grad():
+        net.head.weight.normal_(0, 0.02, generator=torch.Generator().manual_seed(0))
+    return save_sound_model(net, tmp_path / "edited.pth", spectrum, meta)
+
+
+def test_the_onnx_export_matches_pytorch_at_any_length_and_describes_itself(sound_model: Path, tmp_path: Path) -> None:
+    path = export_sound(sound_model, tmp_path / "m.onnx")
+    net, spectrum, _ = load_sound_model(sound_model)
+    session, meta = load_onnx_session(path, "cpu")
+    assert meta["kind"] == "sound" and Spectrum(**meta["spectrum"]) == spectrum and meta["min_frames"] == 2
+    for frames in (2, 5, 1000):
+        x = 2 * torch.rand(1, spectrum.bins, frames)
+        with torch.no_grad():
+            expected = net(x).numpy()
+        np.testing.assert_allclose(session.run(None, {"log_magnitude": x.numpy()})[0], expected, atol=1e-4)
+    with pytest.raises(FasttxError, match="exists"):
+        export_sound(sound_model, path)
+
+
+def test_a_stereo_44k_file_comes_back_at_its_rate_length_and_channels(sound_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.wav"
+    write_wav(source, tone(330, 1.31, 44100, channels=2)[:, :57331], 44100)
+    for model in (sound_model, export_sound(sound_model, tmp_path / "m.onnx")):
+        out = stylize_sound(SoundModel(model), source, tmp_path / f"out_{model.suffix[1:]}.wav")
+        back = read_audio(out, 44100)
+        assert sound_rate(out) == 44100 and back.shape == (2, 57331)
+        assert np.abs(back).max() > 0.05 and not np.allclose(back, read_audio(source, 44100), atol=1e-3)
+    torch_out, onnx_out = (read_audio(tmp_path / f"out_{kind}.wav", 44100) for kind in ("pth", "onnx"))
+    np.testing.assert_allclose(torch_out, onnx_out, atol=2e-3)
+
+
+def test_strength_zero_gives_the_input_back(sound_model: Path, tmp_path: Path) -> None:
+    wave_ = tone(440, 0.8, 22050)
+    out = stylize_wave(SoundModel(sound_model), wave_, strength=0.0)
+    np.testing.assert_allclose(out, wave_, atol=1e-4)
+
+
+def test_a_long_sound_goes_through_in_pieces_without_seams(sound_model: Path) -> None:
+    """Pieces of 1 s overlapping by 0.25 s against the whole in one piece: nearly the same sound, and no click
+    where pieces meet (the largest jump between neighbouring samples no larger than in the whole)."""
+    model = SoundModel(sound_model)
+    t = np.arange(5 * 22050) / 22050
+    wave_ = (0.3 * np.sin(2 * np.pi * (200 + 60 * t) * t))[None].astype(np.float32)  # a slow sweep
+    whole = stylize_wave(model, wave_, chunk=10.0)
+    pieces = stylize_wave(model, wave_, chunk=1.0)
+    assert pieces.shape == wave_.shape
+    # each piece normalises over its own second (instance norm): close to the whole, not equal (9 % RMS here)
+    assert np.sqrt(np.mean((pieces - whole) ** 2)) < 0.2 * np.sqrt(np.mean(whole**2))
+    jumps = np.abs(np.diff(pieces[0]))
+    assert jumps.max() <= 1.5 * np.abs(np.diff(whole[0])).max()
+
+
+def test_sound_and_image_models_are_not_mixed_up(sound_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(FasttxError, match="sound model"):
+        load_model(sound_model)
+    with pytest.raises(FasttxError, match="not a sound model|image model"):
+        SoundModel(Path(__file__).resolve().parents[1] / "fasttx" / "bases" / "johnson.pth")
+    source = tmp_path / "in.wav"
+    write_wav(source, tone(330, 0.5, 22050), 22050)
+    with pytest.raises(FasttxError, match="input"):
+        stylize_sound(SoundModel(sound_model), source, source, overwrite=True)
+    assert read_audio(source, 22050).shape == (1, 11025)  # the input is untouched

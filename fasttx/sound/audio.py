@@ -24,6 +24,33 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")  # their audio track
 MAX_SECONDS = 4 * 3600  # a longer file is refused rather than decoded into memory (about 1.3 GB at 22 050 Hz)
 
 
+def sound_rate(path: str | os.PathLike[str]) -> int:
+    """The sample rate of the first audio stream of `path` (what `read_audio` resamples from)."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise FasttxError(f"{path} has no audio stream")
+            return int(container.streams.audio[0].codec_context.sample_rate)
+    except av.FFmpegError as e:
+        raise FasttxError(f"{path} is not a sound file fasttx can read ({e.strerror or e})") from e
+
+
+def resample(wave: np.ndarray, rate: int, to: int, samples: int) -> np.ndarray:
+    """[channels, n] float32 at `rate` Hz -> [channels, samples] at `to` Hz (FFmpeg's resampler, as on reading;
+    trimmed or zero-padded by the filter's few samples of delay to exactly `samples`)."""
+    if rate == to:
+        out = wave
+    else:
+        layout = "mono" if wave.shape[0] == 1 else "stereo"
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave, dtype=np.float32), format="fltp", layout=layout)
+        frame.sample_rate = rate
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=to)
+        parts = [f.to_ndarray() for f in [*resampler.resample(frame), *resampler.resample(None)]]
+        out = np.concatenate(parts, axis=1) if parts else np.zeros((wave.shape[0], 0), np.float32)
+    out = out[:, :samples]
+    return np.pad(out, ((0, 0), (0, samples - out.shape[1]))).astype(np.float32)
+
+
 def read_audio(path: str | os.PathLike[str], rate: int, mono: bool = False) -> np.ndarray:
     """The first audio stream of `path` as float32 [channels, samples] in [-1, 1] at `rate` Hz (one channel, the
     mean of them, with `mono`). Unreadable files, files without sound and empty ones are refused in one line."""
