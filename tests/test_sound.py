@@ -156,7 +156,7 @@ def test_the_objective_is_zero_for_the_style_itself_and_its_content_for_the_inpu
     assert content.item() == pytest.approx(0.0, abs=1e-6) and style_d.item() > 0.01
 
 
-@pytest.mark.parametrize("frames", [2, 7, 300])
+@pytest.mark.parametrize("frames", [2, 16, 300])
 def test_an_untrained_network_is_the_identity_at_any_length(frames: int) -> None:
     net = SoundNet(SoundNetConfig(bins=33, width=16))
     x = torch.rand(2, 33, frames)
@@ -165,12 +165,12 @@ def test_an_untrained_network_is_the_identity_at_any_length(frames: int) -> None
 
 
 def sound_run(tmp_path: Path, **settings: object) -> SoundTrainConfig:
-    """A run small enough for a test: three one-second tones to learn on, a chord as the style."""
+    """A run small enough for a test: three two-second tones to learn on, a chord as the style."""
     (tmp_path / "sounds").mkdir(parents=True, exist_ok=True)
     for i, freq in enumerate((220, 330, 440)):
-        write_wav(tmp_path / "sounds" / f"tone{i}.wav", tone(freq, 1.0, 22050), 22050)
-    write_wav(tmp_path / "chord.wav", tone(262, 1.0, 22050) + tone(392, 1.0, 22050), 22050)
-    values = dict(crop_frames=16, batch_size=2, steps=4, log_every=1, preview_every=2, checkpoint_every=2)
+        write_wav(tmp_path / "sounds" / f"tone{i}.wav", tone(freq, 2.0, 22050), 22050)
+    write_wav(tmp_path / "chord.wav", tone(262, 2.0, 22050) + tone(392, 2.0, 22050), 22050)
+    values = dict(crop_frames=16, batch_size=2, steps=4, log_every=1, preview_every=2, checkpoint_every=2, onnx=False)
     values.update(settings)
     return SoundTrainConfig(
         style=str(tmp_path / "chord.wav"),
@@ -182,7 +182,7 @@ def sound_run(tmp_path: Path, **settings: object) -> SoundTrainConfig:
 
 
 def test_a_sound_run_writes_its_model_previews_and_log_and_resumes_exactly(tmp_path: Path) -> None:
-    model = train_sound(sound_run(tmp_path), progress=False)
+    model = train_sound(sound_run(tmp_path, onnx=True), progress=False).model
     net, spectrum, meta = load_sound_model(model)
     assert meta["style"] == "chord.wav" and spectrum == Spectrum()
     rows = [json.loads(line) for line in (tmp_path / "run" / "train.jsonl").read_text().splitlines()]
@@ -214,7 +214,7 @@ def test_a_sound_run_refuses_silence_short_clips_and_image_models(tmp_path: Path
 def sound_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A trained-for-a-few-steps sound model with its edit made visible (random head), as model.pth."""
     tmp_path = tmp_path_factory.mktemp("sound_model")
-    model = train_sound(sound_run(tmp_path, steps=2), progress=False)
+    model = train_sound(sound_run(tmp_path, steps=2), progress=False).model
     net, spectrum, meta = load_sound_model(model)
     with torch.no_grad():
         net.head.weight.normal_(0, 0.02, generator=torch.Generator().manual_seed(0))
@@ -225,8 +225,8 @@ def test_the_onnx_export_matches_pytorch_at_any_length_and_describes_itself(soun
     path = export_sound(sound_model, tmp_path / "m.onnx")
     net, spectrum, _ = load_sound_model(sound_model)
     session, meta = load_onnx_session(path, "cpu")
-    assert meta["kind"] == "sound" and Spectrum(**meta["spectrum"]) == spectrum and meta["min_frames"] == 2
-    for frames in (2, 5, 1000):
+    assert meta["kind"] == "sound" and Spectrum(**meta["spectrum"]) == spectrum and meta["min_frames"] == 16
+    for frames in (16, 17, 1000):
         x = 2 * torch.rand(1, spectrum.bins, frames)
         with torch.no_grad():
             expected = net(x).numpy()
@@ -278,3 +278,25 @@ def test_sound_and_image_models_are_not_mixed_up(sound_model: Path, tmp_path: Pa
     with pytest.raises(FasttxError, match="input"):
         stylize_sound(SoundModel(sound_model), source, source, overwrite=True)
     assert read_audio(source, 22050).shape == (1, 11025)  # the input is untouched
+
+
+def test_the_cli_trains_resumes_and_stylizes_sound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import run_cli
+
+    cfg = sound_run(tmp_path)
+    common = ["--style", cfg.style, "--dataset", cfg.dataset, "-o", str(tmp_path / "m"), "--batch-size", "2"]
+    assert run_cli(monkeypatch, "train", *common, "--steps", "2", "--every", "1", "--no-progress") == 0
+    assert {"model.pth", "model.onnx", "checkpoint.pt", "train.jsonl"} <= {p.name for p in (tmp_path / "m").iterdir()}
+    assert run_cli(monkeypatch, "resume", str(tmp_path / "m"), "--steps", "3", "--no-progress") == 0
+    source = tmp_path / "speech.wav"
+    write_wav(source, tone(180, 0.7, 16000), 16000)
+    out = tmp_path / "styled.wav"
+    assert run_cli(monkeypatch, "stylize", str(source), "-m", str(tmp_path / "m" / "model.onnx"), "-o", str(out)) == 0
+    assert sound_rate(out) == 16000 and read_audio(out, 16000).shape == (1, 11200)
+    assert run_cli(monkeypatch, "stylize", str(source), "-m", str(tmp_path / "m" / "model.onnx"), "-o", str(out)) == 1
+
+
+@pytest.mark.parametrize("samples", [1, 100, 3000])
+def test_sounds_shorter_than_the_network_needs_come_back_whole(sound_model: Path, samples: int) -> None:
+    out = stylize_wave(SoundModel(sound_model), tone(300, 1.0, 22050)[:, :samples])
+    assert out.shape == (1, samples) and np.isfinite(out).all()

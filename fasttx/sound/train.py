@@ -3,6 +3,7 @@ Ctrl-C / SIGTERM flag, train.jsonl, progress, model files).
 
 A run writes into its output folder:
   model.pth        weights + the recipe to rebuild the network (fasttx.modelfile.load_sound_model)
+  model.onnx       the same network for onnxruntime, checked against PyTorch (fasttx.sound.export)
   checkpoint.pt    everything needed to continue exactly (resume_sound)
   train.jsonl      one JSON line of metrics every `log_every` steps
   previews/        step_N.png (spectrograms: input over output) and step_N.wav (input, then output) of fixed crops
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import io
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +34,13 @@ from fasttx.sound.encoder import RandomEncoder, TimbreEncoder
 from fasttx.sound.loss import SoundLoss
 from fasttx.sound.net import SoundNet
 from fasttx.sound.spectrum import analyse, synthesise
+from fasttx.train.loop import TrainResult
 from fasttx.train.state import Interrupted, MetricsLog, StopFlag, get_rng_state, seed_everything, set_rng_state
 from fasttx.train.state import photos_identity as clips_identity
 
 
-def train_sound(cfg: SoundTrainConfig, overwrite: bool = False, progress: bool = True) -> Path:
-    """Train a sound model from scratch; returns its model.pth."""
+def train_sound(cfg: SoundTrainConfig, overwrite: bool = False, progress: bool = True) -> TrainResult:
+    """Train a sound model from scratch."""
     out = Path(cfg.out)
     check_output_folder(out, [cfg.style, cfg.dataset])
     if not overwrite and (out / "checkpoint.pt").exists():
@@ -45,15 +48,23 @@ def train_sound(cfg: SoundTrainConfig, overwrite: bool = False, progress: bool =
     return _loop(cfg, None, progress)
 
 
-def resume_sound(path: str | Path, steps: int | None = None, progress: bool = True) -> Path:
+def is_sound_run(path: str | Path) -> bool:
+    """Whether the run folder (or checkpoint) `path` holds a sound run."""
+    path = Path(path)
+    checkpoint = load_torch(path / "checkpoint.pt" if path.is_dir() else path, CHECKPOINT_FORMAT)
+    return "spectrum" in checkpoint["config"]
+
+
+def resume_sound(path: str | Path, steps: int | None = None, progress: bool = True) -> TrainResult:
     """Continue the run in folder `path` exactly where it stopped (only the total `steps` may change)."""
-    checkpoint = load_torch(Path(path) / "checkpoint.pt", CHECKPOINT_FORMAT)
+    path = Path(path) if Path(path).is_dir() else Path(path).parent
+    checkpoint = load_torch(path / "checkpoint.pt", CHECKPOINT_FORMAT)
     cfg = SoundTrainConfig.from_dict(checkpoint["config"])
     cfg.out, cfg.steps = str(path), steps or cfg.steps
     return _loop(cfg, checkpoint, progress)
 
 
-def _loop(cfg: SoundTrainConfig, checkpoint: dict[str, Any] | None, progress: bool) -> Path:
+def _loop(cfg: SoundTrainConfig, checkpoint: dict[str, Any] | None, progress: bool) -> TrainResult:
     cfg.validate()
     console: Console = stderr_console()
     out, spectrum = Path(cfg.out), cfg.spectrum
@@ -90,7 +101,7 @@ def _loop(cfg: SoundTrainConfig, checkpoint: dict[str, Any] | None, progress: bo
         return save_torch({**record, **state, "step": step, "clips": identity}, out / "checkpoint.pt")
 
     stop, bar = StopFlag(), progress_bar(console, enabled=progress)
-    step, window = start, time.perf_counter()
+    step, window, last = start, time.perf_counter(), {}
     with stop, bar:
         task = bar.add_task("training", total=cfg.steps, completed=start, unit="steps")
         while step < cfg.steps and not stop.requested:
@@ -116,7 +127,14 @@ def _loop(cfg: SoundTrainConfig, checkpoint: dict[str, Any] | None, progress: bo
     saved = save_checkpoint(step)
     if step < cfg.steps:
         raise Interrupted(saved, step, stop.signal)
-    return save_sound_model(net, out / "model.pth", spectrum, meta)
+    files = [save_sound_model(net.eval(), out / "model.pth", spectrum, meta)]
+    if cfg.onnx:
+        from fasttx.sound.export import export_sound  # onnx and onnxruntime load only when a run writes model.onnx
+
+        with console.status("writing model.onnx and checking it against PyTorch") if progress else nullcontext():
+            files.append(export_sound(files[0], out / "model.onnx", overwrite=True))
+    files += [saved, out / "train.jsonl", out / "previews"]
+    return TrainResult(out, files[0], step, False, last, 0, files)
 
 
 @torch.no_grad()
