@@ -28,6 +28,7 @@ from fasttx.modelfile import load_sound_model
 from fasttx.sound.audio import read_audio, write_wav
 from fasttx.sound.config import SoundTrainConfig, Spectrum
 from fasttx.sound.encoder import TimbreEncoder
+from fasttx.sound.picture import spectrogram_picture
 from fasttx.sound.spectrum import analyse, synthesise
 from fasttx.sound.train import resume_sound, train_sound
 
@@ -112,6 +113,11 @@ def main() -> None:
             "same_length": len(o) == len(a),
         }
         rows.append(row)
+        if len(rows) == 1:  # the picture docs/sound.md shows: 6 s of input, output, the cello's render, the style
+            seconds = spectrum.frames(6 * spectrum.rate)
+            panels = [("piano (input)", frames), ("fasttx", styled), ("cello render (goal)", target), ("style", style)]
+            sheet = spectrogram_picture(spectrum, [(label, f[:, :seconds]) for label, f in panels], stretch=1)
+            sheet.save(out / "sheet.png")
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k not in ("clip", "same_length")}
     result = {"steps": args.steps, "train_seconds": seconds, "rows": rows, "mean": mean}
     if args.json:

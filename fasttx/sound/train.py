@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from rich.console import Console
 
 from fasttx.device import pick_device
@@ -33,6 +32,7 @@ from fasttx.sound.data import ClipFolder
 from fasttx.sound.encoder import RandomEncoder, TimbreEncoder
 from fasttx.sound.loss import SoundLoss
 from fasttx.sound.net import SoundNet
+from fasttx.sound.picture import spectrogram_picture
 from fasttx.sound.spectrum import analyse, synthesise
 from fasttx.train.loop import TrainResult
 from fasttx.train.state import Interrupted, MetricsLog, StopFlag, get_rng_state, seed_everything, set_rng_state
@@ -139,18 +139,18 @@ def _loop(cfg: SoundTrainConfig, checkpoint: dict[str, Any] | None, progress: bo
 
 @torch.no_grad()
 def write_preview(net: SoundNet, waves: torch.Tensor, cfg: SoundTrainConfig, stem: Path) -> None:
-    """What a person looks at and listens to: the crops' spectrograms (input above output, low notes at the bottom)
-    as PNG, and each crop then its stylisation as WAV."""
+    """What a person looks at and listens to: each crop's spectrogram beside its stylisation's as PNG, and each
+    crop then its stylisation as WAV."""
     net.eval()
     frames, phase = analyse(cfg.spectrum, waves)
     styled = net(frames)
     net.train()
-    columns = [torch.cat([frames[i].flip(0), styled[i].flip(0)]) for i in range(len(frames))]
-    picture = torch.cat(columns, dim=1).cpu().numpy()  # [2 x bins, crops x frames]: time left to right
-    pixels = (255 * np.clip(picture / max(float(picture.max()), 1e-6), 0, 1)).astype(np.uint8)
+    panels = [
+        (f"{kind} {i + 1}", f[i]) for i in range(len(frames)) for kind, f in (("input", frames), ("output", styled))
+    ]
     stem.parent.mkdir(parents=True, exist_ok=True)
     encoded = io.BytesIO()
-    Image.fromarray(pixels).save(encoded, format="PNG")
+    spectrogram_picture(cfg.spectrum, panels).save(encoded, format="PNG")
     write_bytes(stem.with_suffix(".png"), encoded.getbuffer())
     sound = synthesise(cfg.spectrum, styled, phase, waves.shape[-1])
     write_wav(
