@@ -30,6 +30,7 @@ from fasttx.sound.config import SoundTrainConfig, Spectrum
 from fasttx.sound.encoder import TimbreEncoder
 from fasttx.sound.picture import spectrogram_picture
 from fasttx.sound.spectrum import analyse, synthesise
+from fasttx.sound.stylize import SoundModel, stylize_wave
 from fasttx.sound.train import resume_sound, train_sound
 
 DATA = Path("bench/out/sound_data")
@@ -58,6 +59,19 @@ def mfcc_distance(a: np.ndarray, b: np.ndarray, rate: int) -> float:
     return float(np.sqrt(((ma - mb) ** 2).mean()))
 
 
+def ten_seconds(model: Path, spectrum: Spectrum, repeats: int = 5) -> float:
+    """Seconds to stylise 10 s of sound through the ONNX model, STFT and reconstruction included (best of
+    `repeats`: a shared machine only ever slows a run down)."""
+    session = SoundModel(model, "cpu")
+    wave = np.random.default_rng(0).uniform(-0.3, 0.3, (1, 10 * spectrum.rate)).astype(np.float32)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        stylize_wave(session, wave)
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=1000)
@@ -79,7 +93,7 @@ def main() -> None:
         log_every=25,
     )
     started = time.perf_counter()
-    model = resume_sound(out, steps=args.steps) if args.resume else train_sound(cfg, overwrite=True)
+    model = (resume_sound(out, steps=args.steps) if args.resume else train_sound(cfg, overwrite=True)).model
     seconds = time.perf_counter() - started
     net, spectrum, _ = load_sound_model(model)
     judge = TimbreEncoder(Spectrum(), widths=(5, 11, 21), channels=192, seed=1)
@@ -119,11 +133,12 @@ def main() -> None:
             sheet = spectrogram_picture(spectrum, [(label, f[:, :seconds]) for label, f in panels], stretch=1)
             sheet.save(out / "sheet.png")
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k not in ("clip", "same_length")}
-    result = {"steps": args.steps, "train_seconds": seconds, "rows": rows, "mean": mean}
+    speed = ten_seconds(out / "model.onnx", spectrum)
+    result = {"steps": args.steps, "train_seconds": seconds, "onnx_seconds_per_10s": speed, "rows": rows, "mean": mean}
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"{args.steps} steps in {seconds:.0f} s")
+    print(f"{args.steps} steps in {seconds:.0f} s; 10 s of sound through model.onnx in {speed:.2f} s")
     for r in [*rows, {"clip": "mean", **mean}]:
         print(
             f"{r['clip']:>16}: style {r['style_input']:.3f} -> {r['style_output']:.3f} "

@@ -300,3 +300,18 @@ def test_the_cli_trains_resumes_and_stylizes_sound(tmp_path: Path, monkeypatch: 
 def test_sounds_shorter_than_the_network_needs_come_back_whole(sound_model: Path, samples: int) -> None:
     out = stylize_wave(SoundModel(sound_model), tone(300, 1.0, 22050)[:, :samples])
     assert out.shape == (1, samples) and np.isfinite(out).all()
+
+
+def test_the_docs_numpy_example_gives_what_fasttx_gives(sound_model: Path, tmp_path: Path) -> None:
+    """docs/sound.md shows the ONNX model run with numpy and onnxruntime alone: it must agree with fasttx."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "sound.md").read_text()
+    code = text.split("```python\n")[1].split("```")[0]
+    namespace: dict[str, object] = {}
+    exec(code, namespace)  # noqa: S102 - the project's own documentation
+    model = export_sound(sound_model, tmp_path / "m.onnx")
+    # noise: every bin has a phase worth the name (a silent bin's is rounding noise, different in any two programs)
+    wave_ = np.random.default_rng(0).uniform(-0.3, 0.3, 2 * 22050).astype(np.float32)
+    ours = stylize_wave(SoundModel(model), wave_[None])[0]
+    theirs = namespace["stylize"](wave_, str(model))
+    assert theirs.shape == ours.shape
+    np.testing.assert_allclose(theirs, ours, atol=2e-3)
