@@ -127,8 +127,8 @@ def main() -> None:
             "same_length": len(o) == len(a),
         }
         rows.append(row)
-        if len(rows) == 1:  # the picture docs/sound.md shows: 6 s of input, output, the cello's render, the style
-            seconds = spectrum.frames(6 * spectrum.rate)
+        if len(rows) == 1:  # the picture docs/sound.md shows: 3 s of input, output, the cello's render, the style
+            seconds = spectrum.frames(3 * spectrum.rate)
             panels = [("piano (input)", frames), ("fasttx", styled), ("cello render (goal)", target), ("style", style)]
             sheet = spectrogram_picture(spectrum, [(label, f[:, :seconds]) for label, f in panels], stretch=1)
             sheet.save(out / "sheet.png")
