@@ -214,7 +214,7 @@ class _ExportGraph(nn.Module):
 def _trace(
     net: StyleNet, uint8_io: bool, opset: int, style_map: bool = False, fixed_size: tuple[int, int] | None = None
 ) -> onnx.ModelProto:
-    """Export with the torch.export-based exporter (the maintained one; the TorchScript exporter is deprecated)."""
+    """The image network's graph: its inputs, their symbolic sizes, the style input's default."""
     batch, height, width = EXAMPLE_SHAPE if fixed_size is None else (1, *fixed_size)
     if uint8_io:
         example = torch.randint(0, 256, (batch, height, width, 3), dtype=torch.uint8)
@@ -231,17 +231,39 @@ def _trace(
         style = _default_style(net, style_map).expand(1, -1, 3, 5) if style_map else _default_style(net)
         map_dims = {axis: torch.export.Dim(name) for axis, name in map_axes.items()} if style_map else None
         inputs, names, shapes = (example, style), [*names, STYLE_INPUT], {**shapes, STYLE_INPUT: map_dims}
+    dynamic = shapes if fixed_size is None or style_map else None
+    proto = onnx_graph(_ExportGraph(net, uint8_io, style_map), inputs, names, dynamic, opset)
+    for value in (proto.graph.input[0], *proto.graph.output):  # name the output's dims like the input's
+        for axis, name in axes.items():
+            value.type.tensor_type.shape.dim[axis].dim_param = name
+    for axis, name in map_axes.items() if style_map else ():
+        proto.graph.input[1].type.tensor_type.shape.dim[axis].dim_param = name
+    if net.styles > 1:  # an initializer named like an input is that input's default (onnxruntime, IR >= 4)
+        default = _default_style(net, style_map).numpy()
+        proto.graph.initializer.append(onnx.numpy_helper.from_array(default, STYLE_INPUT))
+    return proto
+
+
+def onnx_graph(
+    module: nn.Module,
+    inputs: tuple[torch.Tensor, ...],
+    names: list[str],
+    shapes: dict[str, Any] | tuple[Any, ...] | None,
+    opset: int,
+) -> onnx.ModelProto:
+    """`module` traced by the torch.export-based exporter (the maintained one; the TorchScript exporter is
+    deprecated) into a graph with one output, OUTPUT_NAME, at exactly `opset`, without the exporter's annotations."""
     # the exporter reports progress on stdout and warns about its own internals: keep stdout for --json results
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             program = torch.onnx.export(
-                _ExportGraph(net, uint8_io, style_map),
+                module,
                 inputs,
                 input_names=names,
                 output_names=[OUTPUT_NAME],
                 opset_version=opset,
-                dynamic_shapes=shapes if fixed_size is None or style_map else None,
+                dynamic_shapes=shapes,
                 dynamo=True,
                 verbose=False,
             )
@@ -254,14 +276,6 @@ def _trace(
         raise FasttxError(
             f"the exporter wrote opset {_opset(proto)} when asked for {opset}; use --opset {_opset(proto)}"
         )
-    for value in (proto.graph.input[0], *proto.graph.output):  # name the output's dims like the input's
-        for axis, name in axes.items():
-            value.type.tensor_type.shape.dim[axis].dim_param = name
-    for axis, name in map_axes.items() if style_map else ():
-        proto.graph.input[1].type.tensor_type.shape.dim[axis].dim_param = name
-    if net.styles > 1:  # an initializer named like an input is that input's default (onnxruntime, IR >= 4)
-        default = _default_style(net, style_map).numpy()
-        proto.graph.initializer.append(onnx.numpy_helper.from_array(default, STYLE_INPUT))
     # the exporter annotates every node with its Python stack trace and module path: local paths in a file meant
     # to be shared, and most of the file for the small networks
     graph = proto.graph

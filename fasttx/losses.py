@@ -23,15 +23,16 @@ MAX_LAYER_SCALE = 4.0  # bound of the style-layer balance factors (measure_layer
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """[B, C, H, W] features -> [B, C, C] fp32 Gram matrices, normalised by C*H*W so image size does not matter.
+    """[B, C, H, W] (or [B, C, T] for sound) features -> [B, C, C] fp32 Gram matrices, normalised by C*H*W so the
+    image's size (the clip's length) does not matter.
 
     Autocast is switched off around the product: it would run the bmm in bf16/fp16 again (3 significant digits,
     and an H*W sum that overflows fp16), whatever the input's dtype.
     """
-    b, c, h, w = features.shape
+    b, c = features.shape[:2]
     with torch.autocast(features.device.type, enabled=False):
-        flat = features.reshape(b, c, h * w).float()
-        return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+        flat = features.reshape(b, c, -1).float()
+        return torch.bmm(flat, flat.transpose(1, 2)) / flat[0].numel()
 
 
 def relative_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

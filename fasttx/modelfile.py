@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ import torch
 from fasttx.errors import FasttxError, load_failure
 from fasttx.io import write_bytes
 from fasttx.nets.transformer import NetConfig, StyleNet, build_net
+from fasttx.sound.config import SoundNetConfig, Spectrum
+from fasttx.sound.net import SoundNet
 
 MODEL_FORMAT = "fasttx-model"
 CHECKPOINT_FORMAT = "fasttx-checkpoint"
@@ -117,9 +120,33 @@ def save_model(net: StyleNet, path: str | os.PathLike[str], meta: dict[str, Any]
 def load_model(path: str | os.PathLike[str]) -> tuple[StyleNet, dict[str, Any]]:
     """Rebuild a trained network from its model file (no flags needed), in eval mode on the CPU, with its metadata."""
     obj = load_torch(path, MODEL_FORMAT)
+    if obj.get("kind") == "sound":
+        raise FasttxError(f"{path} is a sound model; give it a sound file")
     try:
         net = build_net(NetConfig.from_dict(obj["net"]))
         net.load_state_dict(obj["state_dict"])
     except (KeyError, TypeError, RuntimeError) as e:
         raise FasttxError(f"{path} is a damaged fasttx model file: {e}") from e
     return net.eval(), obj.get("meta", {})
+
+
+def save_sound_model(net: SoundNet, path: str | os.PathLike[str], spectrum: Spectrum, meta: dict[str, Any]) -> Path:
+    """A sound model file: weights, the network's config and the Spectrum its frames are made with."""
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    net_config = {**asdict(net.config), "dilations": list(net.config.dilations)}
+    record = {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "kind": "sound", "meta": meta}
+    return save_torch({**record, "net": net_config, "spectrum": asdict(spectrum), "state_dict": state}, path)
+
+
+def load_sound_model(path: str | os.PathLike[str]) -> tuple[SoundNet, Spectrum, dict[str, Any]]:
+    """Rebuild a trained sound network from its model file, in eval mode on the CPU."""
+    obj = load_torch(path, MODEL_FORMAT)
+    if obj.get("kind") != "sound":
+        raise FasttxError(f"{path} is an image model, not a sound model")
+    try:
+        net = SoundNet(SoundNetConfig(**{**obj["net"], "dilations": tuple(obj["net"]["dilations"])}))
+        net.load_state_dict(obj["state_dict"])
+        spectrum = Spectrum(**obj["spectrum"])
+    except (KeyError, TypeError, RuntimeError) as e:
+        raise FasttxError(f"{path} is a damaged fasttx sound model file: {e}") from e
+    return net.eval(), spectrum, obj.get("meta", {})

@@ -112,12 +112,17 @@ def stylize(
         bool, typer.Option("--json", help="Print the outputs, failures and timings as JSON on stdout.")
     ] = False,
 ) -> None:
-    """Apply a trained style to images, folders and videos.
+    """Apply a trained style to images, folders and videos, or a sound model to sound files (WAV out).
 
     Unreadable files are reported and skipped; the others are written, and the exit status is 1 if any failed.
     Outputs appear whole or not at all, never replace an input, and replace existing files only with --overwrite.
     Videos keep their frame count, frame rate, size and audio.
     """
+    from fasttx.sound.audio import is_sound
+
+    if inputs and all(is_sound(p) or Path(p).is_dir() and _sound_folder(p) for p in inputs):
+        _stylize_sounds(model, inputs, output, strength, device, overwrite, as_json)
+        return
     from fasttx.runtime.images import Shard
     from fasttx.runtime.stylize import stylize_inputs
 
@@ -212,3 +217,33 @@ def webcam(
     )
     if as_json:
         _print_json({**report.__dict__, "fps": report.fps})
+
+
+def _sound_folder(folder: str) -> bool:
+    from fasttx.sound.audio import AUDIO_SUFFIXES
+
+    return any(p.suffix.lower() in AUDIO_SUFFIXES for p in Path(folder).rglob("*"))
+
+
+def _stylize_sounds(
+    model: Path, inputs: list[str], output: Path, strength: float, device: str, overwrite: bool, as_json: bool
+) -> None:
+    """Sound files (or folders of them) through a sound model: one WAV each, same rate, length and channels."""
+    import time
+
+    from fasttx.sound.audio import find_sounds, is_sound
+    from fasttx.sound.stylize import SoundModel, stylize_sound
+
+    sources = [s for spec in inputs for s in find_sounds(spec) if is_sound(s)]
+    single = len(sources) == 1 and output.suffix.lower() == ".wav"
+    with err.status(f"loading {model.name}"):
+        sound_model = SoundModel(model, device)
+    written, started = [], time.perf_counter()
+    for source in sources:
+        target = output if single else output / f"{source.stem}.wav"
+        with err.status(f"stylizing {source.name}"):
+            written.append(stylize_sound(sound_model, source, target, strength=strength, overwrite=overwrite))
+        err.print(f"wrote {target}")
+    err.print(f"[green]done[/]: {len(written)} sound(s) in {time.perf_counter() - started:.1f} s")
+    if as_json:
+        _print_json({"outputs": [str(p) for p in written], "seconds": time.perf_counter() - started})

@@ -19,11 +19,14 @@ from fasttx.config import (
     format_layer_weights,
     parse_layer_weights,
 )
+from fasttx.errors import FasttxError
+from fasttx.sound.config import SoundTrainConfig
 
 if TYPE_CHECKING:
     from fasttx.train import TrainResult
 
 BASICS, LOSS, OPTIMISER, OUTPUT, HARDWARE = "Basics", "Loss", "Optimiser", "Output", "Hardware"
+_SOUND = SoundTrainConfig(style="", dataset="")
 
 Workers = Annotated[
     Optional[int],
@@ -46,15 +49,17 @@ def train(
         typer.Option(
             "--style",
             "-s",
-            help="Style image. Repeat for one network that paints each of them (mix them at run time with stylize "
-            "--style-mix), or see --blend.",
+            help="Style image (or a sound: a sound model). Repeat for one network that paints each of them (mix "
+            "them at run time with stylize --style-mix), or see --blend.",
             rich_help_panel=BASICS,
         ),
     ],
     dataset: Annotated[
         Path,
         typer.Option(
-            help="Folder of training photos (recursive; COCO 2014 train is the classic).", rich_help_panel=BASICS
+            help="Folder of training photos (recursive; COCO 2014 train is the classic), or of sounds for a sound "
+            "style.",
+            rich_help_panel=BASICS,
         ),
     ],
     out: Annotated[
@@ -138,7 +143,12 @@ def train(
             rich_help_panel=LOSS,
         ),
     ] = _TRAIN.vgg_weights,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.", rich_help_panel=OPTIMISER)] = _TRAIN.lr,
+    lr: Annotated[
+        Optional[float],
+        typer.Option(
+            help=f"Learning rate. Default: {_TRAIN.lr:g} (images), {_SOUND.lr:g} (sound).", rich_help_panel=OPTIMISER
+        ),
+    ] = None,
     seed: Annotated[
         int, typer.Option(help="Random seed (data order, crops).", rich_help_panel=OPTIMISER)
     ] = _TRAIN.seed,
@@ -175,6 +185,29 @@ def train(
     Writes model.pth, model.onnx, checkpoint.pt, train.jsonl and previews/ into the output folder. Ctrl-C saves a
     checkpoint; [bold]fasttx resume FOLDER[/] continues exactly where it stopped.
     """
+    from fasttx.sound.audio import is_sound
+
+    if any(is_sound(p) for p in style):
+        if len(style) > 1:
+            raise FasttxError("a sound model learns one style: give one --style sound")
+        from fasttx.sound.train import train_sound
+
+        sound = SoundTrainConfig(
+            style=str(style[0]),
+            dataset=str(dataset),
+            out=str(out or ""),
+            **({"steps": steps} if steps else {}),
+            batch_size=batch_size,
+            lr=_SOUND.lr if lr is None else lr,
+            seed=seed,
+            device=device,
+            log_every=log_every,
+            preview_every=every,
+            checkpoint_every=every,
+            onnx=onnx,
+        )
+        _report_training(lambda: train_sound(sound, overwrite=overwrite, progress=progress), as_json)
+        return
     from fasttx import train as training
 
     cfg = TrainConfig(
@@ -194,7 +227,7 @@ def train(
         batch_size=batch_size,
         steps=steps,
         epochs=epochs,
-        lr=lr,
+        lr=_TRAIN.lr if lr is None else lr,
         seed=seed,
         device=device,
         amp=amp,
@@ -222,7 +255,12 @@ def resume(
     as_json: Json = False,
 ) -> None:
     """Continue an interrupted (or finished) run exactly where it stopped, with its own recipe."""
+    from fasttx.sound.train import is_sound_run, resume_sound
     from fasttx.train import resume as resume_run
+
+    if is_sound_run(run):
+        _report_training(lambda: resume_sound(run, steps=steps, progress=progress), as_json)
+        return
 
     _report_training(
         lambda: resume_run(run, steps=steps, device=device, workers=workers, progress=progress, console=err), as_json

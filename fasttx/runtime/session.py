@@ -118,32 +118,13 @@ class OrtSession(Session):
     backend = "onnxruntime"
 
     def __init__(self, path: str | os.PathLike[str], device: str = "auto"):
-        import onnxruntime as ort
-
         path = Path(path)
-        if not path.is_file():
-            raise FasttxError(f"no such model: {path}")
-        providers = ort_providers(device)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = os.cpu_count() or 0  # 0 lets onnxruntime pick
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # a chain of convs: nothing to run in parallel
-        options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
-        except Exception as e:  # onnxruntime raises its own types for foreign, corrupt or unsupported files
-            raise FasttxError(f"cannot load {path} with onnxruntime: {e}") from e
+        self.session, self.meta = load_onnx_session(path, device)
         metadata = self.session.get_modelmeta().custom_metadata_map
-        self.meta = {key: _parsed(value) for key, value in metadata.items()}
-        if "fasttx_version" not in metadata:
-            warnings.warn(
-                f"{path} has no fasttx metadata: not a fasttx export, it may not be a style network", stacklevel=2
-            )
+        if self.meta.get("kind") == "sound":
+            raise FasttxError(f"{path} is a sound model; give it a sound file")
         self.device = self.session.get_providers()[0]
         self.output_device = "cpu" if self.device == "CPUExecutionProvider" else "cuda"
-        wanted = providers[0] if isinstance(providers[0], str) else providers[0][0]
-        if device != "auto" and self.device != wanted:
-            raise FasttxError(f"onnxruntime could not start {wanted} for {path} (it fell back to {self.device})")
         inputs, out = self.session.get_inputs(), self.session.get_outputs()[0]
         if len(inputs) != 1:
             raise FasttxError(f"{path}: expected one image input, found {len(inputs)} inputs")
@@ -196,6 +177,35 @@ class OrtSession(Session):
         binding.bind_output(self.output_name, self.output_device)
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
+
+
+def load_onnx_session(path: Path, device: str = "auto") -> tuple[Any, dict[str, Any]]:
+    """An onnxruntime session for a fasttx export (images or sound) on `device`, and its metadata, parsed."""
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise FasttxError(f"no such model: {path}")
+    providers = ort_providers(device)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = os.cpu_count() or 0  # 0 lets onnxruntime pick
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # a chain of convs: nothing to run in parallel
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), options, providers=providers)
+    except Exception as e:  # onnxruntime raises its own types for foreign, corrupt or unsupported files
+        raise FasttxError(f"cannot load {path} with onnxruntime: {e}") from e
+    metadata = session.get_modelmeta().custom_metadata_map
+    if "fasttx_version" not in metadata:
+        warnings.warn(
+            f"{path} has no fasttx metadata: not a fasttx export, it may not be a style network", stacklevel=2
+        )
+    wanted = providers[0] if isinstance(providers[0], str) else providers[0][0]
+    if device != "auto" and session.get_providers()[0] != wanted:
+        raise FasttxError(
+            f"onnxruntime could not start {wanted} for {path} (it fell back to {session.get_providers()[0]})"
+        )
+    return session, {key: _parsed(value) for key, value in metadata.items()}
 
 
 def ort_providers(device: str = "auto") -> list[str | tuple[str, dict[str, str]]]:

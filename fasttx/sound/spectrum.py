@@ -1,0 +1,45 @@
+"""The signal path: a wave to log-magnitude spectrogram frames and back.
+
+A sound model works on log(1 + |STFT|) (bins as channels, frames as time) and changes magnitudes only; the sound
+is rebuilt with the input's own phase (one inverse STFT: fast, and the timing of every onset is the input's).
+The exported ONNX graph sees the same frames; the Spectrum (fasttx.sound.config) is in its metadata, so any
+runtime can do the STFT and its inverse with numpy.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from fasttx.sound.config import Spectrum
+
+
+def analyse(spectrum: Spectrum, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """[..., samples] -> log-magnitude [..., bins, frames] and the phase (unit complex), for `synthesise`."""
+    spec = torch.stft(
+        wave.reshape(-1, wave.shape[-1]).float(),
+        spectrum.n_fft,
+        spectrum.hop,
+        window=torch.hann_window(spectrum.n_fft, device=wave.device),
+        center=True,
+        pad_mode="constant",
+        return_complex=True,
+    )
+    magnitude = spec.abs()
+    phase = torch.where(magnitude > 0, spec / magnitude.clamp_min(1e-12), torch.ones_like(spec))
+    shape = (*wave.shape[:-1], *spec.shape[-2:])
+    return torch.log1p(magnitude).reshape(shape), phase.reshape(shape)
+
+
+def synthesise(spectrum: Spectrum, log_magnitude: torch.Tensor, phase: torch.Tensor, samples: int) -> torch.Tensor:
+    """The wave of `log_magnitude` [..., bins, frames] with `phase`, exactly `samples` long."""
+    magnitude = torch.expm1(log_magnitude.float().clamp_min(0))
+    spec = (magnitude * phase).reshape(-1, *phase.shape[-2:])
+    wave = torch.istft(
+        spec,
+        spectrum.n_fft,
+        spectrum.hop,
+        window=torch.hann_window(spectrum.n_fft, device=spec.device),
+        center=True,
+        length=samples,
+    )
+    return wave.reshape(*phase.shape[:-2], samples)

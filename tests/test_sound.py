@@ -1,0 +1,317 @@
+"""Sound: reading and writing, the spectrogram round trip, the random encoder, the objective and the network."""
+
+from __future__ import annotations
+
+import json
+import math
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fasttx.errors import FasttxError
+from fasttx.losses import gram_matrix, relative_error
+from fasttx.modelfile import load_model, load_sound_model, save_sound_model
+from fasttx.runtime.session import load_onnx_session
+from fasttx.sound.audio import find_sounds, read_audio, sound_rate, write_wav
+from fasttx.sound.config import SoundNetConfig, SoundTrainConfig, Spectrum
+from fasttx.sound.encoder import RandomEncoder, TimbreEncoder, mel_filters
+from fasttx.sound.export import export_sound
+from fasttx.sound.loss import SoundLoss
+from fasttx.sound.net import SoundNet
+from fasttx.sound.spectrum import analyse, synthesise
+from fasttx.sound.stylize import SoundModel, stylize_sound, stylize_wave
+from fasttx.sound.train import resume_sound, train_sound
+
+SHARED_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "big_buck_bunny_10s.mp4"
+
+
+def tone(freq: float, seconds: float, rate: int, channels: int = 1) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return np.stack([0.5 * np.sin(2 * np.pi * freq * (c + 1) * t) for c in range(channels)]).astype(np.float32)
+
+
+def test_a_wav_reads_back_as_written_within_one_16_bit_step(tmp_path: Path) -> None:
+    samples = tone(440, 0.5, 22050, channels=2)
+    write_wav(tmp_path / "a.wav", samples, 22050)
+    back = read_audio(tmp_path / "a.wav", 22050)
+    assert back.shape == samples.shape and back.dtype == np.float32
+    assert np.abs(back - samples).max() <= 1 / 32767 + 1e-6
+    mono = read_audio(tmp_path / "a.wav", 22050, mono=True)
+    assert mono.shape == (1, samples.shape[1])
+    np.testing.assert_allclose(mono[0], samples.mean(axis=0), atol=2e-4)
+
+
+def test_reading_resamples_and_keeps_the_pitch(tmp_path: Path) -> None:
+    write_wav(tmp_path / "a.wav", tone(1000, 1.0, 44100), 44100)
+    back = read_audio(tmp_path / "a.wav", 16000)[0]
+    assert abs(len(back) - 16000) <= 32  # FFmpeg's resampler may hold back its filter's delay at the very end
+    spectrum = np.abs(np.fft.rfft(back * np.hanning(len(back))))
+    assert abs(np.argmax(spectrum) * 16000 / len(back) - 1000) < 2
+
+
+def test_a_loud_sound_is_scaled_down_as_a_whole_not_clipped(tmp_path: Path) -> None:
+    samples = 3.0 * tone(200, 0.2, 8000)
+    write_wav(tmp_path / "loud.wav", samples, 8000)
+    back = read_audio(tmp_path / "loud.wav", 8000)
+    np.testing.assert_allclose(back, samples / np.abs(samples).max(), atol=1 / 32767 + 1e-6)
+
+
+def test_nan_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    samples = tone(200, 0.1, 8000)
+    samples[0, 5] = np.nan
+    with pytest.raises(FasttxError, match="NaN"):
+        write_wav(tmp_path / "bad.wav", samples, 8000)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", [b"", b"not a sound at all" * 50, b"RIFF\x10\x00\x00\x00WAVEfmt "])
+def test_files_that_are_not_sound_are_refused_in_one_line(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "x.wav").write_bytes(content)
+    with pytest.raises(FasttxError) as error:
+        read_audio(tmp_path / "x.wav", 22050)
+    assert "\n" not in str(error.value) and "x.wav" in str(error.value)
+
+
+def test_an_empty_wav_is_refused(tmp_path: Path) -> None:
+    with wave.open(str(tmp_path / "empty.wav"), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+    with pytest.raises(FasttxError, match="no samples"):
+        read_audio(tmp_path / "empty.wav", 8000)
+
+
+@pytest.mark.skipif(not SHARED_VIDEO.is_file(), reason="needs ../shared/data/video")
+def test_a_videos_soundtrack_is_read_and_a_folder_lists_it(tmp_path: Path) -> None:
+    sound = read_audio(SHARED_VIDEO, 22050, mono=True)
+    assert sound.shape[0] == 1 and 9 * 22050 < sound.shape[1] < 11 * 22050 and np.abs(sound).max() > 0.01
+    assert find_sounds(SHARED_VIDEO.parent) and all(
+        p.suffix in (".mp4", ".mov", ".mkv") for p in find_sounds(SHARED_VIDEO.parent)
+    )
+
+
+@pytest.mark.parametrize("samples", [1, 255, 256, 5001])
+def test_analyse_then_synthesise_gives_back_the_wave_at_its_exact_length(samples: int) -> None:
+    spectrum = Spectrum()
+    wave_ = torch.from_numpy(np.random.default_rng(0).uniform(-0.5, 0.5, (2, samples)).astype(np.float32))
+    frames, phase = analyse(spectrum, wave_)
+    assert frames.shape == (2, spectrum.bins, spectrum.frames(samples)) and (frames >= 0).all()
+    back = synthesise(spectrum, frames, phase, samples)
+    assert back.shape == wave_.shape
+    inner = slice(spectrum.n_fft, -spectrum.n_fft) if samples > 3 * spectrum.n_fft else slice(None)
+    np.testing.assert_allclose(back[:, inner], wave_[:, inner], atol=1e-4)
+
+
+def test_the_gram_of_sound_features_is_the_hand_computed_one() -> None:
+    features = torch.arange(12.0).reshape(1, 2, 6)
+    f = features[0]
+    np.testing.assert_allclose(gram_matrix(features)[0], (f @ f.T) / 12)
+
+
+def test_in_the_timbre_view_a_pitch_shift_moves_less_than_another_envelope() -> None:
+    spectrum = Spectrum()
+    encoder = TimbreEncoder(spectrum, channels=64)
+    filters = mel_filters(spectrum, 128)
+    assert filters.shape == (128, spectrum.bins) and np.allclose(filters.sum(axis=1), 1) and (filters >= 0).all()
+    t = torch.arange(spectrum.rate) / spectrum.rate
+
+    def note(f0: float, brightness: float) -> torch.Tensor:  # harmonics decaying as k^-brightness
+        wave_ = sum(torch.sin(2 * math.pi * f0 * k * t) * k**-brightness for k in range(1, 20) if f0 * k < 10000)
+        return analyse(spectrum, 0.1 * wave_)[0][None]
+
+    def gram(frames: torch.Tensor) -> torch.Tensor:
+        return torch.cat([gram_matrix(v) for v in encoder(frames).values()])
+
+    base = note(220, 1.0)
+    shifted, brighter = note(247, 1.0), note(220, 2.5)
+    pitch = relative_error(gram(shifted), gram(base)).mean()
+    timbre = relative_error(gram(brighter), gram(base)).mean()
+    assert pitch < 0.5 * timbre
+
+
+def test_the_encoder_is_drawn_from_its_seed() -> None:
+    a, b, c = (
+        RandomEncoder(16, (3, 9), 8, seed=0),
+        RandomEncoder(16, (3, 9), 8, seed=0),
+        RandomEncoder(16, (3, 9), 8, 1),
+    )
+    x = torch.rand(2, 16, 40)
+    assert all(torch.equal(a(x)[k], b(x)[k]) for k in a(x))
+    assert not torch.equal(a(x)["w3"], c(x)["w3"])
+    assert {k: v.shape for k, v in a(x).items()} == {"w3": (2, 8, 40), "w9": (2, 8, 40)}
+
+
+def test_the_objective_is_zero_for_the_style_itself_and_its_content_for_the_input() -> None:
+    torch.manual_seed(0)
+    style = torch.rand(16, 50)
+    encoder = RandomEncoder(16, (3, 9), 32)
+    objective = SoundLoss(encoder, encoder, style, content_weight=1.0, style_weight=1.0)
+    content, style_d = objective.distances(style[None], objective.content_targets(style[None]))
+    assert content.item() == pytest.approx(0.0, abs=1e-6) and style_d.item() == pytest.approx(0.0, abs=1e-6)
+    other = torch.rand(1, 16, 70) * torch.linspace(0, 2, 16)[:, None]
+    content, style_d = objective.distances(other, objective.content_targets(other))
+    assert content.item() == pytest.approx(0.0, abs=1e-6) and style_d.item() > 0.01
+
+
+@pytest.mark.parametrize("frames", [2, 16, 300])
+def test_an_untrained_network_is_the_identity_at_any_length(frames: int) -> None:
+    net = SoundNet(SoundNetConfig(bins=33, width=16))
+    x = torch.rand(2, 33, frames)
+    y = net(x)
+    assert torch.equal(y, x)
+
+
+def sound_run(tmp_path: Path, **settings: object) -> SoundTrainConfig:
+    """A run small enough for a test: three two-second tones to learn on, a chord as the style."""
+    (tmp_path / "sounds").mkdir(parents=True, exist_ok=True)
+    for i, freq in enumerate((220, 330, 440)):
+        write_wav(tmp_path / "sounds" / f"tone{i}.wav", tone(freq, 2.0, 22050), 22050)
+    write_wav(tmp_path / "chord.wav", tone(262, 2.0, 22050) + tone(392, 2.0, 22050), 22050)
+    values = dict(crop_frames=16, batch_size=2, steps=4, log_every=1, preview_every=2, checkpoint_every=2, onnx=False)
+    values.update(settings)
+    return SoundTrainConfig(
+        style=str(tmp_path / "chord.wav"),
+        dataset=str(tmp_path / "sounds"),
+        out=str(tmp_path / "run"),
+        net=SoundNetConfig(width=16, dilations=(1, 2)),
+        **values,  # type: ignore[arg-type]
+    )
+
+
+def test_a_sound_run_writes_its_model_previews_and_log_and_resumes_exactly(tmp_path: Path) -> None:
+    model = train_sound(sound_run(tmp_path, onnx=True), progress=False).model
+    net, spectrum, meta = load_sound_model(model)
+    assert meta["style"] == "chord.wav" and spectrum == Spectrum()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "train.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [1, 2, 3, 4] and all(np.isfinite(row["total"]) for row in rows)
+    for name in ("step_000002.png", "step_000002.wav", "step_000004.png"):
+        assert (tmp_path / "run" / "previews" / name).stat().st_size > 0
+    preview = read_audio(tmp_path / "run" / "previews" / "step_000004.wav", 22050)
+    assert preview.shape == (1, 2 * 2 * sound_run(tmp_path).crop_samples)  # two crops, each then its stylisation
+    train_sound(sound_run(tmp_path / "again", steps=2), progress=False)
+    resume_sound(tmp_path / "again" / "run", steps=4, progress=False)
+    resumed = load_sound_model(tmp_path / "again" / "run" / "model.pth")[0].state_dict()
+    for name, value in net.state_dict().items():
+        np.testing.assert_array_equal(resumed[name].numpy(), value.numpy(), err_msg=name)
+
+
+def test_a_sound_run_refuses_silence_short_clips_and_image_models(tmp_path: Path) -> None:
+    cfg = sound_run(tmp_path)
+    for path in (tmp_path / "sounds").iterdir():
+        write_wav(path, np.zeros((1, 22050), np.float32), 22050)
+    with pytest.raises(FasttxError, match="silent"):
+        train_sound(cfg, progress=False)
+    with pytest.raises(FasttxError, match="lasts"):
+        train_sound(sound_run(tmp_path, crop_frames=4000), progress=False)
+    with pytest.raises(FasttxError, match="--lr"):
+        train_sound(sound_run(tmp_path, lr=float("nan")), progress=False)
+
+
+@pytest.fixture(scope="module")
+def sound_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained-for-a-few-steps sound model with its edit made visible (random head), as model.pth."""
+    tmp_path = tmp_path_factory.mktemp("sound_model")
+    model = train_sound(sound_run(tmp_path, steps=2), progress=False).model
+    net, spectrum, meta = load_sound_model(model)
+    with torch.no_grad():
+        net.head.weight.normal_(0, 0.02, generator=torch.Generator().manual_seed(0))
+    return save_sound_model(net, tmp_path / "edited.pth", spectrum, meta)
+
+
+def test_the_onnx_export_matches_pytorch_at_any_length_and_describes_itself(sound_model: Path, tmp_path: Path) -> None:
+    path = export_sound(sound_model, tmp_path / "m.onnx")
+    net, spectrum, _ = load_sound_model(sound_model)
+    session, meta = load_onnx_session(path, "cpu")
+    assert meta["kind"] == "sound" and Spectrum(**meta["spectrum"]) == spectrum and meta["min_frames"] == 16
+    for frames in (16, 17, 1000):
+        x = 2 * torch.rand(1, spectrum.bins, frames)
+        with torch.no_grad():
+            expected = net(x).numpy()
+        np.testing.assert_allclose(session.run(None, {"log_magnitude": x.numpy()})[0], expected, atol=1e-4)
+    with pytest.raises(FasttxError, match="exists"):
+        export_sound(sound_model, path)
+
+
+def test_a_stereo_44k_file_comes_back_at_its_rate_length_and_channels(sound_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.wav"
+    write_wav(source, tone(330, 1.31, 44100, channels=2)[:, :57331], 44100)
+    for model in (sound_model, export_sound(sound_model, tmp_path / "m.onnx")):
+        out = stylize_sound(SoundModel(model), source, tmp_path / f"out_{model.suffix[1:]}.wav")
+        back = read_audio(out, 44100)
+        assert sound_rate(out) == 44100 and back.shape == (2, 57331)
+        assert np.abs(back).max() > 0.05 and not np.allclose(back, read_audio(source, 44100), atol=1e-3)
+    torch_out, onnx_out = (read_audio(tmp_path / f"out_{kind}.wav", 44100) for kind in ("pth", "onnx"))
+    np.testing.assert_allclose(torch_out, onnx_out, atol=2e-3)
+
+
+def test_strength_zero_gives_the_input_back(sound_model: Path, tmp_path: Path) -> None:
+    wave_ = tone(440, 0.8, 22050)
+    out = stylize_wave(SoundModel(sound_model), wave_, strength=0.0)
+    np.testing.assert_allclose(out, wave_, atol=1e-4)
+
+
+def test_a_long_sound_goes_through_in_pieces_without_seams(sound_model: Path) -> None:
+    """Pieces of 1 s overlapping by 0.25 s against the whole in one piece: nearly the same sound, and no click
+    where pieces meet (the largest jump between neighbouring samples no larger than in the whole)."""
+    model = SoundModel(sound_model)
+    t = np.arange(5 * 22050) / 22050
+    wave_ = (0.3 * np.sin(2 * np.pi * (200 + 60 * t) * t))[None].astype(np.float32)  # a slow sweep
+    whole = stylize_wave(model, wave_, chunk=10.0)
+    pieces = stylize_wave(model, wave_, chunk=1.0)
+    assert pieces.shape == wave_.shape
+    # each piece normalises over its own second (instance norm): close to the whole, not equal (9 % RMS here)
+    assert np.sqrt(np.mean((pieces - whole) ** 2)) < 0.2 * np.sqrt(np.mean(whole**2))
+    jumps = np.abs(np.diff(pieces[0]))
+    assert jumps.max() <= 1.5 * np.abs(np.diff(whole[0])).max()
+
+
+def test_sound_and_image_models_are_not_mixed_up(sound_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(FasttxError, match="sound model"):
+        load_model(sound_model)
+    with pytest.raises(FasttxError, match="not a sound model|image model"):
+        SoundModel(Path(__file__).resolve().parents[1] / "fasttx" / "bases" / "johnson.pth")
+    source = tmp_path / "in.wav"
+    write_wav(source, tone(330, 0.5, 22050), 22050)
+    with pytest.raises(FasttxError, match="input"):
+        stylize_sound(SoundModel(sound_model), source, source, overwrite=True)
+    assert read_audio(source, 22050).shape == (1, 11025)  # the input is untouched
+
+
+def test_the_cli_trains_resumes_and_stylizes_sound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import run_cli
+
+    cfg = sound_run(tmp_path)
+    common = ["--style", cfg.style, "--dataset", cfg.dataset, "-o", str(tmp_path / "m"), "--batch-size", "2"]
+    assert run_cli(monkeypatch, "train", *common, "--steps", "2", "--every", "1", "--no-progress") == 0
+    assert {"model.pth", "model.onnx", "checkpoint.pt", "train.jsonl"} <= {p.name for p in (tmp_path / "m").iterdir()}
+    assert run_cli(monkeypatch, "resume", str(tmp_path / "m"), "--steps", "3", "--no-progress") == 0
+    source = tmp_path / "speech.wav"
+    write_wav(source, tone(180, 0.7, 16000), 16000)
+    out = tmp_path / "styled.wav"
+    assert run_cli(monkeypatch, "stylize", str(source), "-m", str(tmp_path / "m" / "model.onnx"), "-o", str(out)) == 0
+    assert sound_rate(out) == 16000 and read_audio(out, 16000).shape == (1, 11200)
+    assert run_cli(monkeypatch, "stylize", str(source), "-m", str(tmp_path / "m" / "model.onnx"), "-o", str(out)) == 1
+
+
+@pytest.mark.parametrize("samples", [1, 100, 3000])
+def test_sounds_shorter_than_the_network_needs_come_back_whole(sound_model: Path, samples: int) -> None:
+    out = stylize_wave(SoundModel(sound_model), tone(300, 1.0, 22050)[:, :samples])
+    assert out.shape == (1, samples) and np.isfinite(out).all()
+
+
+def test_the_docs_numpy_example_gives_what_fasttx_gives(sound_model: Path, tmp_path: Path) -> None:
+    """docs/sound.md shows the ONNX model run with numpy and onnxruntime alone: it must agree with fasttx."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "sound.md").read_text()
+    code = text.split("```python\n")[1].split("```")[0]
+    namespace: dict[str, object] = {}
+    exec(code, namespace)  # noqa: S102 - the project's own documentation
+    model = export_sound(sound_model, tmp_path / "m.onnx")
+    # noise: every bin has a phase worth the name (a silent bin's is rounding noise, different in any two programs)
+    wave_ = np.random.default_rng(0).uniform(-0.3, 0.3, 2 * 22050).astype(np.float32)
+    ours = stylize_wave(SoundModel(model), wave_[None])[0]
+    theirs = namespace["stylize"](wave_, str(model))
+    assert theirs.shape == ours.shape
+    np.testing.assert_allclose(theirs, ours, atol=2e-3)
