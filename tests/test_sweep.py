@@ -3,8 +3,11 @@ line and exit 1 or 2), never a traceback, and never a file with NaN or infinity 
 
 from __future__ import annotations
 
+import shutil
+import typing
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import typer.main
@@ -15,6 +18,7 @@ from fasttx.cli import app
 from fasttx.config import NetConfig
 from fasttx.export import export_onnx
 from fasttx.modelfile import load_torch, save_model
+from fasttx.sound.audio import write_wav
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -31,12 +35,25 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     photos = folder / "photos"
     for i in range(4):
         write_photo(photos / f"p{i}.jpg", size=(40, 32), seed=i)
+    run = folder / "run"
+    tiny = ["--steps", "1", "--image-size", "32", "--batch-size", "2", "--arch", "tiny", "--no-onnx"]
+    train = ["train", "-s", str(folder / "style.png"), "--dataset", str(photos), "-o", str(run), *tiny]
+    write_photo(folder / "style.png", size=(48, 48), seed=9)
+    sounds = folder / "sounds"
+    for i in range(2):
+        noise = np.random.default_rng(i).uniform(-0.3, 0.3, (1, 40000)).astype(np.float32)
+        write_wav(sounds / f"s{i}.wav", noise, 22050)
+    with pytest.MonkeyPatch.context() as patch:
+        assert run_cli(patch, *train, "--vgg-weights", "random", "--no-progress") == 0
     return {
+        "run": run,
+        "sounds": sounds,
+        "sound": sounds / "s0.wav",
         "model": folder / "tiny.pth",
         "onnx": folder / "tiny.onnx",
         "photos": photos,
         "photo": photos / "p0.jpg",
-        "style": write_photo(folder / "style.png", size=(48, 48), seed=9),
+        "style": folder / "style.png",
         "video": make_video(folder / "clip.mp4", 48, 32, frames=4, audio=None),
     }
 
@@ -57,14 +74,18 @@ def base_args(command: str, inputs: dict[str, Path], out: Path) -> list[str]:
         + ["--overwrite", "--frames", "2"],
         "web": ["web", str(inputs["onnx"]), "-o", str(out / "site")],
         "bench": ["bench", "--arch", "tiny", "--sizes", "24", "--backends", "torch", "--repeat", "1", "--warmup", "0"],
+        "resume": ["resume", str(out / "run"), "--no-progress"],  # a copy of the run (the test makes it)
+        "train:sound": ["train", "-s", str(inputs["sound"]), "--dataset", str(inputs["sounds"]), "-o", str(out)]
+        + ["--overwrite", "--steps", "1", "--batch-size", "1", "--no-onnx", "--no-progress"],
     }[command]
 
 
 def numeric_options(command: str) -> list[tuple[str, list[str]]]:
     """(flag, values) of every int and float option `command` has."""
     found = []
-    for param in typer.main.get_command(app).commands[command].params:  # type: ignore[attr-defined]
+    for param in typer.main.get_command(app).commands[command.split(":")[0]].params:  # type: ignore[attr-defined]
         annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+        annotation = next((a for a in typing.get_args(annotation) if a is not type(None)), annotation)  # Optional
         kind = {int: INT_VALUES, float: FLOAT_VALUES}.get(annotation)  # type: ignore[call-overload]
         if kind is not None and param.opts and param.opts[0].startswith("--"):
             found.append((param.opts[0], kind))
@@ -73,16 +94,21 @@ def numeric_options(command: str) -> list[tuple[str, list[str]]]:
 
 CASES = [
     (command, flag, value)
-    for command in ("train", "stylize", "export", "evaluate", "optimize", "webcam", "web", "bench")
+    for command in ("train", "stylize", "export", "evaluate", "optimize", "webcam", "web", "bench", "resume")
     for flag, values in numeric_options(command)
     for value in values
+] + [  # a sound style takes train's basics
+    ("train:sound", flag, value)
+    for flag in ("--steps", "--batch-size", "--lr", "--seed", "--every", "--log-every")
+    for value in (FLOAT_VALUES if flag == "--lr" else INT_VALUES)
 ]
 
 
 def test_the_sweep_covers_every_command_s_numbers() -> None:
     flags = {(command, flag) for command, flag, _ in CASES}
     assert {("train", "--lr"), ("stylize", "--strength"), ("export", "--opset"), ("bench", "--repeat")} <= flags
-    assert len(flags) >= 35
+    assert {("resume", "--steps"), ("train:sound", "--lr")} <= flags
+    assert len(flags) >= 40
 
 
 @pytest.mark.slow
@@ -98,6 +124,8 @@ def test_absurd_numbers_get_a_clear_outcome_and_write_nothing_non_finite(
 ) -> None:
     out = tmp_path / "out"
     out.mkdir()
+    if command == "resume":
+        shutil.copytree(inputs["run"], out / "run")
     status = run_cli(monkeypatch, *base_args(command, inputs, out), flag, value)
     err = capsys.readouterr().err
     assert "Traceback" not in err, err
