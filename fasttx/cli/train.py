@@ -180,7 +180,7 @@ def train(
     ] = _TRAIN.compile,
     workers: Workers = _TRAIN.workers,
 ) -> None:
-    """Train a style network on a folder of photos.
+    """Train a style network on a folder of photos (a sound as the style: a sound model on a folder of sounds).
 
     Writes model.pth, model.onnx, checkpoint.pt, train.jsonl and previews/ into the output folder. Ctrl-C saves a
     checkpoint; [bold]fasttx resume FOLDER[/] continues exactly where it stopped.
