@@ -60,7 +60,7 @@ def resume_sound(path: str | Path, steps: int | None = None, progress: bool = Tr
     path = Path(path) if Path(path).is_dir() else Path(path).parent
     checkpoint = load_torch(path / "checkpoint.pt", CHECKPOINT_FORMAT)
     cfg = SoundTrainConfig.from_dict(checkpoint["config"])
-    cfg.out, cfg.steps = str(path), steps or cfg.steps
+    cfg.out, cfg.steps = str(path), steps if steps is not None else cfg.steps
     return _loop(cfg, checkpoint, progress)
 
 
@@ -70,7 +70,8 @@ def _loop(cfg: SoundTrainConfig, checkpoint: dict[str, Any] | None, progress: bo
     out, spectrum = Path(cfg.out), cfg.spectrum
     device = pick_device(cfg.device)
     seed_everything(cfg.seed)
-    clips = ClipFolder(cfg.dataset, spectrum.rate, cfg.crop_samples)
+    with console.status(f"reading the sounds in {cfg.dataset}") if progress else nullcontext():
+        clips = ClipFolder(cfg.dataset, spectrum.rate, cfg.crop_samples)
     identity = clips_identity(clips.paths, cfg.dataset)
     if checkpoint is not None and checkpoint["clips"] != identity:
         raise FasttxError(
