@@ -196,7 +196,7 @@ def train(
             style=str(style[0]),
             dataset=str(dataset),
             out=str(out or ""),
-            **({"steps": steps} if steps else {}),
+            **({"steps": steps} if steps is not None else {}),
             batch_size=batch_size,
             lr=_SOUND.lr if lr is None else lr,
             seed=seed,
