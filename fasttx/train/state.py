@@ -28,7 +28,7 @@ class Interrupted(Exception):
     """Raised after Ctrl-C or SIGTERM once the checkpoint is safely on disk."""
 
     def __init__(self, checkpoint: Path, step: int, signum: int = signal.SIGINT):
-        super().__init__(f"interrupted at step {step}; checkpoint saved; continue with: fasttx resume {checkpoint.parent}")
+        super().__init__(f"interrupted at step {step}; checkpoint saved; continue: fasttx resume {checkpoint.parent}")
         self.checkpoint = checkpoint
         self.step = step
         self.exit_code = 128 + int(signum)  # the shell's convention: 130 for Ctrl-C, 143 for SIGTERM
