@@ -23,22 +23,16 @@ import mir_eval
 import numpy as np
 import torch
 
-from fasttx.losses import gram_matrix, relative_error
 from fasttx.modelfile import load_sound_model
 from fasttx.sound.audio import read_audio, write_wav
 from fasttx.sound.config import SoundTrainConfig, Spectrum
-from fasttx.sound.encoder import TimbreEncoder
+from fasttx.sound.loss import sound_objective
 from fasttx.sound.picture import spectrogram_picture
 from fasttx.sound.spectrum import analyse, synthesise
 from fasttx.sound.stylize import SoundModel, stylize_wave
 from fasttx.sound.train import resume_sound, train_sound
 
 DATA = Path("bench/out/sound_data")
-
-
-def style_distance(encoder: TimbreEncoder, frames: torch.Tensor, style: torch.Tensor) -> float:
-    out, target = encoder(frames[None]), encoder(style[None])
-    return float(np.mean([relative_error(gram_matrix(out[k]), gram_matrix(target[k])).item() for k in out]))
 
 
 def pitch_agreement(a: np.ndarray, b: np.ndarray, rate: int) -> float:
@@ -96,8 +90,13 @@ def main() -> None:
     model = (resume_sound(out, steps=args.steps) if args.resume else train_sound(cfg, overwrite=True)).model
     seconds = time.perf_counter() - started
     net, spectrum, _ = load_sound_model(model)
-    judge = TimbreEncoder(Spectrum(), widths=(5, 11, 21), channels=192, seed=1)
     style = analyse(spectrum, torch.from_numpy(read_audio(cfg.style, spectrum.rate, mono=True)[0]))[0]
+    judge = sound_objective(spectrum, style, judge=True)  # other seed and widths than training (fasttx evaluate's)
+
+    def style_distance(frames: torch.Tensor) -> float:
+        with torch.no_grad():
+            return float(judge.distances(frames[None], judge.content_targets(frames[None]))[1])
+
     rows = []
     for a_path in sorted((DATA / "held_out").glob("*_piano.wav")):
         a = read_audio(a_path, spectrum.rate, mono=True)[0]
@@ -116,8 +115,8 @@ def main() -> None:
 
         row = {
             "clip": a_path.stem,
-            "style_input": style_distance(judge, frames, style),
-            "style_output": style_distance(judge, styled, style),
+            "style_input": style_distance(frames),
+            "style_output": style_distance(styled),
             "pitch_agreement": pitch_agreement(a, o, spectrum.rate),
             "onset_f1": onset_f1(a, o, spectrum.rate),
             "lsd_input": lsd(frames),

@@ -52,6 +52,10 @@ def evaluate(
             "along the input's optical flow, next to the input's own) and how much it stylises them. Needs OpenCV."
         ),
     ] = None,
+    sounds: Annotated[
+        Optional[Path],
+        typer.Option(help="For a sound model: a sound file or a folder of them, scored by independent encoders."),
+    ] = None,
     frames: Annotated[int, typer.Option(help="--video: how many of its first frames.")] = 48,
     temporal_blend: Annotated[
         float, typer.Option(help="--video: stylise as `fasttx stylize --temporal-blend` does.")
@@ -106,8 +110,11 @@ def evaluate(
     from fasttx.io import check_output_folder
     from fasttx.report import write_report
 
+    if sounds is not None:
+        _evaluate_sounds(model, style, sounds, strength, vs_optimize, as_json)
+        return
     if (photos is None) == (video is None):
-        raise FasttxError("give --photos (a photo or a folder) or --video (a clip), one of them")
+        raise FasttxError("give --photos (a photo or a folder), --video (a clip) or --sounds, one of them")
     if video is not None:
         clip = evaluate_video(
             model,
@@ -210,12 +217,29 @@ def optimize(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
-    """Stylize one photo by optimising its pixels (Gatys et al.) on the training objective; no model needed.
+    """Stylize one photo by optimising its pixels (Gatys et al.) on the training objective; no model needed. A
+    sound as --content: its spectrogram is optimised towards one --style sound (Adam, the sound recipe's weights).
 
     Slow (seconds per step on a CPU) but the best the objective can do for this photo.
     """
     from fasttx.optimize import optimize_photo
     from fasttx.progress import progress_bar
+    from fasttx.sound.audio import is_sound
+
+    if is_sound(content):
+        from fasttx.sound.measure import OPTIMIZE_LR, optimize_sound
+
+        if len(style) != 1:
+            raise FasttxError("a sound is optimised towards one --style sound")
+        with progress_bar(err, enabled=progress) as bar:
+            task = bar.add_task("optimizing", total=steps, unit="steps")
+            written = optimize_sound(
+                content, style[0], output, steps, lr or OPTIMIZE_LR, overwrite, lambda n: bar.update(task, completed=n)
+            )
+        err.print(f"[green]done[/]: wrote {written}")
+        if as_json:
+            _print_json({"output": str(written), "steps": steps})
+        return
 
     try:
         mix = [float(w) for w in style_mix.split(",")] if style_mix else None
@@ -353,3 +377,27 @@ def bench(
         err.print(f"[yellow]not measured[/]: {note}", highlight=False)
     if as_json:
         _print_json(report.to_dict())
+
+
+def _evaluate_sounds(model: Path, style: Path, sounds: Path, strength: float, vs_optimize: int, as_json: bool) -> None:
+    from rich.table import Table
+
+    from fasttx.sound.measure import evaluate_sounds
+
+    with err.status("scoring") as status:
+        result = evaluate_sounds(
+            model, style, sounds, strength, vs_optimize, on_sound=lambda name: status.update(f"scoring {name}")
+        )
+    table = Table(title=f"{model.name} on {len(result['rows'])} sounds (0: same as the reference)")
+    columns = ["sound", "input style", "content", "style"] + ["optimised content", "optimised style"] * bool(
+        vs_optimize
+    )
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in [*result["rows"], {"sound": "mean", **result["means"]}]:
+        optimized = row.get("optimized") or {}
+        cells = [row["input_style"], row["content"], row["style"], *(optimized.get(k) for k in ("content", "style"))]
+        table.add_row(row["sound"], *(f"{v:.4f}" for v in cells if v is not None))
+    err.print(table)
+    if as_json:
+        _print_json(result)

@@ -8,7 +8,10 @@ import torch
 from torch import nn
 
 from fasttx.losses import gram_matrix, relative_error
-from fasttx.sound.encoder import RandomEncoder
+from fasttx.sound.config import SoundTrainConfig, Spectrum
+from fasttx.sound.encoder import RandomEncoder, TimbreEncoder
+
+JUDGE_WIDTHS, JUDGE_SEED = (5, 11, 21), 1  # the judges' filters: not the training encoders' (3, 9, 27; seed 0)
 
 
 class SoundLoss(nn.Module):
@@ -50,3 +53,19 @@ class SoundLoss(nn.Module):
         terms = {"content": self.content_weight * content_d.mean(), "style": self.style_weight * style_d.mean()}
         terms["total"] = terms["content"] + terms["style"]
         return terms
+
+
+def sound_objective(
+    spectrum: Spectrum, style: torch.Tensor, cfg: SoundTrainConfig | None = None, judge: bool = False
+) -> SoundLoss:
+    """The objective of the recipe `cfg` (default: the default recipe) for the style clip's frames `style`; with
+    `judge`, the independent one that scores models (other seed and widths, equal weights)."""
+    cfg = cfg or SoundTrainConfig(style="", dataset="")
+    if judge:
+        content = RandomEncoder(spectrum.bins, JUDGE_WIDTHS, 384, JUDGE_SEED)
+        return SoundLoss(content, TimbreEncoder(spectrum, JUDGE_WIDTHS, 192, JUDGE_SEED), style, 1.0, 1.0)
+    content, timbre = (
+        RandomEncoder(spectrum.bins, seed=cfg.encoder_seed),
+        TimbreEncoder(spectrum, seed=cfg.encoder_seed),
+    )
+    return SoundLoss(content, timbre, style, cfg.content_weight, cfg.style_weight)

@@ -29,8 +29,7 @@ from fasttx.progress import progress_bar, stderr_console
 from fasttx.sound.audio import read_audio, write_wav
 from fasttx.sound.config import SoundTrainConfig
 from fasttx.sound.data import ClipFolder
-from fasttx.sound.encoder import RandomEncoder, TimbreEncoder
-from fasttx.sound.loss import SoundLoss
+from fasttx.sound.loss import sound_objective
 from fasttx.sound.net import SoundNet
 from fasttx.sound.picture import spectrogram_picture
 from fasttx.sound.spectrum import analyse, synthesise
@@ -80,9 +79,7 @@ def _loop(cfg: SoundTrainConfig, checkpoint: dict[str, Any] | None, progress: bo
     style_wave = torch.from_numpy(read_audio(cfg.style, spectrum.rate, mono=True)[0])
     if len(style_wave) < cfg.crop_samples:
         raise FasttxError(f"{cfg.style} is shorter than one training crop ({cfg.crop_samples / spectrum.rate:.2f} s)")
-    encoders = RandomEncoder(spectrum.bins, seed=cfg.encoder_seed), TimbreEncoder(spectrum, seed=cfg.encoder_seed)
-    style = analyse(spectrum, style_wave)[0]
-    objective = SoundLoss(*encoders, style, cfg.content_weight, cfg.style_weight).to(device)
+    objective = sound_objective(spectrum, analyse(spectrum, style_wave)[0], cfg).to(device)
     net = SoundNet(cfg.net).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     start = 0
