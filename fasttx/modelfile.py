@@ -133,9 +133,8 @@ def load_model(path: str | os.PathLike[str]) -> tuple[StyleNet, dict[str, Any]]:
 def save_sound_model(net: SoundNet, path: str | os.PathLike[str], spectrum: Spectrum, meta: dict[str, Any]) -> Path:
     """A sound model file: weights, the network's config and the Spectrum its frames are made with."""
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    net_config = {**asdict(net.config), "dilations": list(net.config.dilations)}
     record = {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "kind": "sound", "meta": meta}
-    return save_torch({**record, "net": net_config, "spectrum": asdict(spectrum), "state_dict": state}, path)
+    return save_torch({**record, "net": net.config.to_dict(), "spectrum": asdict(spectrum), "state_dict": state}, path)
 
 
 def load_sound_model(path: str | os.PathLike[str]) -> tuple[SoundNet, Spectrum, dict[str, Any]]:
@@ -144,7 +143,7 @@ def load_sound_model(path: str | os.PathLike[str]) -> tuple[SoundNet, Spectrum, 
     if obj.get("kind") != "sound":
         raise FasttxError(f"{path} is an image model, not a sound model")
     try:
-        net = SoundNet(SoundNetConfig(**{**obj["net"], "dilations": tuple(obj["net"]["dilations"])}))
+        net = SoundNet(SoundNetConfig.from_dict(obj["net"]))
         net.load_state_dict(obj["state_dict"])
         spectrum = Spectrum(**obj["spectrum"])
     except (KeyError, TypeError, RuntimeError) as e:

@@ -38,6 +38,14 @@ class SoundNetConfig:
     width: int = 256
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for model files and ONNX metadata (the tuple as a list, as JSON and torch.load give it back)."""
+        return {**asdict(self), "dilations": list(self.dilations)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SoundNetConfig:
+        return cls(**{**data, "dilations": tuple(data["dilations"])})
+
 
 @dataclass
 class SoundTrainConfig:
@@ -74,7 +82,7 @@ class SoundTrainConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> SoundTrainConfig:
         values = dict(data)
         values["spectrum"] = Spectrum(**values["spectrum"])
-        values["net"] = SoundNetConfig(**{**values["net"], "dilations": tuple(values["net"]["dilations"])})
+        values["net"] = SoundNetConfig.from_dict(values["net"])
         return cls(**values)
 
     def validate(self) -> None:

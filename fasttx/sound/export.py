@@ -53,7 +53,7 @@ def export_sound(
         fasttx_version=__version__,
         kind="sound",
         spectrum=json.dumps(asdict(spectrum)),
-        net=json.dumps({**asdict(net.config), "dilations": list(net.config.dilations)}),
+        net=json.dumps(net.config.to_dict()),
         min_frames=str(MIN_FRAMES),
         io_convention=(
             f"{SOUND_INPUT}: float32 [batch, {spectrum.bins}, frames >= {MIN_FRAMES}], log(1 + |STFT|) of mono sound "
