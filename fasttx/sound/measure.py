@@ -30,6 +30,11 @@ from fasttx.sound.stylize import SoundModel
 OPTIMIZE_STEPS, OPTIMIZE_LR = 200, 0.05  # Adam on the log-magnitudes: the training objective has levelled by then
 
 
+def _frames(path: str | os.PathLike[str], spectrum: Spectrum) -> torch.Tensor:
+    """A sound file's log-magnitudes [bins, T], mono at the spectrum's rate."""
+    return analyse(spectrum, torch.from_numpy(read_audio(path, spectrum.rate, mono=True)[0]))[0]
+
+
 def optimize_frames(
     frames: torch.Tensor,
     loss: SoundLoss,
@@ -72,7 +77,7 @@ def optimize_sound(
     native = read_audio(content, rate, mono=True)
     wave = torch.from_numpy(resample(native, rate, spectrum.rate, round(native.shape[1] * spectrum.rate / rate)))
     frames, phase = analyse(spectrum, wave[0])
-    style_frames = analyse(spectrum, torch.from_numpy(read_audio(style, spectrum.rate, mono=True)[0]))[0]
+    style_frames = _frames(style, spectrum)
     styled = optimize_frames(frames, sound_objective(spectrum, style_frames), steps, lr, on_step)
     sound = synthesise(spectrum, styled, phase, wave.shape[1]).numpy()[None]
     return write_wav(output, resample(sound, spectrum.rate, rate, native.shape[1]), rate)
@@ -105,14 +110,14 @@ def evaluate_sounds(
     paths = find_sounds(sounds)
     if not paths:
         raise FasttxError(f"no sound files in {sounds}")
-    style_frames = analyse(spectrum, torch.from_numpy(read_audio(style, spectrum.rate, mono=True)[0]))[0]
+    style_frames = _frames(style, spectrum)
     judge = sound_objective(spectrum, style_frames, judge=True)
     training = sound_objective(spectrum, style_frames) if vs_optimize else None
     rows = []
     for path in paths:
         if on_sound is not None:
             on_sound(path.name)
-        frames = analyse(spectrum, torch.from_numpy(read_audio(path, spectrum.rate, mono=True)[0]))[0]
+        frames = _frames(path, spectrum)
         styled = frames + strength * (session(frames[None])[0] - frames)
         with torch.no_grad():
             reference = judge.content_targets(frames[None])
