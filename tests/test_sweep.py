@@ -39,6 +39,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tiny = ["--steps", "1", "--image-size", "32", "--batch-size", "2", "--arch", "tiny", "--no-onnx"]
     train = ["train", "-s", str(folder / "style.png"), "--dataset", str(photos), "-o", str(run), *tiny]
     write_photo(folder / "style.png", size=(48, 48), seed=9)
+    write_photo(folder / "other_style.png", size=(48, 48), seed=10)
     sounds = folder / "sounds"
     for i in range(2):
         noise = np.random.default_rng(i).uniform(-0.3, 0.3, (1, 40000)).astype(np.float32)
@@ -54,6 +55,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "photos": photos,
         "photo": photos / "p0.jpg",
         "style": folder / "style.png",
+        "other_style": folder / "other_style.png",
         "video": make_video(folder / "clip.mp4", 48, 32, frames=4, audio=None),
     }
 
@@ -75,15 +77,29 @@ def base_args(command: str, inputs: dict[str, Path], out: Path) -> list[str]:
         "web": ["web", str(inputs["onnx"]), "-o", str(out / "site")],
         "bench": ["bench", "--arch", "tiny", "--sizes", "24", "--backends", "torch", "--repeat", "1", "--warmup", "0"],
         "resume": ["resume", str(out / "run"), "--no-progress"],  # a copy of the run (the test makes it)
+        "add-style": ["add-style", "--from", str(inputs["run"] / "model.pth"), "-s", str(inputs["other_style"])]
+        + ["--dataset", str(inputs["photos"]), "-o", str(out / "added"), "--steps", "1", "--no-progress"],
+        "distill": ["distill", "--teacher", str(inputs["run"] / "model.pth"), "-s", str(inputs["style"])]
+        + ["--dataset", str(inputs["photos"]), "-o", str(out / "student"), "--arch", "tiny", "--steps", "1"]
+        + ["--no-progress"],
         "train:sound": ["train", "-s", str(inputs["sound"]), "--dataset", str(inputs["sounds"]), "-o", str(out)]
         + ["--overwrite", "--steps", "1", "--batch-size", "1", "--no-onnx", "--no-progress"],
     }[command]
 
 
+def commands() -> dict[str, typing.Any]:
+    """Every command of the CLI by name, those of a group (`datasets coco2014`) included."""
+    found = {}
+    for name, command in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]
+        for sub, leaf in getattr(command, "commands", {name: command}).items():
+            found[name if sub == name else f"{name} {sub}"] = leaf
+    return found
+
+
 def numeric_options(command: str) -> list[tuple[str, list[str]]]:
     """(flag, values) of every int and float option `command` has."""
     found = []
-    for param in typer.main.get_command(app).commands[command.split(":")[0]].params:  # type: ignore[attr-defined]
+    for param in commands()[command.split(":")[0]].params:
         annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
         annotation = next((a for a in typing.get_args(annotation) if a is not type(None)), annotation)  # Optional
         kind = {int: INT_VALUES, float: FLOAT_VALUES}.get(annotation)  # type: ignore[call-overload]
@@ -93,10 +109,7 @@ def numeric_options(command: str) -> list[tuple[str, list[str]]]:
 
 
 CASES = [
-    (command, flag, value)
-    for command in ("train", "stylize", "export", "evaluate", "optimize", "webcam", "web", "bench", "resume")
-    for flag, values in numeric_options(command)
-    for value in values
+    (command, flag, value) for command in commands() for flag, values in numeric_options(command) for value in values
 ] + [  # a sound style takes train's basics
     ("train:sound", flag, value)
     for flag in ("--steps", "--batch-size", "--lr", "--seed", "--every", "--log-every")
@@ -107,8 +120,24 @@ CASES = [
 def test_the_sweep_covers_every_command_s_numbers() -> None:
     flags = {(command, flag) for command, flag, _ in CASES}
     assert {("train", "--lr"), ("stylize", "--strength"), ("export", "--opset"), ("bench", "--repeat")} <= flags
-    assert {("resume", "--steps"), ("train:sound", "--lr")} <= flags
+    assert {("resume", "--steps"), ("train:sound", "--lr"), ("distill", "--distill-weight")} <= flags
     assert len(flags) >= 40
+
+
+def call(command: str, inputs: dict[str, Path], out: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:
+    out.mkdir()
+    if command == "resume":
+        shutil.copytree(inputs["run"], out / "run")
+    return run_cli(monkeypatch, *base_args(command, inputs, out), *extra)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", sorted({command for command, _, _ in CASES}))
+def test_each_smallest_call_succeeds(
+    command: str, inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So that a refusal in the sweep is the swept value's doing, not a broken call's."""
+    assert call(command, inputs, tmp_path / "out", monkeypatch) == 0
 
 
 @pytest.mark.slow
@@ -123,10 +152,7 @@ def test_absurd_numbers_get_a_clear_outcome_and_write_nothing_non_finite(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "out"
-    out.mkdir()
-    if command == "resume":
-        shutil.copytree(inputs["run"], out / "run")
-    status = run_cli(monkeypatch, *base_args(command, inputs, out), flag, value)
+    status = call(command, inputs, out, monkeypatch, flag, value)
     err = capsys.readouterr().err
     assert "Traceback" not in err, err
     assert status in (0, 1, 2), err
