@@ -23,6 +23,8 @@ def load_failure(error: Exception) -> str:
     """Why torch.load(weights_only=True) refused a file, in one line. torch's own message advises re-running with
     weights_only=False, that is, running the file's code: never passed on for a file from elsewhere."""
     text = str(error).strip()
+    if "Unsupported operand" in text:  # the first byte is not a pickle opcode: text or another format
+        return "not a file written by torch.save"
     if "weights_only" in text or "unpickl" in text.lower():
         return "it holds objects other than tensors and plain data, which fasttx never unpickles"
     if isinstance(error, KeyError) or len(text) < 8:  # a text or foreign file: torch reports a byte it read

@@ -226,11 +226,23 @@ def test_model_files_that_are_not_models_say_why_in_one_line(
     assert "cannot be loaded safely: " in err and not err.strip().endswith(": )")
     assert run_cli(monkeypatch, "info", str(tmp_path)) == 1
     assert "is a folder" in capsys.readouterr().err
+    text = tmp_path / "notes.pth"
+    text.write_text("# my notes\n")
+    assert run_cli(monkeypatch, "info", str(text)) == 1
+    assert "not a file written by torch.save" in capsys.readouterr().err
     evil = tmp_path / "evil.pth"
     torch.save({"x": Path("a")}, evil)  # any object beyond tensors and plain data
     assert run_cli(monkeypatch, "info", str(evil)) == 1
     err = capsys.readouterr().err
     assert "weights_only=False" not in err and "never unpickles" in err
+
+
+def test_zero_is_a_value_not_the_default(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(monkeypatch, "export", str(model), "-o", str(tmp_path / "m.onnx"), "--opset", "0") == 1
+    assert "--opset must be 18" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
 
 
 def test_a_foreign_onnx_graph_is_used_with_a_warning(tmp_path: Path) -> None:

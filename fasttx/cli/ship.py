@@ -73,7 +73,7 @@ def export_model(
             uint8_io=uint8_io,
             fp16=fp16,
             int8_calibration=calibration,
-            opset=opset or DEFAULT_OPSET,
+            opset=DEFAULT_OPSET if opset is None else opset,
             verify=verify,
             overwrite=overwrite,
             style_map=style_map_input,
