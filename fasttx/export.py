@@ -35,7 +35,7 @@ from fasttx import __version__
 from fasttx.config import STYLE_INPUT, shareable_meta
 from fasttx.errors import FasttxError
 from fasttx.io import atomic_write, check_output, find_images, open_rgb, pil_to_tensor, resize_long_side, tensor_to_pil
-from fasttx.modelfile import load_model
+from fasttx.modelfile import find_model, load_model
 from fasttx.nets.transformer import StyleNet, one_style
 from fasttx.pixels import frames_to_images, images_to_frames, quantize
 
@@ -159,7 +159,7 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
 
 def describe_model(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Everything a person wants to know about a model file: ONNX metadata and I/O, or a model.pth's recipe and meta."""
-    path = Path(path)
+    path = find_model(path)
     if path.suffix.lower() == ".onnx":
         proto = _load_onnx(path)
         return {

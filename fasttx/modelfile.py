@@ -27,6 +27,9 @@ CHECKPOINT_FORMAT = "fasttx-checkpoint"
 # The layout of model.pth and checkpoint.pt. Only this version is read: a file of another is refused in one line
 # (no migrations: fasttx 0.1's format 1 was never released).
 FORMAT_VERSION = 2
+SHIPPED = (
+    Path(__file__).parent / "bases"
+)  # ready-style networks, by file name; the base `train --init base` starts from
 
 
 def save_torch(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
@@ -117,8 +120,26 @@ def save_model(net: StyleNet, path: str | os.PathLike[str], meta: dict[str, Any]
     )
 
 
+def shipped_models() -> dict[str, Path]:
+    """The networks that ship with fasttx, by name: `--model NAME` anywhere a model file is taken."""
+    return {path.stem: path for path in sorted(SHIPPED.glob("*.pth"))}
+
+
+def find_model(model: str | os.PathLike[str]) -> Path:
+    """`model` as a path, or the file of the shipped network so named when there is no such file here."""
+    path = Path(model)
+    if path.exists() or path.suffix or len(path.parts) != 1:
+        return path
+    shipped = shipped_models()
+    if path.name not in shipped:
+        raise FasttxError(f"no such file or shipped model: {model} (fasttx ships: {', '.join(shipped) or 'none'})")
+    return shipped[path.name]
+
+
 def load_model(path: str | os.PathLike[str]) -> tuple[StyleNet, dict[str, Any]]:
-    """Rebuild a trained network from its model file (no flags needed), in eval mode on the CPU, with its metadata."""
+    """Rebuild a trained network from its model file or shipped name (no flags needed), in eval mode on the CPU,
+    with its metadata."""
+    path = find_model(path)
     obj = load_torch(path, MODEL_FORMAT)
     if obj.get("kind") == "sound":
         raise FasttxError(f"{path} is a sound model; give it a sound file")

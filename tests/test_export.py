@@ -9,6 +9,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from PIL import Image
 
 # helpers shared with the training tests (tests/ is on sys.path under pytest)
 from test_train import run_cli, tiny_config
@@ -18,8 +19,8 @@ from fasttx import __version__
 from fasttx.errors import FasttxError
 from fasttx.export import DEFAULT_OPSET, ExportReport, export_onnx, read_metadata
 from fasttx.io import load_image
-from fasttx.modelfile import load_model, save_model
-from fasttx.nets.transformer import NetConfig, build_net
+from fasttx.modelfile import load_model, save_model, shipped_models
+from fasttx.nets.transformer import NetConfig, build_net, one_style
 from fasttx.pixels import images_to_frames, quantize
 from fasttx.train import train
 
@@ -189,6 +190,26 @@ def test_info_cli(
 
     assert run_cli(monkeypatch, "info", str(model_file.with_name("missing.onnx"))) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_the_shipped_network_is_listed_and_used_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [(name, path)] = shipped_models().items()
+    assert run_cli(monkeypatch, "info", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    styles = listed[name]["styles"].split(", ")
+    assert listed[name]["path"] == str(path) and len(styles) >= 4
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(photo)
+    args = ["stylize", "--model", name, "--style", styles[-1], str(photo), "-o", str(tmp_path / "out.png")]
+    assert run_cli(monkeypatch, *args, "--no-progress") == 0
+    net, _ = load_model(path)
+    with torch.no_grad():  # the last style, as the file holds it
+        expected = net(load_image(photo)[None], one_style(len(styles) - 1, net.styles)).clamp(0, 1)[0]
+    assert (load_image(tmp_path / "out.png") - expected).abs().max() <= 1 / 255 + 1e-6
+    assert run_cli(monkeypatch, "stylize", "--model", "no_such_name", str(photo), "-o", str(tmp_path / "x.png")) == 1
+    assert f"fasttx ships: {name}" in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("reuse_fp32_trace")

@@ -14,8 +14,8 @@ from conftest import run_cli
 from PIL import Image
 
 from fasttx.losses import LossConfig, PerceptualLoss
-from fasttx.modelfile import load_model, load_torch
-from fasttx.train import BASES, Interrupted, TrainConfig, resume, train
+from fasttx.modelfile import load_model, load_torch, shipped_models
+from fasttx.train import Interrupted, TrainConfig, resume, train
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*random.*:UserWarning")
 
@@ -146,7 +146,8 @@ def test_cli_train_then_stylize(
     # every option left out is the library's default
     recorded = TrainConfig.from_dict(load_torch(out / "checkpoint.pt", "fasttx-checkpoint")["config"])
     recorded.loss.layer_scales = None  # measured at the start of the run
-    base_styles = load_model(BASES / "johnson.pth")[1]["styles"]
+    [shipped] = shipped_models().values()  # one network ships: the base
+    base_styles = load_model(shipped)[1]["styles"]
     assert len(recorded.started_from) == 1 and recorded.started_from[0] in [*base_styles, "mean"]  # chosen then
     recorded.started_from = []
     expected = TrainConfig(
@@ -439,7 +440,8 @@ def test_a_run_starts_from_the_init_network_the_shipped_base_or_the_identity(
             assert started_from == []
         torch.testing.assert_close(starts[0], starts[1], atol=0, rtol=0)
         torch.testing.assert_close(starts[0], photo, atol=0.05, rtol=0)  # the head starts near 0
-        base, _ = load_model(BASES / "johnson.pth")  # the shipped base: a multi-style johnson network
+        [shipped] = shipped_models().values()
+        base, _ = load_model(shipped)  # the shipped base: a multi-style johnson network
         mean_style = torch.full((1, base.styles), 1 / base.styles)
         net, started_from = initial_network(cfg)  # without photos to score the base's styles on: their mean
         torch.testing.assert_close(net.eval()(photo), base(photo, mean_style), atol=1e-5, rtol=0)

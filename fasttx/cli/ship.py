@@ -98,15 +98,27 @@ def export_model(
 
 @app.command()
 def info(
-    model: Annotated[Path, typer.Argument(help="A model.pth or an exported .onnx.")],
+    model: Annotated[
+        Optional[Path], typer.Argument(help="A model.pth, an exported .onnx or a shipped name. None: what ships.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,
 ) -> None:
-    """Show what a model file holds: style, training recipe, I/O convention, variant, quality figures.
+    """Show what a model file holds: style, training recipe, I/O convention, variant, quality figures; without a
+    model, the networks that ship with fasttx (use one by name: fasttx stylize --model NAME --style STYLE).
 
     The description is this command's result, so it goes to stdout (also without --json).
     """
     from fasttx.export import describe_model
+    from fasttx.modelfile import shipped_models
 
+    if model is None:
+        shipped = {name: describe_model(path) for name, path in shipped_models().items()}
+        if as_json:
+            _print_json(shipped)
+        else:
+            for name, details in shipped.items():
+                typer.echo(f"{name}: {details['styles']} ({details['size_bytes'] / 1e6:.1f} MB)")
+        return
     details = describe_model(model)
     if as_json:
         _print_json(details)

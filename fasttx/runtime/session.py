@@ -22,7 +22,7 @@ from fasttx.config import STYLE_INPUT, parse_style_mix
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import load_image
-from fasttx.modelfile import load_model
+from fasttx.modelfile import find_model, load_model
 from fasttx.nets.transformer import StyleNet
 from fasttx.pixels import frames_tensor, frames_to_images, images_to_frames
 
@@ -254,7 +254,7 @@ def open_session(
 ) -> Session:
     """`.onnx` -> onnxruntime, anything else -> a fasttx model file on PyTorch; `device` as for the CLI; `style`
     and `style_map` the mix of a multi-style model (Session.use_style)."""
-    model = Path(model)
+    model = find_model(model)
     session: Session
     if model.suffix.lower() == ".onnx":
         session = OrtSession(model, device)

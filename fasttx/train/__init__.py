@@ -15,11 +15,10 @@ from fasttx.train.loop import TrainResult, resume, train
 from fasttx.train.optimizer import lr_at, param_groups
 from fasttx.train.outputs import batch_styles
 from fasttx.train.recipes import add_style_config, distill_config
-from fasttx.train.start import BASES, calibration_crops, initial_network, nearest_styles
+from fasttx.train.start import calibration_crops, initial_network, nearest_styles
 from fasttx.train.state import Interrupted
 
 __all__ = [
-    "BASES",
     "ContentTarget",
     "Interrupted",
     "TrainConfig",

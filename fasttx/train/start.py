@@ -12,10 +12,8 @@ from fasttx.data import PhotoFolder
 from fasttx.errors import FasttxError
 from fasttx.io import load_image
 from fasttx.losses import PerceptualLoss, resize_style
-from fasttx.modelfile import load_model
+from fasttx.modelfile import load_model, shipped_models
 from fasttx.nets.transformer import StyleNet, build_net, mean_style, same_kind, start_from, with_new_style
-
-BASES = Path(__file__).parents[1] / "bases"  # the networks --init base starts from, <arch>.pth (bench/base.py)
 
 
 def initial_network(
@@ -61,17 +59,16 @@ def nearest_styles(trained: StyleNet, objective: PerceptualLoss, photos: torch.T
 
 
 def _init_network(cfg: TrainConfig) -> tuple[StyleNet, list[str]] | None:
-    """--init's trained network and its styles' names: a model.pth, or the base fasttx ships for this kind of
+    """--init's trained network and its styles' names: a model.pth, or the network fasttx ships for this kind of
     network, if it has one."""
     if cfg.init == "scratch":
         return None
-    path = Path(cfg.init) if cfg.init != "base" else BASES / f"{cfg.net.arch}.pth"
-    if cfg.init == "base" and not path.exists():
-        return None
-    trained, meta = load_model(path)
-    if cfg.init == "base" and not same_kind(trained.config, cfg.net):
-        return None
-    return trained, meta.get("styles") or [meta.get("style_name") or path.parent.name]
+    candidates = shipped_models().values() if cfg.init == "base" else [Path(cfg.init)]
+    for path in candidates:
+        trained, meta = load_model(path)
+        if cfg.init != "base" or same_kind(trained.config, cfg.net):
+            return trained, meta.get("styles") or [meta.get("style_name") or path.parent.name]
+    return None
 
 
 def _base(cfg: TrainConfig) -> StyleNet:
