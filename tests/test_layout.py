@@ -1,8 +1,10 @@
-"""The package's shape: imports run one way (no cycles, lazy ones included), the light modules stay light."""
+"""The package's shape: imports run one way (no cycles, lazy ones included), the light modules stay light, the
+docs show no missing picture."""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +68,10 @@ def test_no_module_imports_in_a_circle() -> None:
 def test_light_modules_stay_light(module: str, absent: str) -> None:
     code = f"import sys, {module}; assert {absent!r} not in sys.modules, '{module} loads {absent}'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_picture_the_docs_show_exists() -> None:
+    root = Path(__file__).resolve().parents[1]
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page.read_text()):
+            assert (page.parent / target).is_file(), f"{page.name} shows {target}, which is not there"
