@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from fasttx.errors import FasttxError
 from fasttx.losses import gram_matrix, relative_error
@@ -163,6 +164,22 @@ def test_an_untrained_network_is_the_identity_at_any_length(frames: int) -> None
     x = torch.rand(2, 33, frames)
     y = net(x)
     assert torch.equal(y, x)
+
+
+def test_the_network_puts_nothing_ahead_of_an_onset() -> None:
+    """Its convolutions see only earlier frames: a note at frame 120 changes the frames before it no more than it
+    changes those far away (instance norm, over the whole sound, moves every frame a little), where a two-sided
+    network ramps up over the ten frames before the note (to 5x the far frames', measured)."""
+    torch.manual_seed(0)
+    net = SoundNet(SoundNetConfig()).eval()
+    nn.init.normal_(net.head.weight, std=0.05)  # a trained head: an edit that depends on the input
+    x = torch.rand(1, net.config.bins, 200) * 3
+    onset = x.clone()
+    onset[:, :, 120:125] += 2
+    with torch.no_grad():
+        change = (net(onset) - net(x)).abs().mean(dim=1)[0]
+    far, just_before, during = change[:40].mean(), change[110:120].mean(), change[120:125].mean()
+    assert just_before < 1.5 * far and during > 5 * far
 
 
 def sound_run(tmp_path: Path, **settings: object) -> SoundTrainConfig:

@@ -1,9 +1,11 @@
 """The sound network: a 1-D convolutional residual network over spectrogram frames (bins as channels, time as the
 one axis), predicting an additive edit of the log-magnitudes, so an untrained network is the identity.
 
-Dilated residual blocks (1, 2, 4, 8, 1 frames apart) see about half a second around each frame, enough for a
-note's attack and decay; instance norm over time makes the edit independent of the recording's level. Any number
-of frames (at least MIN_FRAMES) goes in; the same number comes out.
+Dilated residual blocks (1, 2, 4, 8, 1 frames apart) see about 0.75 s before each frame, enough for a note's attack
+and decay, and nothing after it: causal convolutions put nothing of a note ahead of its onset (the two-sided network
+smeared a haze ahead of each note; docs/sound.md has both measured). Instance norm over the whole sound makes the
+edit independent of the recording's level. Any number of frames (at least MIN_FRAMES) goes in; the same number comes
+out.
 """
 
 from __future__ import annotations
@@ -17,14 +19,19 @@ MIN_FRAMES = 16  # 0.19 s: over fewer frames instance norm divides by a variance
 # PyTorch then differ by 0.05 at 2 frames); fasttx.sound.stylize pads shorter sounds by repeating their last frame
 
 
+def _causal(width_in: int, width_out: int, dilation: int) -> nn.Sequential:
+    """A 3-tap convolution over this frame and earlier ones only: nothing is heard before it is played."""
+    return nn.Sequential(nn.ConstantPad1d((2 * dilation, 0), 0.0), nn.Conv1d(width_in, width_out, 3, dilation=dilation))
+
+
 class _Block(nn.Module):
     def __init__(self, width: int, dilation: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv1d(width, width, 3, padding=dilation, dilation=dilation),
+            _causal(width, width, dilation),
             nn.InstanceNorm1d(width, affine=True),
             nn.ReLU(),
-            nn.Conv1d(width, width, 3, padding=dilation, dilation=dilation),
+            _causal(width, width, dilation),
             nn.InstanceNorm1d(width, affine=True),
         )
 
@@ -39,7 +46,7 @@ class SoundNet(nn.Module):
         super().__init__()
         self.config = config
         self.inp = nn.Sequential(
-            nn.Conv1d(config.bins, config.width, 3, padding=1),
+            _causal(config.bins, config.width, 1),
             nn.InstanceNorm1d(config.width, affine=True),
             nn.ReLU(),
         )
