@@ -27,9 +27,8 @@ CHECKPOINT_FORMAT = "fasttx-checkpoint"
 # The layout of model.pth and checkpoint.pt. Only this version is read: a file of another is refused in one line
 # (no migrations: fasttx 0.1's format 1 was never released).
 FORMAT_VERSION = 2
-SHIPPED = (
-    Path(__file__).parent / "bases"
-)  # ready-style networks, by file name; the base `train --init base` starts from
+# The networks that ship with fasttx: ready styles by file name (--model NAME), and what --init base starts from.
+SHIPPED = Path(__file__).parent / "bases"
 
 
 def save_torch(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
@@ -145,10 +144,21 @@ def load_model(path: str | os.PathLike[str]) -> tuple[StyleNet, dict[str, Any]]:
         raise FasttxError(f"{path} is a sound model; give it a sound file")
     try:
         net = build_net(NetConfig.from_dict(obj["net"]))
-        net.load_state_dict(obj["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as e:
+    except (KeyError, TypeError) as e:
         raise FasttxError(f"{path} is a damaged fasttx model file: {e}") from e
+    _load_weights(net, obj.get("state_dict"), path)
     return net.eval(), obj.get("meta", {})
+
+
+def _load_weights(net: torch.nn.Module, state: Any, path: str | os.PathLike[str]) -> None:
+    """The file's weights into `net`. The digest has passed, so weights that do not fit were written for another
+    version of the network, not damaged."""
+    if not isinstance(state, dict):
+        raise FasttxError(f"{path} is a damaged fasttx model file: it holds no weights")
+    expected = net.state_dict()
+    if set(state) != set(expected) or any(getattr(state[k], "shape", None) != expected[k].shape for k in expected):
+        raise FasttxError(f"{path} was written for another version of fasttx's network; train it again")
+    net.load_state_dict(state)
 
 
 def save_sound_model(net: SoundNet, path: str | os.PathLike[str], spectrum: Spectrum, meta: dict[str, Any]) -> Path:
@@ -165,8 +175,8 @@ def load_sound_model(path: str | os.PathLike[str]) -> tuple[SoundNet, Spectrum, 
         raise FasttxError(f"{path} is an image model, not a sound model")
     try:
         net = SoundNet(SoundNetConfig.from_dict(obj["net"]))
-        net.load_state_dict(obj["state_dict"])
         spectrum = Spectrum(**obj["spectrum"])
-    except (KeyError, TypeError, RuntimeError) as e:
+    except (KeyError, TypeError) as e:
         raise FasttxError(f"{path} is a damaged fasttx sound model file: {e}") from e
+    _load_weights(net, obj.get("state_dict"), path)
     return net.eval(), spectrum, obj.get("meta", {})

@@ -888,6 +888,20 @@ def test_a_model_file_of_another_format_version_is_one_line(
         assert says in err and f"format {version}" in err and len(err.splitlines()) == 1, err
 
 
+def test_weights_for_another_version_of_the_network_are_one_line(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fasttx.modelfile import MODEL_FORMAT, load_torch, save_torch
+
+    saved = load_torch(model, MODEL_FORMAT)
+    weights = saved["state_dict"]
+    weights["renamed." + next(iter(weights))] = weights.pop(next(iter(weights)))  # a layer that moved
+    save_torch({k: v for k, v in saved.items() if k != "sha256"}, tmp_path / "other.pth")  # a valid digest
+    assert run_cli(monkeypatch, "info", str(tmp_path / "other.pth")) == 1
+    err = capsys.readouterr().err.strip()
+    assert "another version of fasttx's network" in err and len(err.splitlines()) == 1, err
+
+
 def test_a_run_that_diverges_stops_and_keeps_its_last_good_checkpoint(tmp_path: Path) -> None:
     from fasttx.errors import FasttxError
     from fasttx.modelfile import load_torch, save_torch
