@@ -314,6 +314,19 @@ def test_the_cli_trains_resumes_and_stylizes_sound(tmp_path: Path, monkeypatch: 
     assert run_cli(monkeypatch, "stylize", str(source), "-m", str(tmp_path / "m" / "model.onnx"), "-o", str(out)) == 1
 
 
+@pytest.mark.parametrize("option", [["--image-size", "256"], ["--arch", "tiny"], ["--no-balance-layers"]])
+def test_an_image_option_given_with_a_sound_style_is_refused_not_ignored(
+    option: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conftest import run_cli
+
+    cfg = sound_run(tmp_path)
+    args = ["train", "--style", cfg.style, "--dataset", cfg.dataset, "-o", str(tmp_path / "m"), *option]
+    assert run_cli(monkeypatch, *args) == 1
+    assert f"{option[0].replace('--no-', '--')} is for image styles" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
 @pytest.mark.parametrize("samples", [1, 100, 3000])
 def test_sounds_shorter_than_the_network_needs_come_back_whole(sound_model: Path, samples: int) -> None:
     out = stylize_wave(SoundModel(sound_model), tone(300, 1.0, 22050)[:, :samples])

@@ -42,8 +42,14 @@ Onnx = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.", rich_help_panel=OUTPUT)]
 
 
+# the options a sound style has no use for: given with one, they are refused rather than ignored
+_IMAGE_ONLY = ("epochs", "image_size", "blend", "init", "val", "preview", "content_target", "style_size")
+_IMAGE_ONLY += ("style_layers", "balance_layers", "vgg_weights", "arch", "amp", "compile_", "workers")
+
+
 @app.command()
 def train(
+    ctx: typer.Context,
     style: Annotated[
         list[Path],
         typer.Option(
@@ -190,6 +196,9 @@ def train(
     if any(is_sound(p) for p in style):
         if len(style) > 1:
             raise FasttxError("a sound model learns one style: give one --style sound")
+        for param in ctx.command.params:
+            if param.name in _IMAGE_ONLY and ctx.get_parameter_source(param.name).name != "DEFAULT":
+                raise FasttxError(f"{param.opts[0]} is for image styles: a sound model does not use it")
         from fasttx.sound.train import train_sound
 
         sound = SoundTrainConfig(
