@@ -1,15 +1,16 @@
 """Pack a trained network as the one fasttx ships, fasttx/bases/NAME.pth: ready styles by name (`--model NAME`)
 and the base that `fasttx train --init base` starts from.
 
-The base is an ordinary multi-style model, trained from scratch on a few paintings, stored at half precision (the
-weights only seed a training run; 3.4 MB for johnson instead of 6.7) with how it was made. The shipped one:
+The network is an ordinary multi-style model, stored at half precision (3.4 MB for johnson instead of 6.7; loaded
+back as float32) with how it was made. The shipped one, `paintings`, six public-domain paintings trained from the
+previous shipped network (`--init base`, each style from the nearest of its four):
 
-    FASTTX_VGG_WEIGHTS=hed python bench/quality.py --styles starry_night+candy+udnie+la_muse \
-        --recipes fasttx:init=scratch --steps 4000 --models /tmp/base
-    python bench/base.py /tmp/base/starry_night+candy+udnie+la_muse/fasttx+init=scratch/model.pth \
-        --made-by "bench/quality.py --styles starry_night+candy+udnie+la_muse --steps 4000 ..."
+    FASTTX_VGG_WEIGHTS=hed python bench/quality.py --recipes fasttx --steps 2000,4000 --models /tmp/ready \
+        --styles starry_night+udnie+mondrian+sakai_hoitsu_flowering_tree+cezanne_still_life+contrast_of_forms
+    python bench/base.py /tmp/ready/starry_night+udnie+...+contrast_of_forms/fasttx/model.pth --name paintings \
+        --made-by "bench/quality.py --styles starry_night+udnie+... --steps 4000"
 
-Styles it was trained on are no longer held out when judging the defaults (README, "How the defaults were chosen").
+Its styles are no longer held out when judging the defaults (docs/ablation.md holds out others).
 """
 
 from __future__ import annotations

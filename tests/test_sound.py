@@ -14,7 +14,7 @@ from torch import nn
 
 from fasttx.errors import FasttxError
 from fasttx.losses import gram_matrix, relative_error
-from fasttx.modelfile import load_model, load_sound_model, save_sound_model
+from fasttx.modelfile import load_model, load_sound_model, save_sound_model, shipped_models
 from fasttx.runtime.session import load_onnx_session
 from fasttx.sound.audio import find_sounds, read_audio, sound_rate, write_wav
 from fasttx.sound.config import SoundNetConfig, SoundTrainConfig, Spectrum
@@ -290,7 +290,7 @@ def test_sound_and_image_models_are_not_mixed_up(sound_model: Path, tmp_path: Pa
     with pytest.raises(FasttxError, match="sound model"):
         load_model(sound_model)
     with pytest.raises(FasttxError, match="not a sound model|image model"):
-        SoundModel(Path(__file__).resolve().parents[1] / "fasttx" / "bases" / "johnson.pth")
+        SoundModel(next(iter(shipped_models().values())))
     source = tmp_path / "in.wav"
     write_wav(source, tone(330, 0.5, 22050), 22050)
     with pytest.raises(FasttxError, match="input"):
