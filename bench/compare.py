@@ -7,8 +7,9 @@
 
 Each folder is a `bench/quality.py` result (or a `fasttx evaluate --report` folder holding the same
 evaluation.json and train.jsonl): its contact sheet gives the cells (`fasttx.report.contact_sheet`: one row per
-held-out photo, cells of THUMB px), its evaluation.json the caption under them. Nothing is recomputed, so the
-picture shows exactly the images behind the numbers.
+held-out photo, cells of THUMB px), its evaluation.json the caption under them. FOLDER=GATYS takes the Gatys column
+from another evaluation of the same painting and photos (Gatys does not depend on the model). Nothing is
+recomputed, so the picture shows exactly the images behind the numbers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps
 
 from fasttx.report import THUMB
@@ -26,43 +28,48 @@ HEADER, CAPTION, GAP = 18, 16, 4  # px: column headings, the line under each pai
 COLUMNS = ("photo", "fasttx (defaults)", "Gatys (L-BFGS)", "painting")
 
 
-def caption(folder: Path) -> str:
+def caption(folder: Path, gatys_folder: Path) -> str:
     """One line: the painting, the training budget and both methods' mean distances on the held-out photos."""
-    report = json.loads((folder / "evaluation.json").read_text())
+    report, gatys = (json.loads((f / "evaluation.json").read_text()) for f in (folder, gatys_folder))
     steps = json.loads((folder / "train.jsonl").read_text().splitlines()[-1])["step"]
-    means, photo = report["means"], report["means"]["photo"]["style"]
+    model, photo = report["means"]["model"], report["means"]["photo"]["style"]
     line = f"{Path(report['style']).stem.replace('_', ' ')}, {steps} steps: fasttx content "
-    line += f"{means['model']['content']:.2f}, style {means['model']['style'] / photo:.0%} of the photo's"
-    if "gatys" in means:
-        line += f"; Gatys ({report['vs_optimize']} steps) {means['gatys']['content']:.2f}"
-        line += f", {means['gatys']['style'] / photo:.0%}"
-    return line
+    line += f"{model['content']:.2f}, style {model['style'] / photo:.0%} of the photo's"
+    line += f"; Gatys ({gatys['vs_optimize']} steps) {gatys['means']['gatys']['content']:.2f}"
+    return line + f", {gatys['means']['gatys']['style'] / photo:.0%}"
 
 
-def row_cells(sheet: Image.Image, row: int) -> list[Image.Image]:
+def row_cells(sheet: Image.Image, gatys: Image.Image, row: int) -> list[Image.Image]:
     """A contact-sheet row's pictures without the cells' white margins (all at the photo's height; the painting
     cropped from its centre to fit)."""
-    cells = [cell(sheet, row, c) for c in range(len(COLUMNS))]
-    box = ImageChops.difference(cells[0], Image.new("RGB", cells[0].size, "white")).getbbox() or (0, 0, THUMB, THUMB)
-    pictures = [c.crop(box) for c in cells[:-1]]
-    painting = cells[-1].crop(ImageChops.difference(cells[-1], Image.new("RGB", cells[-1].size, "white")).getbbox())
-    return [*pictures, ImageOps.fit(painting, pictures[0].size)]
+    cells = [cell(sheet, row, 0), cell(sheet, row, 1), cell(gatys, row, 2), cell(gatys, row, 3)]
+    pictures = [c.crop(picture_box(c)) for c in cells]
+    return [*pictures[:-1], ImageOps.fit(pictures[-1], pictures[0].size)]
+
+
+def picture_box(image: Image.Image) -> tuple[int, int, int, int]:
+    """Where the picture is in a cell: the rows and columns that are mostly not white (a label under it is not)."""
+    ink = np.asarray(ImageChops.difference(image, Image.new("RGB", image.size, "white")).convert("L")) > 8
+    rows, columns = np.flatnonzero(ink.mean(axis=1) > 0.5), np.flatnonzero(ink.mean(axis=0) > 0.5)
+    return int(columns[0]), int(rows[0]), int(columns[-1]) + 1, int(rows[-1]) + 1
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folders", type=Path, nargs="+", help="result folders, one per painting (with Gatys)")
+    parser.add_argument("folders", nargs="+", help="result folders, one per painting: FOLDER or FOLDER=GATYS_FOLDER")
     parser.add_argument("--rows", default="1,3", help="held-out photos to show (rows of the contact sheets)")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
 
     rows = [int(r) for r in args.rows.split(",")]
     blocks = []  # per painting: its rows of pictures, then its caption
-    for folder in args.folders:
-        sheet = Image.open(folder / "contact_sheet.png").convert("RGB")
-        if sheet.width < len(COLUMNS) * THUMB:
-            raise SystemExit(f"{folder}: its contact sheet has no Gatys column (evaluate with --gatys N)")
-        blocks.append(([row_cells(sheet, row) for row in rows], caption(folder)))
+    for spec in args.folders:
+        folder, _, gatys_folder = (Path(part) for part in spec.partition("="))
+        gatys_folder = gatys_folder if str(gatys_folder) != "." else folder
+        sheet, gatys = (Image.open(f / "contact_sheet.png").convert("RGB") for f in (folder, gatys_folder))
+        if gatys.width < len(COLUMNS) * THUMB:
+            raise SystemExit(f"{gatys_folder}: its contact sheet has no Gatys column (evaluate with --gatys N)")
+        blocks.append(([row_cells(sheet, gatys, row) for row in rows], caption(folder, gatys_folder)))
     height = HEADER + sum(sum(cells[0].height + GAP for cells in block) + CAPTION for block, _ in blocks)
     figure = Image.new("RGB", (len(COLUMNS) * (THUMB + GAP), height), "white")
     draw = ImageDraw.Draw(figure)
