@@ -20,7 +20,7 @@ MIN_FRAMES = 16  # 0.19 s: over fewer frames instance norm divides by a variance
 
 
 def _causal(width_in: int, width_out: int, dilation: int) -> nn.Sequential:
-    """A 3-tap convolution over this frame and earlier ones only: nothing is heard before it is played."""
+    """A 3-tap convolution over this frame and earlier ones only: a note reaches no frame before it through it."""
     return nn.Sequential(nn.ConstantPad1d((2 * dilation, 0), 0.0), nn.Conv1d(width_in, width_out, 3, dilation=dilation))
 
 
