@@ -118,7 +118,7 @@ def train(
         Optional[float],
         typer.Option(
             help="Hold the content distance of the training photos near this value by adapting the content weight: "
-            "higher is bolder. 0: a fixed --content-weight instead.",
+            "higher is bolder. 0: the recipe's fixed content weight instead.",
             rich_help_panel=LOSS,
         ),
     ] = _LOSS.content_target,
