@@ -64,8 +64,8 @@ def main() -> None:
     rows = [int(r) for r in args.rows.split(",")]
     blocks = []  # per painting: its rows of pictures, then its caption
     for spec in args.folders:
-        folder, _, gatys_folder = (Path(part) for part in spec.partition("="))
-        gatys_folder = gatys_folder if str(gatys_folder) != "." else folder
+        folder, _, other = spec.partition("=")
+        folder, gatys_folder = Path(folder), Path(other or folder)
         sheet, gatys = (Image.open(f / "contact_sheet.png").convert("RGB") for f in (folder, gatys_folder))
         if gatys.width < len(COLUMNS) * THUMB:
             raise SystemExit(f"{gatys_folder}: its contact sheet has no Gatys column (evaluate with --gatys N)")

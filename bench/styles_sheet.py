@@ -46,7 +46,7 @@ def main() -> None:
         rows.append([tensor_to_pil(image), *(tensor_to_pil(out) for out in outputs)])
 
     columns = len(names) + 1
-    height = LABEL + sum(CELL + GAP for _ in rows)
+    height = LABEL + len(rows) * (CELL + GAP)
     figure = Image.new("RGB", (columns * (CELL + GAP), height), "white")
     draw = ImageDraw.Draw(figure)
     font = ImageFont.load_default()
