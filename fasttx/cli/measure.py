@@ -15,6 +15,7 @@ from fasttx.cli.common import (
     BalanceLayers,
     ContentLayer,
     ContentWeight,
+    Progress,
     StyleLayers,
     StyleWeight,
     TVWeight,
@@ -95,7 +96,7 @@ def evaluate(
     overwrite: Annotated[bool, typer.Option(help="Replace the report in a non-empty --report folder.")] = False,
     vgg_weights: VggWeights = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = DEFAULT_DEVICE,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: Progress = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
     """Measure a model: content and style distances of its outputs, per photo and on average (see README).
@@ -214,7 +215,7 @@ def optimize(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = _TRAIN.device,
     seed: Annotated[int, typer.Option(help="Seed of the noise init.")] = OPTIMIZE.seed,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: Progress = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Stylize one photo by optimising its pixels (Gatys et al.) on the training objective; no model needed. A

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from fasttx.cli.common import _STYLIZE, TemporalBlend, _print_json, app, err
+from fasttx.cli.common import _STYLIZE, Progress, TemporalBlend, _print_json, app, err
 from fasttx.config import DEFAULT_DEVICE, StylizeOptions
 from fasttx.progress import format_rate
 
@@ -107,7 +107,7 @@ def stylize(
             "(a SLURM array: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT) cover every input exactly once."
         ),
     ] = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: Progress = True,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the outputs, failures and timings as JSON on stdout.")
     ] = False,
