@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import math
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -44,6 +46,32 @@ def test_a_wav_reads_back_as_written_within_one_16_bit_step(tmp_path: Path) -> N
     mono = read_audio(tmp_path / "a.wav", 22050, mono=True)
     assert mono.shape == (1, samples.shape[1])
     np.testing.assert_allclose(mono[0], samples.mean(axis=0), atol=2e-4)
+
+
+@pytest.mark.parametrize(
+    ("codec", "fmt", "store", "step"),
+    [
+        ("pcm_u8", "u8", lambda x: np.round(x * 127 + 128).astype(np.uint8), 2 / 128),
+        ("pcm_s24le", "s32", lambda x: np.round(x * (2**23 - 1)).astype(np.int32) << 8, 1e-6),
+        ("pcm_s32le", "s32", lambda x: np.round(x * (2**31 - 1)).astype(np.int32), 1e-6),
+        ("pcm_f32le", "flt", lambda x: x.astype(np.float32), 1e-6),
+    ],
+    ids=["8-bit", "24-bit", "32-bit", "float"],
+)
+def test_8_24_32_bit_and_float_wavs_at_an_odd_rate_read_as_their_samples(
+    tmp_path: Path, codec: str, fmt: str, store: Callable[[np.ndarray], np.ndarray], step: float
+) -> None:
+    rate = 37800  # not one of the usual rates
+    clip = np.clip(1.5 * tone(440, 0.3, rate), -1, 1)  # clipped: flat tops at full scale
+    with av.open(str(tmp_path / "a.wav"), "w", format="wav") as container:
+        stream = container.add_stream(codec, rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(store(clip), format=fmt, layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    back = read_audio(tmp_path / "a.wav", rate)
+    assert back.shape == clip.shape
+    np.testing.assert_allclose(back, clip, atol=step)
 
 
 def test_reading_resamples_and_keeps_the_pitch(tmp_path: Path) -> None:
