@@ -12,6 +12,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 from fasttx.errors import FasttxError
@@ -133,6 +134,22 @@ def test_analyse_then_synthesise_gives_back_the_wave_at_its_exact_length(samples
     assert back.shape == wave_.shape
     inner = slice(spectrum.n_fft, -spectrum.n_fft) if samples > 3 * spectrum.n_fft else slice(None)
     np.testing.assert_allclose(back[:, inner], wave_[:, inner], atol=1e-4)
+
+
+def test_griffin_lim_rounds_bring_the_sound_heard_to_the_spectrogram_asked_for() -> None:
+    spectrum = Spectrum()
+    wave_ = torch.from_numpy(tone(220, 0.5, 22050)[0] + 0.05 * np.random.default_rng(0).standard_normal(11025))
+    frames, phase = analyse(spectrum, wave_.float())
+    np.testing.assert_allclose(synthesise(spectrum, frames, phase, 11025, rounds=3), wave_, atol=1e-4)  # a fixed point
+    asked = frames + 0.5 * (torch.arange(spectrum.bins) < 60)[:, None]  # low bins louder: the old phase no longer fits
+
+    def gap(rounds: int) -> float:
+        heard = analyse(spectrum, synthesise(spectrum, asked, phase, 11025, rounds))[0]
+        return float(((heard - asked) ** 2).mean().sqrt())
+
+    gaps = [gap(rounds) for rounds in (0, 1, 4, 16)]
+    assert all(later <= earlier + 1e-6 for earlier, later in zip(gaps[:-1], gaps[1:], strict=True)), gaps
+    assert gaps[-1] < 0.7 * gaps[0], gaps
 
 
 def test_the_gram_of_sound_features_is_the_hand_computed_one() -> None:
@@ -299,6 +316,16 @@ def test_strength_zero_gives_the_input_back(sound_model: Path, tmp_path: Path) -
     np.testing.assert_allclose(out, wave_, atol=1e-4)
 
 
+@pytest.mark.parametrize("rounds", [-1, 10**12])
+def test_griffin_lim_rounds_out_of_range_are_refused_and_nothing_is_written(
+    sound_model: Path, tmp_path: Path, rounds: int
+) -> None:
+    write_wav(tmp_path / "in.wav", tone(440, 0.5, 22050), 22050)
+    with pytest.raises(FasttxError, match="--griffin-lim must be 0 to"):
+        stylize_sound(SoundModel(sound_model), tmp_path / "in.wav", tmp_path / "out.wav", rounds=rounds)
+    assert not (tmp_path / "out.wav").exists()
+
+
 def test_a_long_sound_goes_through_in_pieces_without_seams(sound_model: Path) -> None:
     """Pieces of 1 s overlapping by 0.25 s against the whole in one piece: nearly the same sound, and no click
     where pieces meet (the largest jump between neighbouring samples no larger than in the whole)."""
@@ -326,7 +353,9 @@ def test_sound_and_image_models_are_not_mixed_up(sound_model: Path, tmp_path: Pa
     assert read_audio(source, 22050).shape == (1, 11025)  # the input is untouched
 
 
-def test_the_cli_trains_resumes_and_stylizes_sound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_trains_resumes_and_stylizes_sound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from conftest import run_cli
 
     cfg = sound_run(tmp_path)
@@ -340,6 +369,17 @@ def test_the_cli_trains_resumes_and_stylizes_sound(tmp_path: Path, monkeypatch: 
     assert run_cli(monkeypatch, "stylize", str(source), "-m", str(tmp_path / "m" / "model.onnx"), "-o", str(out)) == 0
     assert sound_rate(out) == 16000 and read_audio(out, 16000).shape == (1, 11200)
     assert run_cli(monkeypatch, "stylize", str(source), "-m", str(tmp_path / "m" / "model.onnx"), "-o", str(out)) == 1
+    model = str(tmp_path / "m" / "model.onnx")
+    assert (
+        run_cli(monkeypatch, "stylize", str(source), "-m", model, "-o", str(out), "--overwrite", "--griffin-lim", "4")
+        == 0
+    )
+    assert read_audio(out, 16000).shape == (1, 11200)
+    Image.new("RGB", (32, 32)).save(tmp_path / "photo.png")
+    photo = ["stylize", str(tmp_path / "photo.png"), "-m", model, "-o", str(tmp_path / "styled.png")]
+    capsys.readouterr()
+    assert run_cli(monkeypatch, *photo, "--griffin-lim", "4") == 1 and not (tmp_path / "styled.png").exists()
+    assert "--griffin-lim is for sound" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("option", [["--image-size", "256"], ["--arch", "tiny"], ["--no-balance-layers"]])

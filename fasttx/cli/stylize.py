@@ -9,6 +9,7 @@ import typer
 
 from fasttx.cli.common import _STYLIZE, Progress, TemporalBlend, _print_json, app, err
 from fasttx.config import DEFAULT_DEVICE, StylizeOptions
+from fasttx.errors import FasttxError
 from fasttx.progress import format_rate
 
 
@@ -107,6 +108,14 @@ def stylize(
             "(a SLURM array: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT) cover every input exactly once."
         ),
     ] = None,
+    griffin_lim: Annotated[
+        int,
+        typer.Option(
+            help="Sound models: rebuild the phase with N rounds of Griffin-Lim from the input's, so that what is "
+            "heard is the spectrogram the model made (16: nearly all of the gain, 10 s of sound in under a second "
+            "on 2 cores). 0: the input's phase, one pass."
+        ),
+    ] = 0,
     progress: Progress = True,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the outputs, failures and timings as JSON on stdout.")
@@ -121,8 +130,10 @@ def stylize(
     from fasttx.sound.audio import is_sound
 
     if inputs and all(is_sound(p) or Path(p).is_dir() and _sound_folder(p) for p in inputs):
-        _stylize_sounds(model, inputs, output, strength, device, overwrite, as_json)
+        _stylize_sounds(model, inputs, output, strength, griffin_lim, device, overwrite, as_json)
         return
+    if griffin_lim:
+        raise FasttxError("--griffin-lim is for sound models and sound files")
     from fasttx.runtime.images import Shard
     from fasttx.runtime.stylize import stylize_inputs
 
@@ -226,7 +237,14 @@ def _sound_folder(folder: str) -> bool:
 
 
 def _stylize_sounds(
-    model: Path, inputs: list[str], output: Path, strength: float, device: str, overwrite: bool, as_json: bool
+    model: Path,
+    inputs: list[str],
+    output: Path,
+    strength: float,
+    rounds: int,
+    device: str,
+    overwrite: bool,
+    as_json: bool,
 ) -> None:
     """Sound files (or folders of them) through a sound model: one WAV each, same rate, length and channels."""
     import time
@@ -242,7 +260,7 @@ def _stylize_sounds(
     for source in sources:
         target = output if single else output / f"{source.stem}.wav"
         with err.status(f"stylizing {source.name}"):
-            written.append(stylize_sound(sound_model, source, target, strength=strength, overwrite=overwrite))
+            written.append(stylize_sound(sound_model, source, target, strength, overwrite, rounds))
         err.print(f"wrote {target}")
     err.print(f"[green]done[/]: {len(written)} sound(s) in {time.perf_counter() - started:.1f} s")
     if as_json:

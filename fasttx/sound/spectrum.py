@@ -1,7 +1,10 @@
 """The signal path: a wave to log-magnitude spectrogram frames and back.
 
 A sound model works on log(1 + |STFT|) (bins as channels, frames as time) and changes magnitudes only; the sound
-is rebuilt with the input's own phase (one inverse STFT: fast, and the timing of every onset is the input's).
+is rebuilt with the input's own phase (one inverse STFT: fast, and the timing of every onset is the input's). New
+magnitudes and the old phase need not fit together, so what is heard drifts from what the model made; Griffin-Lim
+rounds started from the input's phase bring them together, at one STFT and its inverse a round
+(bench/sound_phase.py measures both).
 The exported ONNX graph sees the same frames; the Spectrum (fasttx.sound.config) is in its metadata, so any
 runtime can do the STFT and its inverse with numpy.
 """
@@ -30,9 +33,18 @@ def analyse(spectrum: Spectrum, wave: torch.Tensor) -> tuple[torch.Tensor, torch
     return torch.log1p(magnitude).reshape(shape), phase.reshape(shape)
 
 
-def synthesise(spectrum: Spectrum, log_magnitude: torch.Tensor, phase: torch.Tensor, samples: int) -> torch.Tensor:
-    """The wave of `log_magnitude` [..., bins, frames] with `phase`, exactly `samples` long."""
+def synthesise(
+    spectrum: Spectrum, log_magnitude: torch.Tensor, phase: torch.Tensor, samples: int, rounds: int = 0
+) -> torch.Tensor:
+    """The wave of `log_magnitude` [..., bins, frames] with `phase`, exactly `samples` long; with `rounds`, the
+    phase first refined by that many rounds of Griffin-Lim (keep the phase of the STFT of the inverse STFT)."""
     magnitude = torch.expm1(log_magnitude.float().clamp_min(0))
+    for _ in range(rounds):
+        phase = analyse(spectrum, _inverse(spectrum, magnitude, phase, samples))[1]
+    return _inverse(spectrum, magnitude, phase, samples)
+
+
+def _inverse(spectrum: Spectrum, magnitude: torch.Tensor, phase: torch.Tensor, samples: int) -> torch.Tensor:
     spec = (magnitude * phase).reshape(-1, *phase.shape[-2:])
     wave = torch.istft(
         spec,

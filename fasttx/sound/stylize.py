@@ -28,6 +28,7 @@ from fasttx.sound.spectrum import analyse, synthesise
 
 CHUNK_SECONDS = 60.0
 OVERLAP_SECONDS = 2.0
+MAX_ROUNDS = 1000  # Griffin-Lim rounds: each costs one STFT and its inverse
 
 
 class SoundModel:
@@ -58,9 +59,10 @@ class SoundModel:
 
 
 def stylize_wave(
-    model: SoundModel, wave: np.ndarray, strength: float = 1.0, chunk: float = CHUNK_SECONDS
+    model: SoundModel, wave: np.ndarray, strength: float = 1.0, chunk: float = CHUNK_SECONDS, rounds: int = 0
 ) -> np.ndarray:
-    """[channels, n] at the model's rate -> its stylisation, [channels, n], piece by overlapping piece."""
+    """[channels, n] at the model's rate -> its stylisation, [channels, n], piece by overlapping piece; `rounds` of
+    Griffin-Lim refine the input's phase (fasttx.sound.spectrum)."""
     spectrum = model.spectrum
     size = max(int(chunk * spectrum.rate), 4 * spectrum.n_fft)
     overlap = min(int(OVERLAP_SECONDS * spectrum.rate), size // 4)
@@ -71,7 +73,7 @@ def stylize_wave(
         piece = torch.from_numpy(wave[:, start:end])
         frames, phase = analyse(spectrum, piece)
         styled = frames + strength * (model(frames) - frames)
-        sound = synthesise(spectrum, styled, phase, end - start).numpy()
+        sound = synthesise(spectrum, styled, phase, end - start, rounds).numpy()
         if start > 0:  # fade this piece in over the overlap, the previous one out
             ramp = np.linspace(0.0, 1.0, overlap, dtype=np.float32)
             sound[:, :overlap] = ramp * sound[:, :overlap] + (1 - ramp) * out[:, start : start + overlap]
@@ -87,10 +89,13 @@ def stylize_sound(
     output: str | os.PathLike[str],
     strength: float = 1.0,
     overwrite: bool = False,
+    rounds: int = 0,
 ) -> Path:
     """Stylise the sound of `source` (any file FFmpeg reads, a video's soundtrack too) into the WAV `output`: the
     same number of samples at the same rate."""
     check_strength(strength)
+    if not 0 <= rounds <= MAX_ROUNDS:
+        raise FasttxError(f"--griffin-lim must be 0 to {MAX_ROUNDS} rounds (got {rounds})")
     output = Path(output)
     if output.suffix.lower() != ".wav":
         raise FasttxError(f"-o {output}: stylised sound is written as a .wav file")
@@ -98,5 +103,5 @@ def stylize_sound(
     rate, source_rate = model.spectrum.rate, sound_rate(source)
     native = read_audio(source, source_rate)
     wave = resample(native, source_rate, rate, round(native.shape[1] * rate / source_rate))
-    styled = stylize_wave(model, wave, strength)
+    styled = stylize_wave(model, wave, strength, rounds=rounds)
     return write_wav(output, resample(styled, rate, source_rate, native.shape[1]), source_rate)
