@@ -135,6 +135,11 @@ def find_model(model: str | os.PathLike[str]) -> Path:
     return shipped[path.name]
 
 
+def model_kind(path: str | os.PathLike[str]) -> str:
+    """'image' or 'sound': which network a model file or shipped name holds."""
+    return load_torch(find_model(path), MODEL_FORMAT).get("kind", "image")
+
+
 def load_model(path: str | os.PathLike[str]) -> tuple[StyleNet, dict[str, Any]]:
     """Rebuild a trained network from its model file or shipped name (no flags needed), in eval mode on the CPU,
     with its metadata."""

@@ -211,6 +211,26 @@ def test_an_untrained_network_is_the_identity_at_any_length(frames: int) -> None
     assert torch.equal(y, x)
 
 
+def test_the_edit_fades_out_below_audible_levels_and_silence_stays_silent() -> None:
+    """A frame whose loudest bin is 60 dB below a full-scale sine's peak (Hann window of 2 (bins - 1) samples:
+    (bins - 1) / 2) gets half of the edit, one at 50 dB below all of it, one at 70 dB below and silence none."""
+    bins, full_scale = 33, 16.0
+    levels = torch.tensor(
+        [0.0, full_scale * 10 ** (-70 / 20), full_scale * 10 ** (-60 / 20), full_scale * 10 ** (-50 / 20)]
+    )
+    frames = torch.zeros(1, bins, 64)
+    frames[0, 5] = torch.log1p(levels.repeat_interleave(16))  # 16 frames at each level, silence first
+    net = SoundNet(SoundNetConfig(bins=bins, width=16))
+    torch.nn.init.normal_(net.head.weight, std=0.1)
+    torch.nn.init.constant_(net.head.bias, 0.3)  # an edit everywhere, as a trained head makes
+    with torch.no_grad():
+        edit = net.head(net.blocks(net.inp(frames)))
+        out = net(frames)
+    expected = (frames + torch.tensor([0.0, 0.0, 0.5, 1.0]).repeat_interleave(16) * edit).clamp_min(0)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-5)
+    assert torch.equal(out[..., :32], frames[..., :32]) and not torch.equal(out[..., 48:], frames[..., 48:])
+
+
 def test_the_network_puts_nothing_ahead_of_an_onset() -> None:
     """Its convolutions see only earlier frames: a note at frame 120 changes the frames before it no more than it
     changes those far away (instance norm, over the whole sound, moves every frame a little), where a two-sided
@@ -370,6 +390,11 @@ def test_the_cli_trains_resumes_and_stylizes_sound(
     assert sound_rate(out) == 16000 and read_audio(out, 16000).shape == (1, 11200)
     assert run_cli(monkeypatch, "stylize", str(source), "-m", str(tmp_path / "m" / "model.onnx"), "-o", str(out)) == 1
     model = str(tmp_path / "m" / "model.onnx")
+    again = ["export", str(tmp_path / "m" / "model.pth"), "-o", str(tmp_path / "again.onnx")]
+    assert run_cli(monkeypatch, *again) == 0 and SoundModel(tmp_path / "again.onnx").meta["kind"] == "sound"
+    capsys.readouterr()
+    assert run_cli(monkeypatch, *again, "--overwrite", "--fp16") == 1
+    assert "--fp16 is for image models" in capsys.readouterr().err
     assert (
         run_cli(monkeypatch, "stylize", str(source), "-m", model, "-o", str(out), "--overwrite", "--griffin-lim", "4")
         == 0

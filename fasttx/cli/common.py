@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from typing import Annotated, Any, Optional
 
 import typer
 
 from fasttx.config import LossConfig, StylizeOptions, TrainConfig
+from fasttx.errors import FasttxError
 from fasttx.progress import stderr_console
 
 err = stderr_console()
@@ -24,6 +26,14 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
+
+
+def refuse_given(ctx: typer.Context, names: Iterable[str], why: str) -> None:
+    """One line for the first option of `names` given on the command line (not left at its default), rather than
+    ignoring it: `why` ends the sentence that starts with the option's flag."""
+    for param in ctx.command.params:
+        if param.name in names and ctx.get_parameter_source(param.name).name != "DEFAULT":
+            raise FasttxError(f"{param.opts[0]} {why}")
 
 
 def _print_json(data: dict[str, Any]) -> None:

@@ -8,13 +8,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from fasttx.cli.common import _print_json, app, err
+from fasttx.cli.common import _print_json, app, err, refuse_given
 from fasttx.errors import FasttxError
+
+_IMAGE_EXPORT = ("uint8_io", "fp16", "int8", "calibration", "opset", "verify", "style_map_input", "fixed_size")
 
 
 @app.command("export")
 def export_model(
-    model: Annotated[Path, typer.Argument(help="A trained model.pth.")],
+    ctx: typer.Context,
+    model: Annotated[Path, typer.Argument(help="A trained model.pth (an image or a sound model).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write (replaced atomically).")],
     uint8_io: Annotated[
         bool,
@@ -56,9 +59,22 @@ def export_model(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
-    """Export a trained model to ONNX: any batch, height and width; checked against PyTorch before it is written."""
+    """Export a trained model to ONNX: any batch, height and width (a sound model: any number of frames); checked
+    against PyTorch before it is written."""
     from fasttx.config import parse_size
     from fasttx.export import DEFAULT_OPSET, export_onnx
+    from fasttx.modelfile import model_kind
+
+    if model_kind(model) == "sound":
+        from fasttx.sound.export import export_sound
+
+        refuse_given(ctx, _IMAGE_EXPORT, "is for image models: a sound model exports as it is")
+        with err.status(f"exporting {model} and checking it against PyTorch"):
+            path = export_sound(model, output, overwrite=overwrite)
+        err.print(f"[green]wrote[/] {path}: a sound model, {path.stat().st_size / 1e6:.2f} MB, matches PyTorch")
+        if as_json:
+            _print_json({"path": str(path), "kind": "sound", "size_bytes": path.stat().st_size})
+        return
 
     if int8 != (calibration is not None):
         raise FasttxError("--int8 and --calibration DIR go together (int8 quantization is calibrated on photos)")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from fasttx.cli.common import _LOSS, _TRAIN, Device, Progress, _print_json, app, err
+from fasttx.cli.common import _LOSS, _TRAIN, Device, Progress, _print_json, app, err, refuse_given
 from fasttx.config import (
     DEFAULT_EPOCHS,
     DISTILL_ARCH,
@@ -196,9 +196,7 @@ def train(
     if any(is_sound(p) for p in style):
         if len(style) > 1:
             raise FasttxError("a sound model learns one style: give one --style sound")
-        for param in ctx.command.params:
-            if param.name in _IMAGE_ONLY and ctx.get_parameter_source(param.name).name != "DEFAULT":
-                raise FasttxError(f"{param.opts[0]} is for image styles: a sound model does not use it")
+        refuse_given(ctx, _IMAGE_ONLY, "is for image styles: a sound model does not use it")
         from fasttx.sound.train import train_sound
 
         sound = SoundTrainConfig(

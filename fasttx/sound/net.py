@@ -4,8 +4,10 @@ one axis), predicting an additive edit of the log-magnitudes, so an untrained ne
 Dilated residual blocks (1, 2, 4, 8, 1 frames apart) see about 0.75 s before each frame, enough for a note's attack
 and decay, and nothing after it: causal convolutions put nothing of a note ahead of its onset (the two-sided network
 smeared a haze ahead of each note; docs/sound.md has both measured). Instance norm over the whole sound makes the
-edit independent of the recording's level. Any number of frames (at least MIN_FRAMES) goes in; the same number comes
-out.
+edit independent of the recording's level, silence included: ungated, a model trained on sound (never on silence)
+raised a quiet passage at -80 dBFS to a -50 dBFS band of noise. So the edit is faded out where the frame's loudest
+bin falls from SILENCE_DB[1] to SILENCE_DB[0] below a full-scale sine's: silence stays silent, and everything one
+can hear clearly is edited in full. Any number of frames (at least MIN_FRAMES) goes in; the same number comes out.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fasttx.sound.config import SoundNetConfig
 
 MIN_FRAMES = 16  # 0.19 s: over fewer frames instance norm divides by a variance of almost nothing (onnxruntime and
 # PyTorch then differ by 0.05 at 2 frames); fasttx.sound.stylize pads shorter sounds by repeating their last frame
+SILENCE_DB = (-70.0, -50.0)  # dB below a full-scale sine's peak bin: no edit at the first, all of it from the 2nd
 
 
 def _causal(width_in: int, width_out: int, dilation: int) -> nn.Sequential:
@@ -57,4 +60,14 @@ class SoundNet(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         edit = self.head(self.blocks(self.inp(frames)))
-        return (frames + edit).clamp_min(0.0)
+        return (frames + audible(frames, self.config.bins) * edit).clamp_min(0.0)
+
+
+def audible(frames: torch.Tensor, bins: int) -> torch.Tensor:
+    """[N, bins, T] log-magnitudes -> [N, 1, T] in [0, 1]: 0 for a frame whose loudest bin is at or below
+    SILENCE_DB[0], 1 from SILENCE_DB[1], linear in dB between."""
+    full_scale = (bins - 1) / 2  # a sine of amplitude 1 under a Hann window of 2 (bins - 1) samples: its peak bin
+    peak = torch.expm1(frames.amax(dim=1, keepdim=True)).clamp_min(1e-12) / full_scale
+    decibels = 20 * torch.log10(peak)
+    low, high = SILENCE_DB
+    return ((decibels - low) / (high - low)).clamp(0.0, 1.0)
