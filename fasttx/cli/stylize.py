@@ -112,7 +112,7 @@ def stylize(
         int,
         typer.Option(
             help="Sound models: rebuild the phase with N rounds of Griffin-Lim from the input's, so that what is "
-            "heard is the spectrogram the model made (16: nearly all of the gain, 10 s of sound in under a second "
+            "heard is the spectrogram the model made (16: nearly all of the gain, about a second per 10 s of sound "
             "on 2 cores). 0: the input's phase, one pass."
         ),
     ] = 0,
