@@ -405,6 +405,9 @@ def test_the_cli_trains_resumes_and_stylizes_sound(
     capsys.readouterr()
     assert run_cli(monkeypatch, *photo, "--griffin-lim", "4") == 1 and not (tmp_path / "styled.png").exists()
     assert "--griffin-lim is for sound" in capsys.readouterr().err
+    sound = ["stylize", str(source), "-m", model, "-o", str(tmp_path / "other.wav")]
+    assert run_cli(monkeypatch, *sound, "--max-size", "100") == 1 and not (tmp_path / "other.wav").exists()
+    assert "--max-size is for images and videos" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("option", [["--image-size", "256"], ["--arch", "tiny"], ["--no-balance-layers"]])

@@ -7,14 +7,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from fasttx.cli.common import _STYLIZE, Progress, TemporalBlend, _print_json, app, err
+from fasttx.cli.common import _STYLIZE, Progress, TemporalBlend, _print_json, app, err, refuse_given
 from fasttx.config import DEFAULT_DEVICE, StylizeOptions
 from fasttx.errors import FasttxError
 from fasttx.progress import format_rate
 
+_IMAGE_ONLY = ("max_size", "batch_size", "tile", "overlap", "preserve_color", "crf", "keep_partial")
+_IMAGE_ONLY += ("temporal_blend", "style_mix", "style_map", "skip_existing", "shard")
+
 
 @app.command()
 def stylize(
+    ctx: typer.Context,
     inputs: Annotated[
         list[str],
         typer.Argument(
@@ -130,6 +134,7 @@ def stylize(
     from fasttx.sound.audio import is_sound
 
     if inputs and all(is_sound(p) or Path(p).is_dir() and _sound_folder(p) for p in inputs):
+        refuse_given(ctx, _IMAGE_ONLY, "is for images and videos: sound files do not use it")
         _stylize_sounds(model, inputs, output, strength, griffin_lim, device, overwrite, as_json)
         return
     if griffin_lim:
