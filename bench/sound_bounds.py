@@ -20,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sound_quality import DATA
 
 from fasttx.sound.audio import read_audio
 from fasttx.sound.config import Spectrum
 from fasttx.sound.loss import sound_objective
 from fasttx.sound.measure import optimize_frames
 from fasttx.sound.spectrum import analyse
-
-DATA = Path("bench/out/sound_data")
 
 
 def frames(path: Path, spectrum: Spectrum, samples: int | None = None) -> torch.Tensor:

@@ -19,6 +19,8 @@ import av
 import numpy as np
 import torch
 from PIL import Image
+from quality import SHARED
+from sound_quality import DATA
 
 from fasttx.io import save_image, write_bytes
 from fasttx.sound.audio import read_audio
@@ -26,8 +28,6 @@ from fasttx.sound.picture import spectrogram_picture
 from fasttx.sound.spectrum import analyse
 from fasttx.sound.stylize import SoundModel, stylize_wave
 
-DATA = Path("bench/out/sound_data")
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 # (name, file, where to start in seconds): a held-out melody the cello render of which exists, speech the model
 # never heard, a film's soundtrack (music and effects), a drum loop
 CASES = [

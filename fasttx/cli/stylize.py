@@ -9,7 +9,6 @@ import typer
 
 from fasttx.cli.common import _STYLIZE, Progress, TemporalBlend, _print_json, app, err, refuse_given
 from fasttx.config import DEFAULT_DEVICE, StylizeOptions
-from fasttx.errors import FasttxError
 from fasttx.progress import format_rate
 
 _IMAGE_ONLY = ("max_size", "batch_size", "tile", "overlap", "preserve_color", "crf", "keep_partial")
@@ -137,8 +136,7 @@ def stylize(
         refuse_given(ctx, _IMAGE_ONLY, "is for images and videos: sound files do not use it")
         _stylize_sounds(model, inputs, output, strength, griffin_lim, device, overwrite, as_json)
         return
-    if griffin_lim:
-        raise FasttxError("--griffin-lim is for sound models and sound files")
+    refuse_given(ctx, ("griffin_lim",), "is for sound models and sound files")
     from fasttx.runtime.images import Shard
     from fasttx.runtime.stylize import stylize_inputs
 
