@@ -151,7 +151,6 @@ def main() -> None:
                     log_every=50,
                     preview_every=budgets[0],
                     checkpoint_every=budgets[0],
-                    preview=[str(p) for p in held_out[:4]],
                     val=str(val_dir),
                     val_every=max(1, budgets[0] // 10),
                     onnx=False,

@@ -15,7 +15,7 @@ from typing import Any
 
 from fasttx.errors import FasttxError
 
-DEFAULT_EPOCHS = 2.0  # a run given neither --steps nor --epochs: two passes, as Johnson et al. over COCO
+DEFAULT_EPOCHS = 2.0  # a run given no --steps: two passes over the photos, as Johnson et al. over COCO
 # A multi-style network's ONNX graph also takes the mix: float32 [styles], one weight per style (summing to 1 blends
 # them), the same for the whole batch; its default, the first style alone, lets an image-only call work.
 STYLE_INPUT = "style_weights"
@@ -169,8 +169,7 @@ class TrainConfig:
     vgg_weights: str | None = None  # None: $FASTTX_VGG_WEIGHTS or torchvision's ImageNet weights
     image_size: int = 256
     batch_size: int = 4
-    steps: int | None = None  # total optimiser steps, also when resuming
-    epochs: float | None = None  # alternative to steps: passes over the dataset
+    steps: int | None = None  # total optimiser steps, also when resuming; None: DEFAULT_EPOCHS over the photos
     lr: float = 3e-3  # README, "How the defaults were chosen": 1e-3 learnt the same style in twice the steps
     warmup: int = 200  # steps of linear learning-rate warm-up from 0 (independent of the total, so budgets nest)
     ema: float = 0.999  # the saved model is the moving average of the weights (0: the last weights), see _ema
@@ -185,8 +184,7 @@ class TrainConfig:
     log_every: int = 10
     preview_every: int = 500
     checkpoint_every: int = 500
-    preview: list[str] = field(default_factory=list)  # photos for the preview grid; default: the first 4 of the dataset
-    val: str | None = None  # held-out photos: distances logged and the best model kept as best.pth
+    val: str | None = None  # held-out photos: distances logged, the best model kept as best.pth, the first 4 previewed
     val_every: int = 500
     teacher: str | None = None  # distillation: a trained model.pth whose outputs the network also learns to reproduce
     distill_weight: float = 10.0  # weight of the mean absolute pixel difference to the teacher's output
@@ -232,7 +230,6 @@ class TrainConfig:
         loss = self.loss
         numbers = {
             "--steps": self.steps,
-            "--epochs": self.epochs,
             "--lr": self.lr,
             "--muon-lr": self.muon_lr,
             "--ema": self.ema,
@@ -251,7 +248,6 @@ class TrainConfig:
                 self.steps is None or 1 <= self.steps <= MAX_STEPS,
                 f"--steps must be 1 to {MAX_STEPS:g} (got {self.steps})",
             ),
-            (self.epochs is None or self.epochs > 0, f"--epochs must be positive (got {self.epochs})"),
             (1 <= self.batch_size <= MAX_BATCH, f"--batch-size must be 1 to {MAX_BATCH} (got {self.batch_size})"),
             (0 < self.lr <= 1, f"--lr must be in (0, 1] (got {self.lr})"),
             (0 <= self.muon_lr <= 10, f"--muon-lr must be 0 (off) to 10 (got {self.muon_lr})"),
@@ -285,18 +281,19 @@ class TrainConfig:
         style_long_side(loss.style_size, self.image_size)
 
     def total_steps(self, dataset_size: int) -> int:
-        """The run's length in steps: --steps, or --epochs (default DEFAULT_EPOCHS) over `dataset_size` photos."""
+        """The run's length in steps: --steps, or DEFAULT_EPOCHS passes over `dataset_size` photos."""
         if self.steps is not None:
             return self.steps
-        steps = math.ceil((self.epochs or DEFAULT_EPOCHS) * dataset_size / self.batch_size)
+        steps = math.ceil(DEFAULT_EPOCHS * dataset_size / self.batch_size)
         if steps > MAX_STEPS:
             raise FasttxError(
-                f"--epochs {self.epochs:g} over {dataset_size} photos is {steps} steps, over {MAX_STEPS:g}"
+                f"{DEFAULT_EPOCHS:g} passes over {dataset_size} photos are {steps} steps, over {MAX_STEPS:g}: "
+                "give --steps"
             )
         return max(1, steps)
 
 
-PATH_FIELDS = ("style", "dataset", "out", "teacher", "preview", "val", "vgg_weights", "init", "add_to")
+PATH_FIELDS = ("style", "dataset", "out", "teacher", "val", "vgg_weights", "init", "add_to")
 _FOLDERS = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][^/\\\s:()]+)+[/\\]")  # the folders of an absolute path, up to its name
 
 

@@ -25,8 +25,8 @@ from fasttx.sound.net import SoundNet
 MODEL_FORMAT = "fasttx-model"
 CHECKPOINT_FORMAT = "fasttx-checkpoint"
 # The layout of model.pth and checkpoint.pt. Only this version is read: a file of another is refused in one line
-# (no migrations: fasttx 0.1's format 1 was never released).
-FORMAT_VERSION = 2
+# (no migrations: formats 1 and 2 were development versions, never released).
+FORMAT_VERSION = 3
 # The networks that ship with fasttx: ready styles by file name (--model NAME), and what --init base starts from.
 SHIPPED = Path(__file__).parent / "bases"
 

@@ -281,14 +281,14 @@ def test_shipped_onnx_metadata_holds_no_folders(model: Path, tmp_path: Path) -> 
 # --- resume ----------------------------------------------------------------------------------------
 
 
-def test_epochs_are_fixed_in_steps_and_a_changed_folder_is_refused_on_resume(tmp_path: Path) -> None:
+def test_the_default_length_is_fixed_in_steps_and_a_changed_folder_is_refused_on_resume(tmp_path: Path) -> None:
     from fasttx.errors import FasttxError
     from fasttx.modelfile import load_torch
     from fasttx.train import resume, train
 
-    cfg = tiny_config(tmp_path, epochs=1.0)
-    assert train(cfg, progress=False).steps == 3  # 6 photos, batch 2
-    assert load_torch(tmp_path / "run" / "checkpoint.pt", "fasttx-checkpoint")["config"]["steps"] == 3
+    cfg = tiny_config(tmp_path)  # no steps: two passes over the photos
+    assert train(cfg, progress=False).steps == 6  # 6 photos, batch 2
+    assert load_torch(tmp_path / "run" / "checkpoint.pt", "fasttx-checkpoint")["config"]["steps"] == 6
     for i in range(6, 12):
         write_photo(tmp_path / "photos" / f"p{i}.jpg", seed=i)  # the folder doubles
     with pytest.raises(FasttxError, match=r"changed since the checkpoint \(6 then, 12 now\)"):
@@ -816,13 +816,14 @@ def test_a_failing_fresh_run_leaves_the_old_log_and_a_report_needs_overwrite(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    broken = tmp_path / "broken.jpg"
+    broken = tmp_path / "held_out" / "broken.jpg"
+    broken.parent.mkdir()
     broken.write_bytes(b"not a jpeg")
     before = _snapshot(trained_run)
     args = ["train", "-s", str(style_image), "--dataset", str(photo_folder), "-o", str(trained_run), "--overwrite"]
     assert (
         run_cli(
-            monkeypatch, *args, "--arch", "tiny", "--vgg-weights", "random", "--preview", str(broken), "--no-progress"
+            monkeypatch, *args, "--arch", "tiny", "--vgg-weights", "random", "--val", str(broken.parent), "--no-progress"
         )
         == 1
     )

@@ -410,7 +410,7 @@ def test_the_cli_trains_resumes_and_stylizes_sound(
     assert "--max-size is for images and videos" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("option", [["--image-size", "256"], ["--arch", "tiny"], ["--no-balance-layers"]])
+@pytest.mark.parametrize("option", [["--image-size", "256"], ["--arch", "tiny"], ["--no-amp"]])
 def test_an_image_option_given_with_a_sound_style_is_refused_not_ignored(
     option: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -16,8 +16,6 @@ from fasttx.config import (
     LossConfig,
     NetConfig,
     TrainConfig,
-    format_layer_weights,
-    parse_layer_weights,
 )
 from fasttx.errors import FasttxError
 from fasttx.sound.config import SoundTrainConfig
@@ -43,8 +41,8 @@ Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on 
 
 
 # the options a sound style has no use for: given with one, they are refused rather than ignored
-_IMAGE_ONLY = ("epochs", "image_size", "blend", "init", "val", "preview", "content_target", "style_size")
-_IMAGE_ONLY += ("style_layers", "balance_layers", "vgg_weights", "arch", "amp", "compile_", "workers")
+_IMAGE_ONLY = ("image_size", "blend", "init", "val", "content_target", "style_size")
+_IMAGE_ONLY += ("vgg_weights", "arch", "amp", "compile_", "workers")
 
 
 @app.command()
@@ -72,11 +70,10 @@ def train(
         Optional[Path],
         typer.Option("--out", "-o", help="Output folder. Default: models/<style name>/.", rich_help_panel=BASICS),
     ] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Total optimiser steps.", rich_help_panel=BASICS)] = None,
-    epochs: Annotated[
-        Optional[float],
+    steps: Annotated[
+        Optional[int],
         typer.Option(
-            help=f"Passes over the dataset, instead of --steps. Default: {DEFAULT_EPOCHS:g}.", rich_help_panel=BASICS
+            help=f"Total optimiser steps. Default: {DEFAULT_EPOCHS:g} passes over the photos.", rich_help_panel=BASICS
         ),
     ] = None,
     image_size: Annotated[
@@ -100,14 +97,9 @@ def train(
     val: Annotated[
         Optional[Path],
         typer.Option(
-            help="Held-out photos: content/style distances logged and the best model kept as best.pth.",
+            help="Held-out photos: content/style distances logged, the best model kept as best.pth, the first four "
+            "previewed (default previews: the first four training photos).",
             rich_help_panel=BASICS,
-        ),
-    ] = None,
-    preview: Annotated[
-        Optional[list[Path]],
-        typer.Option(
-            help="Photos (or folders) for the preview grids. Default: the first four.", rich_help_panel=BASICS
         ),
     ] = None,
     overwrite: Annotated[
@@ -129,18 +121,6 @@ def train(
             rich_help_panel=LOSS,
         ),
     ] = _LOSS.style_size,
-    style_layers: Annotated[
-        str,
-        typer.Option(help="VGG layers of the style term, NAME[:WEIGHT] comma-separated.", rich_help_panel=LOSS),
-    ] = format_layer_weights(_LOSS.style_layers),
-    balance_layers: Annotated[
-        bool,
-        typer.Option(
-            "--balance-layers/--no-balance-layers",
-            help="Scale each style layer to the same pull on the pixels (measured at the start).",
-            rich_help_panel=LOSS,
-        ),
-    ] = _LOSS.balance,
     vgg_weights: Annotated[
         Optional[str],
         typer.Option(
@@ -225,15 +205,12 @@ def train(
         net=NetConfig(arch=arch),
         loss=LossConfig(
             style_size=style_size,
-            style_layers=parse_layer_weights(style_layers),
-            balance=balance_layers,
             content_target=content_target or None,  # 0: off
         ),
         vgg_weights=vgg_weights,
         image_size=image_size,
         batch_size=batch_size,
         steps=steps,
-        epochs=epochs,
         lr=_TRAIN.lr if lr is None else lr,
         seed=seed,
         device=device,
@@ -244,7 +221,6 @@ def train(
         preview_every=every,
         checkpoint_every=every,
         val_every=every,
-        preview=[str(p) for p in preview or []],
         val=str(val) if val else None,
         init=init,
         onnx=onnx,

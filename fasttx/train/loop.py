@@ -78,7 +78,7 @@ def train(
     """
     out = Path(cfg.out)
     init = cfg.init if cfg.init not in ("base", "scratch") else None
-    check_output_folder(out, [*cfg.style, cfg.dataset, cfg.val, *cfg.preview, cfg.teacher, cfg.add_to, init])
+    check_output_folder(out, [*cfg.style, cfg.dataset, cfg.val, cfg.teacher, cfg.add_to, init])
     if not overwrite and (out / "checkpoint.pt").exists():
         raise FasttxError(
             f"{out} holds a previous run; continue it with `fasttx resume {out}` or start afresh with --overwrite"
@@ -142,7 +142,7 @@ def _loop(
             f"{photos['count']} now): the run would not continue exactly; restore them, or start afresh with "
             "train --overwrite"
         )
-    # fixed once, in steps, and saved so: a resumed --epochs run keeps its length if the folder changes
+    # fixed once, in steps, and saved so: a resumed run keeps its length if the folder changes
     cfg.steps = total = cfg.total_steps(len(dataset))
     say(f"loading the loss network ({cfg.vgg_arch}, {cfg.vgg_weights or default_weights_source()} weights)")
     vgg = VGGFeatures(cfg.loss.layers, arch=cfg.vgg_arch, weights=cfg.vgg_weights or default_weights_source())
@@ -203,9 +203,9 @@ def _loop(
     if main:
         out.mkdir(parents=True, exist_ok=True)
     metrics_log = MetricsLog(out / "train.jsonl", keep_until=start) if main else None
-    previews = centre_crops([p for spec in cfg.preview for p in find_images(spec)] or dataset.paths, cfg.image_size, 4)
-    previews = previews.to(device)
-    val_photos = centre_crops(find_images(cfg.val), cfg.image_size, limit=16).to(device) if cfg.val else None
+    val_paths = find_images(cfg.val) if cfg.val else []
+    previews = centre_crops(val_paths or dataset.paths, cfg.image_size, 4).to(device)  # held-out photos show most
+    val_photos = centre_crops(val_paths, cfg.image_size, limit=16).to(device) if val_paths else None
     best_val = best_val_to_beat(out, checkpoint)
     meta = model_meta(cfg, vgg)
     skips = SkipReport()

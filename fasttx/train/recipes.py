@@ -77,9 +77,9 @@ def _override(
     cfg: TrainConfig, steps: int | None, dataset: str | Path | None, device: str | None, workers: int | None
 ) -> None:
     """A derived recipe (a grown or distilled network) with the options the user gave in place of the source's:
-    a step count replaces the source's budget (steps or epochs)."""
+    a step count replaces the source's."""
     if steps is not None:
-        cfg.steps, cfg.epochs = steps, None
+        cfg.steps = steps
     cfg.dataset = str(dataset) if dataset is not None else cfg.dataset
     cfg.device = device if device is not None else cfg.device
     cfg.workers = workers if workers is not None else cfg.workers
