@@ -3,7 +3,7 @@
     python bench/fixed_batch.py --style candy --content-weight 0.05 --steps 200
     python bench/fixed_batch.py --style candy --content-weight 3 --steps 200
 
-The default recipe's network, loss terms (balanced layers measured on the batch), head rate and Adam; a fixed content
+The default recipe's network, loss terms, head rate and Adam; a fixed content
 weight (no target) so the trade-off is set by hand, and a 50-step warm-up. If the network fits the style on four
 fixed photos in a few hundred steps but not on the training folder in a thousand, what limits a real run is how
 fast it generalises over photos, not what the network or the objective can express (bench/out/study/README.md).
@@ -22,7 +22,7 @@ from fasttx.config import LossConfig, NetConfig
 from fasttx.data import PhotoFolder
 from fasttx.device import amp_dtype, autocast
 from fasttx.io import load_image
-from fasttx.losses import PerceptualLoss, measure_layer_scales, resize_style
+from fasttx.losses import PerceptualLoss, resize_style
 from fasttx.nets.transformer import build_net
 from fasttx.nets.vgg import VGGFeatures
 from fasttx.train import TrainConfig, lr_at, param_groups
@@ -49,7 +49,6 @@ def main() -> None:
     schedule = TrainConfig(style=[str(style_path)], dataset=str(SHARED / "photos"), lr=args.lr, warmup=50)
     style = resize_style(load_image(style_path), 2 * args.image_size)
     objective = PerceptualLoss(vgg, [style], loss)
-    loss.layer_scales = measure_layer_scales(objective, photos)
     net = build_net(NetConfig())
     optimizer = torch.optim.Adam(param_groups(net, None), lr=args.lr)
     content = objective.content_targets(photos)

@@ -12,8 +12,8 @@ Budget (the quality issue's): `--steps` Adam steps at `--image-size` px, batch 4
 Kodak photos, which are held out and used for the evaluation (content and style distances at 256 px, against
 the style at the size it had in training, see
 fasttx/evaluate.py). Recipes:
-  fasttx    the defaults (fasttx.config): additive output with the colour map, relative loss terms, balanced style
-            layers, style weight 1, the moving average of the weights saved.
+  fasttx    the defaults (fasttx.config): additive output with the colour map, relative loss terms, style weight 1,
+            the moving average of the weights saved.
   RECIPE:key=value:...  a recipe with settings changed, for tuning studies; keys are fields of TrainConfig,
             LossConfig or NetConfig (lr, style_weight, content_layer, arch, teacher, ...); style_layers
             in the CLI's list written with + and * (style_layers=relu1_2*0.5+relu2_2). In values,

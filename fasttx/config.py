@@ -133,10 +133,6 @@ class LossConfig:
     content_target: float | None = 0.35
     tv_weight: float = 0.0
     style_size: int | None = None  # long side of the style image for its Gram targets; None: style_long_side
-    # Balance the style layers by their pull on the pixels (see losses.measure_layer_scales): measured once on the
-    # training photos at the start of a run and stored in `layer_scales`, which multiply `style_layers`.
-    balance: bool = True
-    layer_scales: dict[str, float] | None = None
 
     @property
     def layers(self) -> list[str]:
@@ -148,12 +144,6 @@ class LossConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LossConfig:
         return cls(**data)
-
-    @property
-    def effective_style_layers(self) -> dict[str, float]:
-        """Style layer weights as trained: the given weights times the measured balance scales, if any."""
-        scales = self.layer_scales or {}
-        return {layer: weight * scales.get(layer, 1.0) for layer, weight in self.style_layers.items()}
 
 
 @dataclass

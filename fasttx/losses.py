@@ -19,7 +19,6 @@ from fasttx.nets.vgg import VGGFeatures
 from fasttx.pixels import scale
 
 _EPS = 1e-8
-MAX_LAYER_SCALE = 4.0  # bound of the style-layer balance factors (measure_layer_scales)
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -120,7 +119,7 @@ class PerceptualLoss(nn.Module):
     def distances(
         self, output: torch.Tensor, content_features: torch.Tensor, style_index: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        """Unweighted content and (unbalanced) style errors of a batch of outputs [B, 3, H, W] in [0, 1] (against
+        """Unweighted content and style errors of a batch of outputs [B, 3, H, W] in [0, 1] (against
         the styles `style_index` names, for separate styles): what `fasttx evaluate` reports."""
         cfg = self.config
         feats = self.vgg(output)
@@ -143,7 +142,7 @@ class PerceptualLoss(nn.Module):
         features = self.vgg(output)
         content = relative_error(features[cfg.content_layer], content_features)
         self._content_errors = content.detach()
-        style = style_loss(features, self.targets(style_index), cfg.effective_style_layers)
+        style = style_loss(features, self.targets(style_index), cfg.style_layers)
         terms = {"content": cfg.content_weight * (content_scale * content).mean(), "style": cfg.style_weight * style}
         if cfg.tv_weight > 0:
             terms["tv"] = cfg.tv_weight * tv_loss(output.float())
@@ -156,35 +155,6 @@ class PerceptualLoss(nn.Module):
         if self._content_errors is None:
             raise RuntimeError("content_errors() follows a forward() call")
         return self._content_errors
-
-
-def measure_layer_scales(objective: PerceptualLoss, photos: torch.Tensor) -> dict[str, float]:
-    """Per style layer, the factor that makes its pull on the pixels of `photos` [B, 3, H, W] the layers' average.
-
-    Equal loss weights do not mean equal influence: on unstyled photos the gradient of a deep layer's Gram error
-    with respect to the pixels is far larger than a shallow one's (hed VGG16, Starry Night, 16 crops of 128 px,
-    bench/layer_pull.py: relu4_3 3.56, relu3_3 1.47, relu2_2 0.27, relu1_2 0.33), so the deep layers' edge texture
-    sets every update and relu1_2, mostly the palette on this VGG, is left unmatched (0.91 after 500 steps against
-    the photos' 0.96).
-    The factor is mean_k(g_k) / g_l for g_l the mean per-photo gradient norm of layer l's term; the average pull,
-    and so the balance against the content term, stays what it was. Factors are clipped to [1/MAX_LAYER_SCALE,
-    MAX_LAYER_SCALE]: a layer already close to the style pulls weakly because it has little left to gain, and an
-    unbounded factor forced it (Mosaic's relu2_2 got x32.7: diagonal streaks, content 0.95).
-    With separate styles the photos take the styles in turn, so the factors balance the layers over all of them.
-    """
-    cfg = objective.config
-    pixels = photos.detach().float().clone().requires_grad_(True)
-    index = torch.arange(len(photos), device=photos.device) % objective.styles if objective.styles > 1 else None
-    features, grams = objective.vgg(pixels), objective.targets(index)
-    norms: dict[str, float] = {}
-    for layer in cfg.style_layers:
-        errors = gram_errors(features[layer], grams[layer])
-        (grad,) = torch.autograd.grad(errors.sum(), pixels, retain_graph=True)
-        norms[layer] = float(grad.flatten(1).norm(dim=1).mean())
-    mean = sum(norms.values()) / len(norms)
-    return {
-        layer: min(MAX_LAYER_SCALE, max(1 / MAX_LAYER_SCALE, mean / max(norm, _EPS))) for layer, norm in norms.items()
-    }
 
 
 def resize_style(style: torch.Tensor, long_side: int) -> torch.Tensor:

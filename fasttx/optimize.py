@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from fasttx.config import MAX_STEPS, MIN_SIZE, OPTIMIZE, check_side, style_long_
 from fasttx.device import pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import check_output, load_image, open_rgb, pil_to_tensor, resize_long_side, save_image
-from fasttx.losses import LossConfig, PerceptualLoss, measure_layer_scales, resize_style
+from fasttx.losses import LossConfig, PerceptualLoss, resize_style
 from fasttx.nets.vgg import VGGFeatures
 from fasttx.pixels import resize, scale
 
@@ -99,9 +99,6 @@ def optimize_image(
         image = resize(content, sizes[0])
     else:
         image = torch.rand((1, 3, *sizes[0]), generator=torch.Generator().manual_seed(seed)).to(device)
-    if loss.balance and loss.layer_scales is None:
-        calibration = PerceptualLoss(vgg, [s.to(device) for s in styles], loss, style_mix)
-        loss = replace(loss, layer_scales=measure_layer_scales(calibration, content))
     history: list[float] = []
     for factor, size in zip(factors, sizes, strict=True):
         target = resize(content, size)
@@ -167,10 +164,10 @@ def _run(
     lr = DEFAULT_LR[optimizer] if lr is None else lr
     if optimizer == "lbfgs":
         # one iteration per .step() call (its state persists between calls), with a strong-Wolfe line search of
-        # up to 25 evaluations: without one (jcjohnson/neural-style's fixed step) the balanced objective diverged
-        # on Rain Princess (kodim01 at 256 px: 5.0 -> 215 at step 10, ending at content 23.6 / style 263; with it
-        # 0.514 / 0.102 at about twice the evaluations). Tolerances off so a small relative-error gradient never
-        # ends the run early without saying so.
+        # up to 25 evaluations: without one (jcjohnson/neural-style's fixed step) the objective, then with balanced
+        # style layers, diverged on Rain Princess (kodim01 at 256 px: 5.0 -> 215 at step 10, ending at content 23.6
+        # / style 263; with it 0.514 / 0.102 at about twice the evaluations). Tolerances off so a small
+        # relative-error gradient never ends the run early without saying so.
         opt: torch.optim.Optimizer = torch.optim.LBFGS(
             [z], lr=lr, max_iter=1, tolerance_grad=0.0, tolerance_change=0.0, max_eval=25, line_search_fn="strong_wolfe"
         )

@@ -821,12 +821,8 @@ def test_a_failing_fresh_run_leaves_the_old_log_and_a_report_needs_overwrite(
     broken.write_bytes(b"not a jpeg")
     before = _snapshot(trained_run)
     args = ["train", "-s", str(style_image), "--dataset", str(photo_folder), "-o", str(trained_run), "--overwrite"]
-    assert (
-        run_cli(
-            monkeypatch, *args, "--arch", "tiny", "--vgg-weights", "random", "--val", str(broken.parent), "--no-progress"
-        )
-        == 1
-    )
+    args += ["--arch", "tiny", "--vgg-weights", "random", "--val", str(broken.parent), "--no-progress"]
+    assert run_cli(monkeypatch, *args) == 1
     assert "no readable photos" in capsys.readouterr().err
     assert _snapshot(trained_run) == before  # train.jsonl is trimmed at the first new line, not before
     report = tmp_path / "report"

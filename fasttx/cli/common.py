@@ -59,14 +59,6 @@ StyleWeight = Annotated[float, typer.Option(help="beta: weight of the style term
 TVWeight = Annotated[float, typer.Option(help="Weight of the total-variation smoothness term.")]
 ContentLayer = Annotated[str, typer.Option(help="VGG layer for the content term.")]
 StyleLayers = Annotated[str, typer.Option(help="VGG layers for the style term, NAME[:WEIGHT] comma-separated.")]
-BalanceLayers = Annotated[
-    bool,
-    typer.Option(
-        "--balance-layers/--no-balance-layers",
-        help="Scale each style layer so its pull on the pixels is the layers' average (measured on the photos at the "
-        "start); without it the deep layers' edge texture drowns the shallow layers' palette.",
-    ),
-]
 VggArch = Annotated[str, typer.Option(help="Perceptual network: vgg16 or vgg19.")]
 VggWeights = Annotated[
     Optional[str],

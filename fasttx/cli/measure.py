@@ -12,7 +12,6 @@ from fasttx.cli.common import (
     _LOSS,
     _STYLIZE,
     _TRAIN,
-    BalanceLayers,
     ContentLayer,
     ContentWeight,
     Progress,
@@ -198,7 +197,6 @@ def optimize(
     tv_weight: TVWeight = _LOSS.tv_weight,
     content_layer: ContentLayer = _LOSS.content_layer,
     style_layers: StyleLayers = format_layer_weights(_LOSS.style_layers),
-    balance_layers: BalanceLayers = _LOSS.balance,
     style_size: Annotated[
         Optional[int],
         typer.Option(
@@ -253,7 +251,6 @@ def optimize(
         style_weight=style_weight,
         tv_weight=tv_weight,
         style_size=style_size,
-        balance=balance_layers,
     )
     bar = progress_bar(err, enabled=progress)
     with bar:

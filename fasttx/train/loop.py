@@ -28,7 +28,7 @@ from fasttx.data import PhotoFolder, SkipReport, photo_batches
 from fasttx.device import amp_dtype, autocast, pick_device
 from fasttx.errors import FasttxError
 from fasttx.io import check_output_folder, find_images
-from fasttx.losses import PerceptualLoss, measure_layer_scales
+from fasttx.losses import PerceptualLoss
 from fasttx.modelfile import CHECKPOINT_FORMAT, FORMAT_VERSION, load_model, load_torch, save_model, save_torch
 from fasttx.nets.transformer import build_net
 from fasttx.nets.vgg import VGGFeatures, default_weights_source
@@ -150,19 +150,12 @@ def _loop(
     styles = [load_style(path, style_long_side(cfg.loss.style_size, cfg.image_size)) for path in cfg.style]
     new_style = cfg.net.styles - 1 if cfg.add_to else None  # --add-style: the one style that trains
     objective = PerceptualLoss(vgg, styles, cfg.loss, separate=cfg.net.styles > 1 and new_style is None).to(device)
-    # a fresh run's yardstick: the style layers' balance and the style each of its styles starts from
-    balance = cfg.loss.balance and cfg.loss.layer_scales is None  # measured once, then saved with the recipe
-    crops = calibration_crops(dataset, cfg.seed).to(device) if checkpoint is None or balance else None
-    if balance and crops is not None:
-        say("balancing the style layers on the photos")
-        scales = measure_layer_scales(objective, crops)
-        cfg.loss.layer_scales = distributed.broadcast(scales, processes)  # bit for bit process 0's
     # under torchrun every process starts from process 0's weights: DistributedDataParallel broadcasts them
     if checkpoint is not None:
         net = build_net(cfg.net)
     else:
         say("choosing where the network starts")
-        net, cfg.started_from = initial_network(cfg, objective, crops)
+        net, cfg.started_from = initial_network(cfg, objective, calibration_crops(dataset, cfg.seed).to(device))
         if main and cfg.started_from:
             names = cfg.style_names if cfg.net.styles > 1 else ["+".join(cfg.style_names)]  # --blend: one style
             source = "the network fasttx ships" if cfg.init == "base" else Path(cfg.init).name

@@ -34,7 +34,6 @@ def add_style_config(
     cfg.net = replace(net.config, styles=net.styles + 1)
     cfg.style, cfg.base_styles, cfg.add_to, cfg.blend = [str(style)], list(names), str(base), False
     cfg.teacher, cfg.val = None, None
-    cfg.loss = replace(cfg.loss, layer_scales=None)  # measured again, for the new style
     cfg.out = str(out or Path(base).parent.with_name(f"{Path(base).parent.name}+{Path(style).stem}"))
     _override(cfg, steps, dataset, device, workers)
     if not Path(cfg.dataset).exists():

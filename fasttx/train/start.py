@@ -1,5 +1,5 @@
 """Where a fresh run starts: the shipped base (or a trained model) with each style set to the nearest trained style,
-or the identity; and the fixed crops the start and the layer balance are measured on."""
+or the identity; and the fixed crops the nearest style is chosen on."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def _base(cfg: TrainConfig) -> StyleNet:
 
 
 def calibration_crops(dataset: PhotoFolder, seed: int, count: int = 16) -> torch.Tensor:
-    """Training crops spread over the folder, the same for a given folder and seed (to balance the style layers)."""
+    """Training crops spread over the folder, the same for a given folder and seed (to choose the nearest style)."""
     step = max(1, len(dataset) // count)
     return torch.stack([dataset[(i, seed + i)][0] for i in range(0, step * count, step)][: len(dataset)])
 
