@@ -1,20 +1,24 @@
 """The ablation of the default recipe: each mechanism removed in turn, two held-out styles, two seeds of the baseline.
 
-    python bench/ablation.py run [--styles composition_vii,rain_princess] [--steps 1000]   # resumable: skips done runs
-    python bench/ablation.py table                                                       # the Markdown table
+    git worktree add ../ablate 27f6c36 && git -C ../ablate apply "$PWD/bench/ablation.patch"
+    python bench/ablation.py run --source ../ablate [--styles composition_vii,rain_princess] [--steps 1000]
+    python bench/ablation.py table
 
-Each run is `bench/quality.py` with one recipe override (its results under bench/out/ablation/<style>/<recipe>/):
-the baseline (seeds 0 and 1, for the run-to-run noise) and, removed one at a time, the base start, Muon, the content
-target, the layer balance, the colour map, the head's own rate and the moving average. The clamp's gradient rule has
-no switch; its run used a plain straight-through clamp (`_towards_range` returning the gradient unchanged).
-A mechanism whose removal moves both distances by less than the two seeds differ is a candidate to delete
-(docs/ablation.md).
+The study ran from one commit (27f6c36), whose recipe still had every mechanism (main has since removed those that
+bought nothing); `bench/ablation.patch` makes its `bench/quality.py` checkpoint every 100 steps and resume (runs
+survive an interruption) and adds the clamp's switch. Each run is that `bench/quality.py` with one recipe override
+(results under bench/out/ablation/<style>/<recipe>/): the baseline (seeds 0 and 1, for the run-to-run noise) and,
+removed one at a time, the base start, Muon, the content target, the layer balance, the colour map, the head's own
+rate and the moving average; the clamp's gradient rule (a plain straight-through clamp instead) under
+bench/out/ablation/clamp/. A mechanism whose removal moves both distances by less than the two seeds differ is a
+candidate to delete (docs/ablation.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +32,7 @@ ABLATIONS = {  # what is removed -> the recipe override that removes it
     "Muon": "fasttx:muon_lr=0.0",
     "content target": "fasttx:content_target=None",
     "layer balance": "fasttx:balance=False",
+    "layer balance (seed 1)": "fasttx:balance=False:seed=1",
     "colour map": "fasttx:colour=False",
     "head's own rate": "fasttx:head_lr=1.0",
     "moving average": "fasttx:ema=0.0",
@@ -35,24 +40,28 @@ ABLATIONS = {  # what is removed -> the recipe override that removes it
 
 
 def run(args: argparse.Namespace) -> None:
-    for recipe in ABLATIONS.values():
+    source = args.source.resolve()
+    jobs = [(recipe, args.results, {}) for recipe in ABLATIONS.values()]
+    jobs.append(("fasttx", args.results / "clamp", {"FASTTX_ABLATE_CLAMP": "1"}))
+    for recipe, results, switch in jobs:
         for style in args.styles.split(","):
-            if (args.results / style / recipe.replace(":", "+") / "evaluation.json").is_file():
+            if (results / style / recipe.replace(":", "+") / "evaluation.json").is_file():
                 continue
-            command = [sys.executable, str(BENCH / "quality.py"), "--styles", style, "--recipes", recipe]
-            command += ["--steps", str(args.steps), "--results", str(args.results)]
-            command += ["--models", str(args.results / ".models")]
-            subprocess.run(command, check=True)
+            command = [sys.executable, str(source / "bench" / "quality.py"), "--styles", style, "--recipes", recipe]
+            command += ["--steps", str(args.steps), "--results", str(results), "--models", str(results / ".models")]
+            env = {**os.environ, **switch, "PYTHONPATH": str(source), "FASTTX_VGG_WEIGHTS": "hed"}
+            subprocess.run(command, check=True, env=env)
 
 
 def table(args: argparse.Namespace) -> None:
     styles = args.styles.split(",")
     print("| removed | " + " | ".join(f"{s}: content / style (% of photo's)" for s in styles) + " |")
     print("|---" * (len(styles) + 1) + "|")
-    for removed, recipe in ABLATIONS.items():
+    rows = [(removed, recipe, args.results) for removed, recipe in ABLATIONS.items()]
+    for removed, recipe, results in [*rows, ("clamp gradient", "fasttx", args.results / "clamp")]:
         cells = []
         for style in styles:
-            path = args.results / style / recipe.replace(":", "+") / "evaluation.json"
+            path = results / style / recipe.replace(":", "+") / "evaluation.json"
             if not path.is_file():
                 cells.append("(not run)")
                 continue
@@ -68,6 +77,7 @@ def main() -> None:
     parser.add_argument("--styles", default="composition_vii,rain_princess")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--source", type=Path, default=BENCH.parent, help="the checkout to run (see above)")
     args = parser.parse_args()
     {"run": run, "table": table}[args.action](args)
 
