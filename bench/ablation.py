@@ -2,16 +2,17 @@
 
     git worktree add ../ablate 27f6c36 && git -C ../ablate apply "$PWD/bench/ablation.patch"
     python bench/ablation.py run --source ../ablate [--styles composition_vii,rain_princess] [--steps 1000]
-    python bench/ablation.py table
+    python bench/ablation.py table [--steps 1000]
 
 The study ran from one commit (27f6c36), whose recipe still had every mechanism (main has since removed those that
 bought nothing); `bench/ablation.patch` makes its `bench/quality.py` checkpoint every 100 steps and resume (runs
-survive an interruption) and adds the clamp's switch. Each run is that `bench/quality.py` with one recipe override
-(results under bench/out/ablation/<style>/<recipe>/): the baseline (seeds 0 and 1, for the run-to-run noise) and,
-removed one at a time, the base start, Muon, the content target, the layer balance, the colour map, the head's own
-rate and the moving average; the clamp's gradient rule (a plain straight-through clamp instead) under
-bench/out/ablation/clamp/. A mechanism whose removal moves both distances by less than the two seeds differ is a
-candidate to delete (docs/ablation.md).
+survive an interruption) and adds the clamp's switch. Each run is that `bench/quality.py` with one recipe override,
+results under bench/out/ablation/steps_<steps>/<style>/<recipe>/: the baseline (seeds 0 and 1, for the run-to-run
+noise) and, removed one at a time, the base start, Muon, the content target, the layer balance, the colour map, the
+head's own rate and the moving average; the clamp's gradient rule (a plain straight-through clamp instead) under
+clamp/. `--steps 4000` continues the 1 000-step runs from their checkpoints; the longer budget was run for the two
+largest effects: `--recipes fasttx,fasttx:colour=False,fasttx:init=scratch`. A mechanism whose removal moves both
+distances by less than the two seeds differ is a candidate to delete (docs/ablation.md).
 """
 
 from __future__ import annotations
@@ -40,15 +41,20 @@ ABLATIONS = {  # what is removed -> the recipe override that removes it
 
 
 def run(args: argparse.Namespace) -> None:
+    """Every run not yet evaluated at --steps; a run whose model folder (under --models) holds a checkpoint resumes
+    it, so a longer budget continues the 1 000-step runs (a constant rate after warm-up: the same run, longer)."""
     source = args.source.resolve()
-    jobs = [(recipe, args.results, {}) for recipe in ABLATIONS.values()]
-    jobs.append(("fasttx", args.results / "clamp", {"FASTTX_ABLATE_CLAMP": "1"}))
-    for recipe, results, switch in jobs:
+    results = args.results / f"steps_{args.steps}"
+    recipes = args.recipes.split(",") if args.recipes else [*ABLATIONS.values(), "clamp"]
+    jobs = [(recipe, results, args.models, {}) for recipe in ABLATIONS.values() if recipe in recipes]
+    if "clamp" in recipes:
+        jobs.append(("fasttx", results / "clamp", args.models / "clamp", {"FASTTX_ABLATE_CLAMP": "1"}))
+    for recipe, out, models, switch in jobs:
         for style in args.styles.split(","):
-            if (results / style / recipe.replace(":", "+") / "evaluation.json").is_file():
+            if (out / style / recipe.replace(":", "+") / "evaluation.json").is_file():
                 continue
             command = [sys.executable, str(source / "bench" / "quality.py"), "--styles", style, "--recipes", recipe]
-            command += ["--steps", str(args.steps), "--results", str(results), "--models", str(results / ".models")]
+            command += ["--steps", str(args.steps), "--results", str(out), "--models", str(models)]
             env = {**os.environ, **switch, "PYTHONPATH": str(source), "FASTTX_VGG_WEIGHTS": "hed"}
             subprocess.run(command, check=True, env=env)
 
@@ -57,8 +63,9 @@ def table(args: argparse.Namespace) -> None:
     styles = args.styles.split(",")
     print("| removed | " + " | ".join(f"{s}: content / style (% of photo's)" for s in styles) + " |")
     print("|---" * (len(styles) + 1) + "|")
-    rows = [(removed, recipe, args.results) for removed, recipe in ABLATIONS.items()]
-    for removed, recipe, results in [*rows, ("clamp gradient", "fasttx", args.results / "clamp")]:
+    budget = args.results / f"steps_{args.steps}"
+    rows = [(removed, recipe, budget) for removed, recipe in ABLATIONS.items()]
+    for removed, recipe, results in [*rows, ("clamp gradient", "fasttx", budget / "clamp")]:
         cells = []
         for style in styles:
             path = results / style / recipe.replace(":", "+") / "evaluation.json"
@@ -78,6 +85,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--source", type=Path, default=BENCH.parent, help="the checkout to run (see above)")
+    parser.add_argument("--recipes", help="the runs to make, comma-separated (clamp: the clamp's); default: all")
+    parser.add_argument("--models", type=Path, default=RESULTS / ".models", help="the runs' folders (checkpoints)")
     args = parser.parse_args()
     {"run": run, "table": table}[args.action](args)
 
