@@ -216,19 +216,20 @@ class TrainConfig:
         return cls(**values)
 
     def validate(self) -> None:
-        """Refuse settings that would crash mid-run, train nothing or train to NaN, with the option's name."""
+        """Refuse settings that would crash mid-run, train nothing or train to NaN, with the option's name (the
+        field's, for recipe fields the CLI does not offer)."""
         loss = self.loss
         numbers = {
             "--steps": self.steps,
             "--lr": self.lr,
-            "--muon-lr": self.muon_lr,
-            "--ema": self.ema,
-            "--content-weight": loss.content_weight,
-            "--style-weight": loss.style_weight,
-            "--tv-weight": loss.tv_weight,
+            "muon_lr": self.muon_lr,
+            "ema": self.ema,
+            "content_weight": loss.content_weight,
+            "style_weight": loss.style_weight,
+            "tv_weight": loss.tv_weight,
             "--content-target": loss.content_target,
             "--distill-weight": self.distill_weight,
-            **{f"--style-layers {name}": weight for name, weight in loss.style_layers.items()},
+            **{f"style_layers {name}": weight for name, weight in loss.style_layers.items()},
         }
         for name, value in numbers.items():
             if value is not None and not math.isfinite(value):
@@ -240,13 +241,13 @@ class TrainConfig:
             ),
             (1 <= self.batch_size <= MAX_BATCH, f"--batch-size must be 1 to {MAX_BATCH} (got {self.batch_size})"),
             (0 < self.lr <= 1, f"--lr must be in (0, 1] (got {self.lr})"),
-            (0 <= self.muon_lr <= 10, f"--muon-lr must be 0 (off) to 10 (got {self.muon_lr})"),
-            (self.warmup >= 0, f"--warmup must be 0 or more (got {self.warmup})"),
-            (0 <= self.ema < 1, f"--ema must be in [0, 1) (got {self.ema})"),
-            (loss.content_weight >= 0, f"--content-weight must be 0 or more (got {loss.content_weight})"),
-            (loss.style_weight > 0, f"--style-weight must be positive (got {loss.style_weight})"),
-            (loss.tv_weight >= 0, f"--tv-weight must be 0 or more (got {loss.tv_weight})"),
-            (all(w >= 0 for w in loss.style_layers.values()), "--style-layers weights must be 0 or more"),
+            (0 <= self.muon_lr <= 10, f"muon_lr must be 0 (off) to 10 (got {self.muon_lr})"),
+            (self.warmup >= 0, f"warmup must be 0 or more (got {self.warmup})"),
+            (0 <= self.ema < 1, f"ema must be in [0, 1) (got {self.ema})"),
+            (loss.content_weight >= 0, f"content_weight must be 0 or more (got {loss.content_weight})"),
+            (loss.style_weight > 0, f"style_weight must be positive (got {loss.style_weight})"),
+            (loss.tv_weight >= 0, f"tv_weight must be 0 or more (got {loss.tv_weight})"),
+            (all(w >= 0 for w in loss.style_layers.values()), "style_layers weights must be 0 or more"),
             (
                 loss.content_target is None or loss.content_target > 0,
                 f"--content-target must be positive (got {loss.content_target})",

@@ -268,13 +268,13 @@ def test_sigterm_checkpoints_and_exits_143(photo_folder: Path, style_image: Path
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"ema": 1.0}, "--ema must be in [0, 1)"),
-        ({"muon_lr": math.inf}, "--muon-lr must be a finite number"),
+        ({"ema": 1.0}, "ema must be in [0, 1)"),
+        ({"muon_lr": math.inf}, "muon_lr must be a finite number"),
         ({"distill_weight": math.nan}, "--distill-weight must be a finite number"),
-        ({"loss": LossConfig(content_weight=math.nan)}, "--content-weight must be a finite number"),
-        ({"loss": LossConfig(content_weight=-1)}, "--content-weight must be 0 or more"),
-        ({"loss": LossConfig(style_weight=-1)}, "--style-weight must be positive"),
-        ({"loss": LossConfig(style_layers={"relu1_2": -1.0})}, "--style-layers weights must be 0 or more"),
+        ({"loss": LossConfig(content_weight=math.nan)}, "content_weight must be a finite number"),
+        ({"loss": LossConfig(content_weight=-1)}, "content_weight must be 0 or more"),
+        ({"loss": LossConfig(style_weight=-1)}, "style_weight must be positive"),
+        ({"loss": LossConfig(style_layers={"relu1_2": -1.0})}, "style_layers weights must be 0 or more"),
     ],
 )
 def test_recipes_the_command_line_does_not_offer_are_checked_too(settings: dict, message: str) -> None:
