@@ -15,7 +15,7 @@ from fasttx.train.loop import TrainResult, resume, train
 from fasttx.train.optimizer import lr_at, param_groups
 from fasttx.train.outputs import batch_styles
 from fasttx.train.recipes import add_style_config, distill_config
-from fasttx.train.start import calibration_crops, initial_network, nearest_styles
+from fasttx.train.start import initial_network, nearest_styles
 from fasttx.train.state import Interrupted
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "TrainResult",
     "add_style_config",
     "batch_styles",
-    "calibration_crops",
     "distill_config",
     "initial_network",
     "lr_at",

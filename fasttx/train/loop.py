@@ -44,7 +44,7 @@ from fasttx.train.outputs import (
     validate,
     write_preview,
 )
-from fasttx.train.start import calibration_crops, initial_network, load_style
+from fasttx.train.start import initial_network, load_style
 from fasttx.train.state import (
     Interrupted,
     MetricsLog,
@@ -155,7 +155,7 @@ def _loop(
         net = build_net(cfg.net)
     else:
         say("choosing where the network starts")
-        net, cfg.started_from = initial_network(cfg, objective, calibration_crops(dataset, cfg.seed).to(device))
+        net, cfg.started_from = initial_network(cfg, objective, dataset)
         if main and cfg.started_from:
             names = cfg.style_names if cfg.net.styles > 1 else ["+".join(cfg.style_names)]  # --blend: one style
             source = "the network fasttx ships" if cfg.init == "base" else Path(cfg.init).name

@@ -17,12 +17,12 @@ from fasttx.nets.transformer import StyleNet, build_net, mean_style, same_kind, 
 
 
 def initial_network(
-    cfg: TrainConfig, objective: PerceptualLoss | None = None, photos: torch.Tensor | None = None
+    cfg: TrainConfig, objective: PerceptualLoss | None = None, dataset: PhotoFolder | None = None
 ) -> tuple[StyleNet, list[str]]:
     """The network a fresh run starts from, and what each of its styles started from (TrainConfig.started_from):
     --from's grown by the new style (--add-style), else a new one set to --init's weights (train.start_from), if
-    any: each style at the trained style (or their mean) nearest to it on `photos` by `objective`
-    (nearest_styles), or at their mean without them."""
+    any: each style at the trained style (or their mean) nearest to it by `objective` on calibration crops of
+    `dataset` (nearest_styles), or at their mean without them."""
     if cfg.add_to is not None:
         return with_new_style(_base(cfg)), []
     net = build_net(cfg.net)
@@ -30,7 +30,10 @@ def initial_network(
     if init is None:
         return net, []
     trained, names = init
-    mixes = None if objective is None or photos is None else nearest_styles(trained, objective, photos)
+    mixes = None
+    if objective is not None and dataset is not None:
+        photos = calibration_crops(dataset, cfg.seed).to(next(objective.vgg.parameters()).device)
+        mixes = nearest_styles(trained, objective, photos)
     mixes = start_from(net, trained, mixes)
     return net, [names[int(mix.argmax())] if mix.max() == 1 else "mean" for mix in mixes]
 
