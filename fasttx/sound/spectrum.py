@@ -18,19 +18,9 @@ from fasttx.sound.config import Spectrum
 
 def analyse(spectrum: Spectrum, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """[..., samples] -> log-magnitude [..., bins, frames] and the phase (unit complex), for `synthesise`."""
-    spec = torch.stft(
-        wave.reshape(-1, wave.shape[-1]).float(),
-        spectrum.n_fft,
-        spectrum.hop,
-        window=torch.hann_window(spectrum.n_fft, device=wave.device),
-        center=True,
-        pad_mode="constant",
-        return_complex=True,
-    )
+    spec = _forward(spectrum, wave)
     magnitude = spec.abs()
-    phase = torch.where(magnitude > 0, spec / magnitude.clamp_min(1e-12), torch.ones_like(spec))
-    shape = (*wave.shape[:-1], *spec.shape[-2:])
-    return torch.log1p(magnitude).reshape(shape), phase.reshape(shape)
+    return torch.log1p(magnitude), _phase(spec, magnitude)
 
 
 def synthesise(
@@ -40,8 +30,26 @@ def synthesise(
     phase first refined by that many rounds of Griffin-Lim (keep the phase of the STFT of the inverse STFT)."""
     magnitude = torch.expm1(log_magnitude.float().clamp_min(0))
     for _ in range(rounds):
-        phase = analyse(spectrum, _inverse(spectrum, magnitude, phase, samples))[1]
+        spec = _forward(spectrum, _inverse(spectrum, magnitude, phase, samples))
+        phase = _phase(spec, spec.abs())
     return _inverse(spectrum, magnitude, phase, samples)
+
+
+def _forward(spectrum: Spectrum, wave: torch.Tensor) -> torch.Tensor:
+    spec = torch.stft(
+        wave.reshape(-1, wave.shape[-1]).float(),
+        spectrum.n_fft,
+        spectrum.hop,
+        window=torch.hann_window(spectrum.n_fft, device=wave.device),
+        center=True,
+        pad_mode="constant",
+        return_complex=True,
+    )
+    return spec.reshape(*wave.shape[:-1], *spec.shape[-2:])
+
+
+def _phase(spec: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
+    return torch.where(magnitude > 0, spec / magnitude.clamp_min(1e-12), torch.ones_like(spec))
 
 
 def _inverse(spectrum: Spectrum, magnitude: torch.Tensor, phase: torch.Tensor, samples: int) -> torch.Tensor:
