@@ -3,6 +3,7 @@
     git worktree add ../ablate 27f6c36 && git -C ../ablate apply "$PWD/bench/ablation.patch"
     python bench/ablation.py run --source ../ablate [--styles composition_vii,rain_princess] [--steps 1000]
     python bench/ablation.py table [--steps 1000]
+    python bench/ablation.py curve --recipes fasttx,fasttx:colour=False [--every 500]
 
 The study ran from one commit (27f6c36), whose recipe still had every mechanism (main has since removed those that
 bought nothing); `bench/ablation.patch` makes its `bench/quality.py` checkpoint every 100 steps and resume (runs
@@ -11,7 +12,8 @@ results under bench/out/ablation/steps_<steps>/<style>/<recipe>/: the baseline (
 noise) and, removed one at a time, the base start, Muon, the content target, the layer balance, the colour map, the
 head's own rate and the moving average; the clamp's gradient rule (a plain straight-through clamp instead) under
 clamp/. `--steps 4000` continues the 1 000-step runs from their checkpoints; the longer budget was run for the two
-largest effects: `--recipes fasttx,fasttx:colour=False,fasttx:init=scratch`. A mechanism whose removal moves both
+largest effects: `--recipes fasttx,fasttx:colour=False,fasttx:init=scratch`. `curve` prints the held-out distances
+each run logged as it trained (train.jsonl), to compare runs at the same step before they end. A mechanism whose removal moves both
 distances by less than the two seeds differ is a candidate to delete (docs/ablation.md).
 """
 
@@ -78,17 +80,34 @@ def table(args: argparse.Namespace) -> None:
         print(f"| {removed} | " + " | ".join(cells) + " |")
 
 
+def curve(args: argparse.Namespace) -> None:
+    """The held-out checks of each run (content / style on the held-out photos at the training size), every
+    --every steps: runs compared at the same step, finished or not."""
+    for style in args.styles.split(","):
+        print(f"{style}: held-out content / style at step")
+        for recipe in (args.recipes or "fasttx").split(","):
+            log = args.models / style / recipe.replace(":", "+") / "train.jsonl"
+            checks = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+            cells = [
+                f"{c['step']}: {c['val_content']:.3f} / {c['val_style']:.3f}"
+                for c in checks
+                if "val_content" in c and c["step"] % args.every == 0
+            ]
+            print(f"  {recipe}: " + ("; ".join(cells) or "(not run)"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["run", "table"])
+    parser.add_argument("action", choices=["run", "table", "curve"])
     parser.add_argument("--styles", default="composition_vii,rain_princess")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--source", type=Path, default=BENCH.parent, help="the checkout to run (see above)")
     parser.add_argument("--recipes", help="the runs to make, comma-separated (clamp: the clamp's); default: all")
     parser.add_argument("--models", type=Path, default=RESULTS / ".models", help="the runs' folders (checkpoints)")
+    parser.add_argument("--every", type=int, default=500, help="curve: one check every this many steps")
     args = parser.parse_args()
-    {"run": run, "table": table}[args.action](args)
+    {"run": run, "table": table, "curve": curve}[args.action](args)
 
 
 if __name__ == "__main__":
