@@ -4,6 +4,8 @@
     python bench/ablation.py run --source ../ablate [--styles composition_vii,rain_princess] [--steps 1000]
     python bench/ablation.py table [--steps 1000]
     python bench/ablation.py curve --recipes fasttx,fasttx:colour=False [--every 500]
+    python bench/ablation.py picture --styles rain_princess --budgets 1000,4000 \
+        --recipes fasttx,fasttx:colour=False,fasttx:init=scratch -o docs/img/ablation_rain_princess.jpg
 
 The study ran from one commit (27f6c36), whose recipe still had every mechanism (main has since removed those that
 bought nothing); `bench/ablation.patch` makes its `bench/quality.py` checkpoint every 100 steps and resume (runs
@@ -13,7 +15,9 @@ noise) and, removed one at a time, the base start, Muon, the content target, the
 head's own rate and the moving average; the clamp's gradient rule (a plain straight-through clamp instead) under
 clamp/. `--steps 4000` continues the 1 000-step runs from their checkpoints; the longer budget was run for the two
 largest effects: `--recipes fasttx,fasttx:colour=False,fasttx:init=scratch`. `curve` prints the held-out distances
-each run logged as it trained (train.jsonl), to compare runs at the same step before they end. A mechanism whose removal moves both
+each run logged as it trained (train.jsonl), to compare runs at the same step before they end; `picture` the
+held-out photos side by side, one column per run and a block per budget, cut from the runs' contact sheets (nothing
+recomputed: the pictures behind the numbers). A mechanism whose removal moves both
 distances by less than the two seeds differ is a candidate to delete (docs/ablation.md).
 """
 
@@ -25,6 +29,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+from compare import picture_box
+from PIL import Image, ImageDraw, ImageFont
+
+from fasttx.report import THUMB, contact_sheet_cell
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "out" / "ablation"
@@ -40,6 +49,9 @@ ABLATIONS = {  # what is removed -> the recipe override that removes it
     "head's own rate": "fasttx:head_lr=1.0",
     "moving average": "fasttx:ema=0.0",
 }
+
+
+LABELS = {**{k: f"no {k}" for k in ABLATIONS}, "nothing (seed 0)": "defaults", "nothing (seed 1)": "defaults, seed 1"}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -96,9 +108,51 @@ def curve(args: argparse.Namespace) -> None:
             print(f"  {recipe}: " + ("; ".join(cells) or "(not run)"))
 
 
+def picture(args: argparse.Namespace) -> None:
+    """Photo | one run per column, for --rows of the held-out photos, a block per budget with each run's numbers."""
+    recipes, rows, gap, line = (args.recipes or "fasttx").split(","), [int(r) for r in args.rows.split(",")], 4, 14
+    names = {recipe: removed for removed, recipe in ABLATIONS.items()}
+    font = ImageFont.load_default()
+    blocks = []  # per style and budget: rows of pictures, then a caption per column
+    for style in args.styles.split(","):
+        for budget in args.budgets.split(","):
+            folders = [args.results / f"steps_{budget}" / style / r.replace(":", "+") for r in recipes]
+            sheets = [Image.open(f / "contact_sheet.png").convert("RGB") for f in folders]
+            cells = [
+                [contact_sheet_cell(sheets[0], row, 0)] + [contact_sheet_cell(s, row, 1) for s in sheets]
+                for row in rows
+            ]
+            cells = [[c.crop(picture_box(c)) for c in row] for row in cells]
+            means = [json.loads((f / "evaluation.json").read_text())["means"] for f in folders]
+            steps = f"{int(budget):,}".replace(",", " ")
+            captions = [f"{style.replace('_', ' ')}, {steps} steps: content / style"]
+            captions += [
+                f"{m['model']['content']:.3f} / {m['model']['style'] / m['photo']['style']:.0%}" for m in means
+            ]
+            blocks.append((cells, captions))
+    width = (len(recipes) + 1) * (THUMB + gap)
+    height = line + sum(sum(r[0].height + gap for r in cells) + line for cells, _ in blocks)
+    figure = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(figure)
+    for c, heading in enumerate(["photo", *(LABELS[names[r]] for r in recipes)]):
+        draw.text((c * (THUMB + gap) + 4, 2), heading, fill="black", font=font)
+    top = line
+    for cells, captions in blocks:
+        for row in cells:
+            for c, image in enumerate(row):
+                figure.paste(image, (c * (THUMB + gap) + (THUMB - image.width) // 2, top))
+            top += row[0].height + gap
+        for c, text in enumerate(captions):
+            draw.text((c * (THUMB + gap) + 4, top), text, fill="black", font=font)
+        top += line
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    figure.save(args.output, quality=85)
+    print(args.output)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["run", "table", "curve"])
+    parser.add_argument("action", choices=["run", "table", "curve", "picture"])
     parser.add_argument("--styles", default="composition_vii,rain_princess")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -106,8 +160,11 @@ def main() -> None:
     parser.add_argument("--recipes", help="the runs to make, comma-separated (clamp: the clamp's); default: all")
     parser.add_argument("--models", type=Path, default=RESULTS / ".models", help="the runs' folders (checkpoints)")
     parser.add_argument("--every", type=int, default=500, help="curve: one check every this many steps")
+    parser.add_argument("--budgets", default="1000", help="picture: a block of rows per budget (steps)")
+    parser.add_argument("--rows", default="0,3", help="picture: the held-out photos shown (contact-sheet rows)")
+    parser.add_argument("-o", "--output", type=Path, help="picture: the file to write")
     args = parser.parse_args()
-    {"run": run, "table": table, "curve": curve}[args.action](args)
+    {"run": run, "table": table, "curve": curve, "picture": picture}[args.action](args)
 
 
 if __name__ == "__main__":
