@@ -1,4 +1,4 @@
-"""The ablation of the default recipe: each mechanism removed in turn, two held-out styles, two seeds of the baseline.
+r"""The ablation of the default recipe: each mechanism removed in turn, two held-out styles, two seeds of the baseline.
 
     git worktree add ../ablate 27f6c36 && git -C ../ablate apply "$PWD/bench/ablation.patch"
     python bench/ablation.py run --source ../ablate [--styles composition_vii,rain_princess] [--steps 1000]
@@ -15,10 +15,10 @@ noise) and, removed one at a time, the base start, Muon, the content target, the
 head's own rate and the moving average; the clamp's gradient rule (a plain straight-through clamp instead) under
 clamp/. `--steps 4000` continues the 1 000-step runs from their checkpoints; the longer budget was run for the two
 largest effects: `--recipes fasttx,fasttx:colour=False,fasttx:init=scratch`. `curve` prints the held-out distances
-each run logged as it trained (train.jsonl), to compare runs at the same step before they end; `picture` the
-held-out photos side by side, one column per run and a block per budget, cut from the runs' contact sheets (nothing
-recomputed: the pictures behind the numbers). A mechanism whose removal moves both
-distances by less than the two seeds differ is a candidate to delete (docs/ablation.md).
+each run logged as it trained (train.jsonl), to compare runs at the same step before they end; `picture` the held-out
+photos side by side, one column per run and a block per budget, cut from the runs' contact sheets (nothing
+recomputed: the pictures behind the numbers). A mechanism whose removal moves both distances by less than the two
+seeds differ is a candidate to delete (docs/ablation.md).
 """
 
 from __future__ import annotations
