@@ -30,10 +30,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from compare import picture_box
-from PIL import Image, ImageDraw, ImageFont
+from compare import figure, picture_box
+from PIL import Image, ImageOps
 
-from fasttx.report import THUMB, contact_sheet_cell
+from fasttx.report import contact_sheet_cell
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "out" / "ablation"
@@ -109,10 +109,10 @@ def curve(args: argparse.Namespace) -> None:
 
 
 def picture(args: argparse.Namespace) -> None:
-    """Photo | one run per column, for --rows of the held-out photos, a block per budget with each run's numbers."""
-    recipes, rows, gap, line = (args.recipes or "fasttx").split(","), [int(r) for r in args.rows.split(",")], 4, 14
+    """Photo | one run per column | painting, for --rows of the held-out photos, a block per budget with each run's
+    numbers."""
+    recipes, rows = (args.recipes or "fasttx").split(","), [int(r) for r in args.rows.split(",")]
     names = {recipe: removed for removed, recipe in ABLATIONS.items()}
-    font = ImageFont.load_default()
     blocks = []  # per style and budget: rows of pictures, then a caption per column
     for style in args.styles.split(","):
         for budget in args.budgets.split(","):
@@ -123,6 +123,8 @@ def picture(args: argparse.Namespace) -> None:
                 for row in rows
             ]
             cells = [[c.crop(picture_box(c)) for c in row] for row in cells]
+            painting = contact_sheet_cell(sheets[0], 0, 2)
+            cells = [[*row, ImageOps.fit(painting.crop(picture_box(painting)), row[0].size)] for row in cells]
             means = [json.loads((f / "evaluation.json").read_text())["means"] for f in folders]
             steps = f"{int(budget):,}".replace(",", " ")
             captions = [f"{style.replace('_', ' ')}, {steps} steps: content / style"]
@@ -130,23 +132,7 @@ def picture(args: argparse.Namespace) -> None:
                 f"{m['model']['content']:.3f} / {m['model']['style'] / m['photo']['style']:.0%}" for m in means
             ]
             blocks.append((cells, captions))
-    width = (len(recipes) + 1) * (THUMB + gap)
-    height = line + sum(sum(r[0].height + gap for r in cells) + line for cells, _ in blocks)
-    figure = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(figure)
-    for c, heading in enumerate(["photo", *(LABELS[names[r]] for r in recipes)]):
-        draw.text((c * (THUMB + gap) + 4, 2), heading, fill="black", font=font)
-    top = line
-    for cells, captions in blocks:
-        for row in cells:
-            for c, image in enumerate(row):
-                figure.paste(image, (c * (THUMB + gap) + (THUMB - image.width) // 2, top))
-            top += row[0].height + gap
-        for c, text in enumerate(captions):
-            draw.text((c * (THUMB + gap) + 4, top), text, fill="black", font=font)
-        top += line
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    figure.save(args.output, quality=85)
+    figure(["photo", *(LABELS[names[r]] for r in recipes), "painting"], blocks, args.output)
     print(args.output)
 
 

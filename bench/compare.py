@@ -54,6 +54,28 @@ def picture_box(image: Image.Image) -> tuple[int, int, int, int]:
     return int(columns[0]), int(rows[0]), int(columns[-1]) + 1, int(rows[-1]) + 1
 
 
+def figure(headings: list[str], blocks: list[tuple[list[list[Image.Image]], list[str]]], output: Path) -> None:
+    """Write a figure: a heading per column, then per block its rows of pictures (centred in THUMB-wide columns)
+    and a line of captions under them, one per column from the left."""
+    height = HEADER + sum(sum(row[0].height + GAP for row in rows) + CAPTION for rows, _ in blocks)
+    image = Image.new("RGB", (len(headings) * (THUMB + GAP), height), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default()
+    for c, heading in enumerate(headings):
+        draw.text((c * (THUMB + GAP) + 4, 4), heading, fill="black", font=font)
+    top = HEADER
+    for rows, captions in blocks:
+        for row in rows:
+            for c, picture in enumerate(row):
+                image.paste(picture, (c * (THUMB + GAP) + (THUMB - picture.width) // 2, top))
+            top += row[0].height + GAP
+        for c, text in enumerate(captions):
+            draw.text((c * (THUMB + GAP) + 4, top), text, fill="black", font=font)
+        top += CAPTION
+    output.parent.mkdir(parents=True, exist_ok=True)
+    image.save(output, quality=85)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", help="result folders, one per painting: FOLDER or FOLDER=GATYS_FOLDER")
@@ -70,22 +92,7 @@ def main() -> None:
         if gatys.width < len(COLUMNS) * THUMB:
             raise SystemExit(f"{gatys_folder}: its contact sheet has no Gatys column (evaluate with --gatys N)")
         blocks.append(([row_cells(sheet, gatys, row) for row in rows], caption(folder, gatys_folder)))
-    height = HEADER + sum(sum(cells[0].height + GAP for cells in block) + CAPTION for block, _ in blocks)
-    figure = Image.new("RGB", (len(COLUMNS) * (THUMB + GAP), height), "white")
-    draw = ImageDraw.Draw(figure)
-    font = ImageFont.load_default()
-    for c, heading in enumerate(COLUMNS):
-        draw.text((c * (THUMB + GAP) + 4, 4), heading, fill="black", font=font)
-    top = HEADER
-    for block, text in blocks:
-        for cells in block:
-            for c, picture in enumerate(cells):
-                figure.paste(picture, (c * (THUMB + GAP) + (THUMB - picture.width) // 2, top))
-            top += cells[0].height + GAP
-        draw.text((4, top), text, fill="black", font=font)
-        top += CAPTION
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    figure.save(args.output, quality=85)
+    figure(list(COLUMNS), [(block, [text]) for block, text in blocks], args.output)
     print(args.output)
 
 
