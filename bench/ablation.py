@@ -32,6 +32,7 @@ from pathlib import Path
 
 from compare import figure, picture_box
 from PIL import Image, ImageOps
+from quality import run_folder
 
 from fasttx.report import contact_sheet_cell
 
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> None:
         jobs.append(("fasttx", results / "clamp", args.models / "clamp", {"FASTTX_ABLATE_CLAMP": "1"}))
     for recipe, out, models, switch in jobs:
         for style in args.styles.split(","):
-            if (out / style / recipe.replace(":", "+") / "evaluation.json").is_file():
+            if (out / style / run_folder(recipe) / "evaluation.json").is_file():
                 continue
             command = [sys.executable, str(source / "bench" / "quality.py"), "--styles", style, "--recipes", recipe]
             command += ["--steps", str(args.steps), "--results", str(out), "--models", str(models)]
@@ -82,7 +83,7 @@ def table(args: argparse.Namespace) -> None:
     for removed, recipe, results in [*rows, ("clamp gradient", "fasttx", budget / "clamp")]:
         cells = []
         for style in styles:
-            path = results / style / recipe.replace(":", "+") / "evaluation.json"
+            path = results / style / run_folder(recipe) / "evaluation.json"
             if not path.is_file():
                 cells.append("(not run)")
                 continue
@@ -98,7 +99,7 @@ def curve(args: argparse.Namespace) -> None:
     for style in args.styles.split(","):
         print(f"{style}: held-out content / style at step")
         for recipe in (args.recipes or "fasttx").split(","):
-            log = args.models / style / recipe.replace(":", "+") / "train.jsonl"
+            log = args.models / style / run_folder(recipe) / "train.jsonl"
             checks = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
             cells = [
                 f"{c['step']}: {c['val_content']:.3f} / {c['val_style']:.3f}"
@@ -116,7 +117,7 @@ def picture(args: argparse.Namespace) -> None:
     blocks = []  # per style and budget: rows of pictures, then a caption per column
     for style in args.styles.split(","):
         for budget in args.budgets.split(","):
-            folders = [args.results / f"steps_{budget}" / style / r.replace(":", "+") for r in recipes]
+            folders = [args.results / f"steps_{budget}" / style / run_folder(r) for r in recipes]
             sheets = [Image.open(f / "contact_sheet.png").convert("RGB") for f in folders]
             cells = [
                 [contact_sheet_cell(sheets[0], row, 0)] + [contact_sheet_cell(s, row, 1) for s in sheets]

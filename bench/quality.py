@@ -98,6 +98,12 @@ def recipe(spec: str) -> tuple[NetConfig, LossConfig, dict[str, Any]]:
     return net, loss, train_settings
 
 
+def run_folder(recipe_name: str) -> str:
+    """A recipe's folder under --results and --models: fasttx:arch=small -> fasttx+arch=small;
+    teacher={models}/{style}/fasttx/model.pth -> teacher=fasttx_model.pth."""
+    return recipe_name.replace("{models}/{style}/", "").replace(":", "+").replace("/", "_")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--styles", default="starry_night,great_wave")
@@ -135,9 +141,7 @@ def main() -> None:
             # a+b+c: one network for the styles a, b and c, each evaluated on its own
             styles = [SHARED / "styles" / f"{name}.jpg" for name in style_name.split("+")]
             for recipe_name in args.recipes.split(","):
-                # fasttx:arch=small -> fasttx+arch=small;
-                # teacher={models}/{style}/fasttx/model.pth -> teacher=fasttx_model.pth
-                folder = recipe_name.replace("{models}/{style}/", "").replace(":", "+").replace("/", "_")
+                folder = run_folder(recipe_name)
                 spec = recipe_name.replace("{models}", str(models)).replace("{style}", style_name)
                 net_cfg, loss_cfg, settings = recipe(spec)
                 cfg = TrainConfig(
